@@ -1,0 +1,17 @@
+.PHONY: demo test bench build
+
+# Runs the whole deploy flow against the built-in sandbox.
+demo:
+	go run . demo
+
+# Installs what the tests need (Debian packages, Go tools), starts a Docker
+# engine and a registry, and runs go vet and every test with the race detector.
+test:
+	bash scripts/test.sh
+
+# Runs the benchmarks against the peer tools and prints medians and ratios.
+bench:
+	bash scripts/bench.sh
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/oidc-ecs-deploy .
