@@ -14,3 +14,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# Go tools: crane (a peer in the push benchmark) and actionlint (lints
+# action.yml and the workflows). Installed from the Go module proxy.
+gobin=$(go env GOPATH)/bin
+export PATH="$gobin:$PATH"
+command -v crane >/dev/null 2>&1 || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+command -v actionlint >/dev/null 2>&1 || go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
