@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
+export PATH="$(go env GOPATH)/bin:$PATH"
 
 # shellcheck source=/dev/null
 source scripts/services.sh
