@@ -40,6 +40,11 @@ type GitHubRun struct {
 	// The token service derives "sub" from them as GitHub does unless "sub"
 	// is given here.
 	Claims map[string]string `json:"claims"`
+	// IssuedAtOffsetSeconds shifts the "iat", "nbf" and "exp" of every token
+	// from the sandbox's clock: a negative offset issues tokens in the past
+	// (-600 gives tokens that expired five minutes ago), a positive one
+	// issues tokens that are not valid yet.
+	IssuedAtOffsetSeconds int `json:"issuedAtOffsetSeconds,omitempty"`
 }
 
 // Account is one AWS account.
