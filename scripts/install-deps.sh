@@ -7,6 +7,7 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ -x /usr/bin/aws ] || need+=(awscli)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
