@@ -262,6 +262,9 @@ func (s *Sandbox) serveAWS(w http.ResponseWriter, r *http.Request) {
 		c.Service, c.Operation = "sts", form.Get("Action")
 	}
 	s.logf("%s %s", c.Service, c.Operation)
+	if c.Service == "sts" {
+		s.sts.recordCall(c.Operation)
+	}
 
 	respond := func(v any, apiErr *APIError) {
 		if isJSON {
