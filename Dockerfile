@@ -1,0 +1,24 @@
+# The action's image: one static binary on an empty base.
+#
+# The build stage runs on the builder's own platform and cross-compiles for
+# the target, so a multi-platform build (linux/amd64, linux/arm64) needs no
+# emulation. The final stage is FROM scratch: the binary carries its own CA
+# roots (golang.org/x/crypto/x509roots/fallback), so TLS works without an OS.
+
+FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+ARG TARGETOS=linux
+ARG TARGETARCH=amd64
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /rootfs/oidc-ecs-deploy . \
+ && mkdir -p /rootfs/tmp && chmod 1777 /rootfs/tmp
+
+# The final stage. GitHub runs container actions as root (the workspace and
+# the runner's files belong to root), so there is no USER line.
+FROM scratch
+COPY --from=build /rootfs/ /
+ENV TMPDIR=/tmp
+ENTRYPOINT ["/oidc-ecs-deploy"]
