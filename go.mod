@@ -24,6 +24,7 @@ require (
 	github.com/google/go-containerregistry v0.22.1 // indirect
 	github.com/sethvargo/go-githubactions v1.3.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d // indirect
 	golang.org/x/sync v0.25.0 // indirect
 )

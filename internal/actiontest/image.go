@@ -1,0 +1,279 @@
+package actiontest
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// Engine is a Docker engine reached over its HTTP API. The tests use the
+// API directly, as the docker CLI does, to keep the engine's client library
+// and its dependencies out of the module.
+type Engine struct {
+	http *http.Client
+	base string
+}
+
+// NewEngine connects to the Docker engine at host, a DOCKER_HOST value
+// (unix:///path/to/docker.sock or tcp://host:port).
+func NewEngine(host string) (*Engine, error) {
+	switch {
+	case strings.HasPrefix(host, "unix://"):
+		sock := strings.TrimPrefix(host, "unix://")
+		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}
+		return &Engine{http: &http.Client{Transport: tr}, base: "http://docker"}, nil
+	case strings.HasPrefix(host, "tcp://"):
+		return &Engine{http: &http.Client{}, base: "http://" + strings.TrimPrefix(host, "tcp://")}, nil
+	}
+	return nil, fmt.Errorf("connect to the Docker engine: DOCKER_HOST %q is neither unix:// nor tcp://", host)
+}
+
+// do sends one API request and returns the response when its status is 2xx.
+func (e *Engine) do(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string) (*http.Response, error) {
+	u := e.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("docker %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("docker %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(msg))
+	}
+	return resp, nil
+}
+
+// ImageInfo is the part of an image's inspection the tests read.
+type ImageInfo struct {
+	ID           string `json:"Id"`
+	Size         int64  `json:"Size"`
+	Os           string `json:"Os"`
+	Architecture string `json:"Architecture"`
+	Config       struct {
+		Entrypoint []string `json:"Entrypoint"`
+		Cmd        []string `json:"Cmd"`
+		User       string   `json:"User"`
+		Env        []string `json:"Env"`
+		WorkingDir string   `json:"WorkingDir"`
+	} `json:"Config"`
+}
+
+// Inspect returns an image's configuration and size.
+func (e *Engine) Inspect(ctx context.Context, image string) (*ImageInfo, error) {
+	resp, err := e.do(ctx, http.MethodGet, "/images/"+url.PathEscape(image)+"/json", nil, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", image, err)
+	}
+	defer resp.Body.Close()
+	var info ImageInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", image, err)
+	}
+	return &info, nil
+}
+
+// Save writes an image as docker save does (a tarball) to w.
+func (e *Engine) Save(ctx context.Context, image string, w io.Writer) error {
+	resp, err := e.do(ctx, http.MethodGet, "/images/"+url.PathEscape(image)+"/get", nil, nil, "")
+	if err != nil {
+		return fmt.Errorf("save image %s: %w", image, err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("save image %s: %w", image, err)
+	}
+	return nil
+}
+
+// Remove deletes an image and its untagged parents.
+func (e *Engine) Remove(ctx context.Context, image string) error {
+	resp, err := e.do(ctx, http.MethodDelete, "/images/"+url.PathEscape(image), url.Values{"force": {"1"}}, nil, "")
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w", image, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// dockerfileLines returns a Dockerfile's instructions, one per element, with
+// continuation lines joined and comments dropped.
+func dockerfileLines(dockerfile string) []string {
+	var out []string
+	var cur strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(dockerfile))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") || (line == "" && cur.Len() == 0) {
+			continue
+		}
+		if strings.HasSuffix(line, `\`) {
+			cur.WriteString(strings.TrimSuffix(line, `\`))
+			cur.WriteString(" ")
+			continue
+		}
+		cur.WriteString(line)
+		out = append(out, strings.Join(strings.Fields(cur.String()), " "))
+		cur.Reset()
+	}
+	return out
+}
+
+// FinalStage returns the instructions of a Dockerfile's last stage, from
+// its FROM line on.
+func FinalStage(dockerfile string) ([]string, error) {
+	lines := dockerfileLines(dockerfile)
+	last := -1
+	for i, l := range lines {
+		if strings.HasPrefix(strings.ToUpper(l), "FROM ") {
+			last = i
+		}
+	}
+	if last < 0 {
+		return nil, errors.New("the Dockerfile has no FROM line")
+	}
+	return lines[last:], nil
+}
+
+// StageFile is a file or directory that an earlier build stage produces,
+// as the final stage copies it with COPY --from.
+type StageFile struct {
+	// Path is the file's path inside the build stage, e.g. /rootfs/tmp/.
+	Path string
+	// Data is the file's content; nil for a directory.
+	Data []byte
+	// Mode holds the permission bits (and sticky bit) of the file.
+	Mode int64
+}
+
+// FinalStageContext makes a build context that builds only the final stage
+// of dockerfile, with every COPY --from=STAGE taken from files instead: the
+// build stage needs a base image that cannot always be pulled, while the
+// final stage is exactly what ships. The files stand in for what the
+// earlier stages produce; a COPY of anything they lack fails the build.
+func FinalStageContext(dockerfile string, produced []StageFile) ([]byte, error) {
+	final, err := FinalStage(dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	const stageDir = "stage"
+	var df strings.Builder
+	for _, line := range final {
+		fields := strings.Fields(line)
+		if strings.EqualFold(fields[0], "COPY") && len(fields) >= 4 && strings.HasPrefix(fields[1], "--from=") {
+			srcs := fields[2 : len(fields)-1]
+			for i, s := range srcs {
+				srcs[i] = stageDir + "/" + strings.TrimPrefix(s, "/")
+			}
+			line = "COPY " + strings.Join(srcs, " ") + " " + fields[len(fields)-1]
+		}
+		df.WriteString(line + "\n")
+	}
+
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(h *tar.Header, data []byte) error {
+		h.ModTime = time.Unix(0, 0)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	if err := add(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(df.Len())}, []byte(df.String())); err != nil {
+		return nil, fmt.Errorf("write build context: %w", err)
+	}
+	for _, f := range produced {
+		name := path.Clean(stageDir + "/" + strings.TrimPrefix(f.Path, "/"))
+		h := &tar.Header{Name: name, Mode: f.Mode, Typeflag: tar.TypeReg, Size: int64(len(f.Data))}
+		if f.Data == nil {
+			h.Name, h.Typeflag, h.Size = name+"/", tar.TypeDir, 0
+		}
+		if err := add(h, f.Data); err != nil {
+			return nil, fmt.Errorf("write build context: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("write build context: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Build builds a context (a tar holding a Dockerfile) in the engine, tags
+// the image, and returns its ID. A failed build returns the build log.
+func (e *Engine) Build(ctx context.Context, buildContext []byte, tag string) (string, error) {
+	q := url.Values{"t": {tag}, "rm": {"1"}, "forcerm": {"1"}, "dockerfile": {"Dockerfile"}}
+	resp, err := e.do(ctx, http.MethodPost, "/build", q, bytes.NewReader(buildContext), "application/x-tar")
+	if err != nil {
+		return "", fmt.Errorf("build image %s: %w", tag, err)
+	}
+	defer resp.Body.Close()
+	var log strings.Builder
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var msg struct {
+			Stream string `json:"stream"`
+			Error  string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("build image %s: read the build log: %w", tag, err)
+		}
+		log.WriteString(msg.Stream)
+		if msg.Error != "" {
+			return "", fmt.Errorf("build image %s: %s\n%s", tag, msg.Error, log.String())
+		}
+	}
+	info, err := e.Inspect(ctx, tag)
+	if err != nil {
+		return "", fmt.Errorf("build image %s: %w\n%s", tag, err, log.String())
+	}
+	return info.ID, nil
+}
+
+// ActionImageFiles is what the Dockerfile's build stage leaves in /rootfs
+// for the final stage: the binary and an empty, world-writable /tmp.
+func ActionImageFiles(binary []byte) []StageFile {
+	return []StageFile{
+		{Path: "/rootfs/oidc-ecs-deploy", Data: binary, Mode: 0o755},
+		{Path: "/rootfs/tmp", Mode: 0o1777},
+	}
+}
+
+// WriteTempFile writes data to a new file in dir and returns its path.
+func WriteTempFile(dir, pattern string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return "", err
+	}
+	return f.Name(), f.Close()
+}

@@ -1,0 +1,261 @@
+package actiontest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
+)
+
+// root returns the module root, failing the test when it cannot be found.
+func root(tb testing.TB) string {
+	tb.Helper()
+	dir, err := ModuleRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// loadAction reads the project's action.yml.
+func loadAction(tb testing.TB) *Metadata {
+	tb.Helper()
+	m, err := LoadMetadata(filepath.Join(root(tb), "action.yml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+var pinnedImage = regexp.MustCompile(`^docker://ghcr\.io/[a-z0-9-]+/oidc-ecs-deploy@sha256:[0-9a-f]{64}$`)
+
+func TestActionMetadata(t *testing.T) {
+	t.Parallel()
+	m := loadAction(t)
+
+	if m.Name == "" || m.Description == "" {
+		t.Errorf("action.yml: name %q, description %q; the Marketplace needs both", m.Name, m.Description)
+	}
+	if m.Branding["icon"] == "" || m.Branding["color"] == "" {
+		t.Errorf("action.yml: branding = %v, want an icon and a color", m.Branding)
+	}
+	if got, want := m.Runs.Using, "docker"; got != want {
+		t.Errorf("runs.using = %q, want %q", got, want)
+	}
+	// Between releases action.yml builds from source; a release commit pins
+	// the prebuilt image by digest (docs/releasing.md).
+	if m.Runs.Image != "Dockerfile" && !pinnedImage.MatchString(m.Runs.Image) {
+		t.Errorf("runs.image = %q, want Dockerfile or docker://ghcr.io/OWNER/oidc-ecs-deploy@sha256:DIGEST", m.Runs.Image)
+	}
+	// The binary decides between action mode and the CLI from its
+	// arguments: the runner must start it with none.
+	if m.Runs.Entrypoint != "" || len(m.Runs.Args) != 0 {
+		t.Errorf("runs.entrypoint = %q, runs.args = %q; want neither, so the image's entrypoint runs with no arguments", m.Runs.Entrypoint, m.Runs.Args)
+	}
+
+	for name, in := range m.Inputs {
+		if strings.TrimSpace(in.Description) == "" {
+			t.Errorf("input %s has no description", name)
+		}
+		if in.Required == nil {
+			t.Errorf("input %s does not say whether it is required", name)
+			continue
+		}
+		if !*in.Required && in.Default == nil {
+			t.Errorf("optional input %s has no default; give one (\"\" when the action computes it) so every default is written down", name)
+		}
+		if *in.Required && in.Default != nil {
+			t.Errorf("required input %s has a default %q, which would make it never missing", name, *in.Default)
+		}
+	}
+	for name, out := range m.Outputs {
+		if strings.TrimSpace(out.Description) == "" {
+			t.Errorf("output %s has no description", name)
+		}
+	}
+}
+
+// TestInputNamesMatchAWSActions keeps the names that aws-actions use for the
+// same meaning, so a team switching from them edits few lines.
+func TestInputNamesMatchAWSActions(t *testing.T) {
+	t.Parallel()
+	m := loadAction(t)
+	for _, name := range []string{
+		"role-to-assume", "aws-region", "audience", "role-session-name", "role-duration-seconds",
+		"cluster", "service", "task-definition", "container-name", "force-new-deployment",
+		"wait-for-service-stability", "wait-for-minutes",
+	} {
+		if _, ok := m.Inputs[name]; !ok {
+			t.Errorf("action.yml has no input %q", name)
+		}
+	}
+}
+
+func TestInputEnv(t *testing.T) {
+	t.Parallel()
+	m := loadAction(t)
+	env, err := m.InputEnv(map[string]string{"role-to-assume": "arn:aws:iam::111122223333:role/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, want string }{
+		{"INPUT_ROLE-TO-ASSUME", "arn:aws:iam::111122223333:role/x"},
+		{"INPUT_AUDIENCE", "sts.amazonaws.com"},
+		{"INPUT_WAIT-FOR-MINUTES", "30"},
+		{"INPUT_TAGS", ""},
+	} {
+		got, ok := env[c.name]
+		if !ok || got != c.want {
+			t.Errorf("InputEnv()[%s] = %q (set %v), want %q", c.name, got, ok, c.want)
+		}
+	}
+	if _, err := m.InputEnv(map[string]string{"no-such-input": "x"}); err == nil {
+		t.Error("InputEnv with an undeclared input: no error")
+	}
+}
+
+func TestParseOutputs(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		in      string
+		want    map[string]string
+		wantErr bool
+	}{
+		{name: "plain", in: "a=1\nb=x=y\n", want: map[string]string{"a": "1", "b": "x=y"}},
+		{name: "heredoc", in: "r<<EOF_1\n[1,\n2]\nEOF_1\nz=0\n", want: map[string]string{"r": "[1,\n2]", "z": "0"}},
+		{name: "last_wins", in: "a=1\na=2\n", want: map[string]string{"a": "2"}},
+		{name: "unclosed", in: "r<<EOF\nx\n", wantErr: true},
+		{name: "garbage", in: "just words\n", wantErr: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseOutputs([]byte(c.in))
+			if (err != nil) != c.wantErr {
+				t.Fatalf("ParseOutputs(%q) error = %v, want error %v", c.in, err, c.wantErr)
+			}
+			if err == nil && !mapsEqual(got, c.want) {
+				t.Errorf("ParseOutputs(%q) = %v, want %v", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// workflowFiles are the workflows of the project and the documented example.
+func workflowFiles(tb testing.TB) []string {
+	tb.Helper()
+	dir := root(tb)
+	files, err := filepath.Glob(filepath.Join(dir, ".github", "workflows", "*.yml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	files = append(files, filepath.Join(dir, "docs", "examples", "deploy.yml"))
+	for _, f := range []string{"ci.yml", "release.yml"} {
+		if !slices.Contains(files, filepath.Join(dir, ".github", "workflows", f)) {
+			tb.Errorf("workflow %s is missing", f)
+		}
+	}
+	return files
+}
+
+func TestActionlint(t *testing.T) {
+	t.Parallel()
+	actionlint := testenv.Command(t, "actionlint")
+	files := workflowFiles(t)
+	cmd := exec.Command(actionlint, append([]string{"-no-color"}, files...)...)
+	cmd.Dir = root(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("actionlint %v: %v\n%s", files, err, out)
+	}
+}
+
+var usesLine = regexp.MustCompile(`(?m)^\s*(?:-\s+)?uses:\s*(\S+)`)
+var pinnedUses = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$`)
+
+// TestActionsPinnedBySHA: a tag can be moved to other code; a commit SHA cannot.
+func TestActionsPinnedBySHA(t *testing.T) {
+	t.Parallel()
+	for _, f := range workflowFiles(t) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uses := usesLine.FindAllStringSubmatch(string(data), -1)
+		if len(uses) == 0 && filepath.Base(f) != "ci.yml" {
+			t.Errorf("%s uses no action", filepath.Base(f))
+		}
+		for _, u := range uses {
+			ref := u[1]
+			if strings.HasPrefix(ref, "./") || strings.Contains(ref, "${") {
+				continue // the repository's own workflow, or text a script prints
+			}
+			if !pinnedUses.MatchString(ref) {
+				t.Errorf("%s: uses %s, want OWNER/REPO@<40-hex commit SHA>", filepath.Base(f), ref)
+			}
+		}
+	}
+}
+
+// TestExampleDeployWorkflow checks what the production example must show.
+func TestExampleDeployWorkflow(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(root(t), "docs", "examples", "deploy.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"id-token: write", "contents: read", "environment:", "name: production",
+		"uses: oidc-ecs-deploy/oidc-ecs-deploy@", "role-to-assume:", "aws-region:",
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("docs/examples/deploy.yml lacks %q", want)
+		}
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(root(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(data)
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags="-s -w"`} {
+		if !strings.Contains(df, want) {
+			t.Errorf("the Dockerfile's build does not use %s", want)
+		}
+	}
+	final, err := FinalStage(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := final[0], "FROM scratch"; got != want {
+		t.Errorf("final stage starts %q, want %q", got, want)
+	}
+	for _, line := range final {
+		if strings.HasPrefix(line, "RUN ") {
+			t.Errorf("final stage runs %q; a scratch image has nothing to run it with", line)
+		}
+		if strings.HasPrefix(line, "USER ") {
+			t.Errorf("final stage sets %q; GitHub runs container actions as root", line)
+		}
+	}
+}
