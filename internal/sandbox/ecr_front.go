@@ -1,0 +1,367 @@
+package sandbox
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxManifestBytes is the largest manifest ECR accepts.
+const maxManifestBytes = 4 << 20
+
+// tokenExpiredMessage is what ECR says to a password past its 12 hours.
+const tokenExpiredMessage = "Your authorization token has expired. Reauthenticate and try again."
+
+func sha256Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// registryFront is an account's ECR registry endpoint: it authenticates and
+// authorizes every request as ECR does, enforces tag immutability, and
+// forwards the rest to the backend, streaming bodies both ways.
+type registryFront struct {
+	ecr     *ecrService
+	account string
+	host    string // 127.0.0.1:PORT
+
+	proxyOnce sync.Once
+	proxy     *httputil.ReverseProxy
+
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex // per repository, for manifest PUTs
+}
+
+// registryRoute is what a distribution API path addresses.
+type registryRoute struct {
+	name string // repository name; empty for /v2/
+	kind string // "ping", "manifests", "blobs", "uploads", "tags", "referrers", "unknown"
+	ref  string // tag, digest or upload ID after the kind
+}
+
+// parseRegistryPath splits /v2/<name>/<kind>/<ref>; names may contain
+// slashes, so the kind is found from the right.
+func parseRegistryPath(p string) registryRoute {
+	if p == "/v2/" || p == "/v2" {
+		return registryRoute{kind: "ping"}
+	}
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		return registryRoute{kind: "unknown"}
+	}
+	for _, k := range []struct{ sep, kind string }{
+		{"/blobs/uploads/", "uploads"},
+		{"/blobs/uploads", "uploads"},
+		{"/manifests/", "manifests"},
+		{"/blobs/", "blobs"},
+		{"/tags/list", "tags"},
+		{"/referrers/", "referrers"},
+	} {
+		if i := strings.LastIndex(rest, k.sep); i > 0 {
+			return registryRoute{name: rest[:i], kind: k.kind, ref: rest[i+len(k.sep):]}
+		}
+	}
+	return registryRoute{kind: "unknown"}
+}
+
+// operation names a request for fault injection, and ecrAction names the
+// IAM action ECR checks for it.
+func (rt registryRoute) operation(method string) (op, ecrAction string) {
+	switch rt.kind {
+	case "ping":
+		return "ping", ""
+	case "manifests":
+		switch method {
+		case http.MethodGet:
+			return "manifest-get", "ecr:BatchGetImage"
+		case http.MethodHead:
+			return "manifest-head", "ecr:BatchGetImage"
+		case http.MethodPut:
+			return "manifest-put", "ecr:PutImage"
+		case http.MethodDelete:
+			return "manifest-delete", "ecr:BatchDeleteImage"
+		}
+	case "blobs":
+		switch method {
+		case http.MethodGet:
+			return "blob-get", "ecr:GetDownloadUrlForLayer"
+		case http.MethodHead:
+			return "blob-head", "ecr:BatchCheckLayerAvailability"
+		}
+	case "uploads":
+		switch method {
+		case http.MethodPost:
+			return "blob-upload-start", "ecr:InitiateLayerUpload"
+		case http.MethodPatch:
+			return "blob-upload", "ecr:UploadLayerPart"
+		case http.MethodPut:
+			return "blob-upload", "ecr:CompleteLayerUpload"
+		case http.MethodGet:
+			return "blob-upload-status", "ecr:UploadLayerPart"
+		case http.MethodDelete:
+			return "blob-upload-cancel", "ecr:UploadLayerPart"
+		}
+	case "tags":
+		if method == http.MethodGet {
+			return "tags-list", "ecr:ListImages"
+		}
+	case "referrers":
+		if method == http.MethodGet {
+			return "referrers", "ecr:BatchGetImage"
+		}
+	}
+	return "unknown", ""
+}
+
+// writeRegistryError answers as a distribution registry does.
+func writeRegistryError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]string{{"code": code, "message": message}},
+	})
+}
+
+func (f *registryFront) challenge(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="http://%s/",service="ecr.amazonaws.com"`, f.host))
+}
+
+func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := f.ecr.s
+	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+	route := parseRegistryPath(r.URL.Path)
+	op, action := route.operation(r.Method)
+	s.logf("registry %s %s %s", f.account, op, route.name)
+
+	if fault, ok := s.faults.take("registry", op); ok {
+		if fault.LatencyMillis > 0 {
+			select {
+			case <-time.After(time.Duration(fault.LatencyMillis) * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if fault.Code != "" || fault.Status != 0 {
+			f.writeFault(w, r, fault)
+			return
+		}
+	}
+
+	user, password, hasAuth := r.BasicAuth()
+	if !hasAuth {
+		f.challenge(w)
+		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "Not Authorized")
+		return
+	}
+	pw, known := f.ecr.password(password)
+	if user != "AWS" || !known {
+		f.challenge(w)
+		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "Not Authorized")
+		return
+	}
+	if !s.now().Before(pw.expires) {
+		f.challenge(w)
+		writeRegistryError(w, http.StatusUnauthorized, "DENIED", tokenExpiredMessage)
+		return
+	}
+	if route.kind == "ping" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		io.WriteString(w, "{}")
+		return
+	}
+	if action == "" {
+		writeRegistryError(w, http.StatusNotFound, "NOT_FOUND", "The sandbox's ECR does not serve "+r.Method+" "+r.URL.Path)
+		return
+	}
+	if apiErr := s.authorize(&Call{Caller: pw.session}, action, f.ecr.repositoryARN(f.account, route.name)); apiErr != nil {
+		writeRegistryError(w, http.StatusForbidden, "DENIED", apiErr.Message)
+		return
+	}
+	repo := s.world.Accounts[f.account].Repositories[route.name]
+	if repo == nil {
+		writeRegistryError(w, http.StatusNotFound, "NAME_UNKNOWN", fmt.Sprintf(
+			"The repository with name '%s' does not exist in the registry with id '%s'", route.name, f.account))
+		return
+	}
+
+	if op == "manifest-put" {
+		f.putManifest(w, r, route, repo)
+		return
+	}
+	if from := r.URL.Query().Get("from"); from != "" && route.kind == "uploads" {
+		// A cross-repository mount reads the source repository: it must
+		// exist and be readable, and it lives under the account's prefix.
+		if s.world.Accounts[f.account].Repositories[from] == nil ||
+			s.authorize(&Call{Caller: pw.session}, "ecr:BatchGetImage", f.ecr.repositoryARN(f.account, from)) != nil {
+			q := r.URL.Query()
+			q.Del("from")
+			q.Del("mount")
+			r.URL.RawQuery = q.Encode()
+		} else {
+			q := r.URL.Query()
+			q.Set("from", f.ecr.backendRepository(f.account, from))
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	f.forward(w, r, route)
+}
+
+// writeFault answers a request with an injected fault, after reading what
+// the client sent so that it sees the status rather than a reset connection.
+func (f *registryFront) writeFault(w http.ResponseWriter, r *http.Request, fault Fault) {
+	io.Copy(io.Discard, r.Body)
+	status := fault.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+		if fault.Code == "TOOMANYREQUESTS" {
+			status = http.StatusTooManyRequests
+		}
+	}
+	code := fault.Code
+	if code == "" {
+		code = "UNKNOWN"
+		if status == http.StatusTooManyRequests {
+			code = "TOOMANYREQUESTS"
+		}
+	}
+	msg := fault.Message
+	if msg == "" {
+		msg = "injected fault: " + http.StatusText(status)
+		if status == http.StatusTooManyRequests {
+			msg = "Rate exceeded"
+		}
+	}
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeRegistryError(w, status, code, msg)
+}
+
+func (f *registryFront) repoLock(name string) *sync.Mutex {
+	f.locksMu.Lock()
+	defer f.locksMu.Unlock()
+	if f.locks == nil {
+		f.locks = map[string]*sync.Mutex{}
+	}
+	m := f.locks[name]
+	if m == nil {
+		m = &sync.Mutex{}
+		f.locks[name] = m
+	}
+	return m
+}
+
+// isDigest reports whether a manifest reference is a digest, not a tag.
+func isDigest(ref string) bool { return strings.Contains(ref, ":") }
+
+// putManifest enforces IMMUTABLE tags: a tag that exists may only be put
+// again with the very same manifest.
+func (f *registryFront) putManifest(w http.ResponseWriter, r *http.Request, route registryRoute, repo *Repository) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxManifestBytes+1))
+	if err != nil {
+		writeRegistryError(w, http.StatusBadRequest, "MANIFEST_INVALID", "reading the manifest: "+err.Error())
+		return
+	}
+	if len(body) > maxManifestBytes {
+		writeRegistryError(w, http.StatusBadRequest, "MANIFEST_INVALID", "Manifest size exceeds the 4 MiB limit")
+		return
+	}
+	digest := sha256Digest(body)
+	lock := f.repoLock(route.name)
+	lock.Lock()
+	defer lock.Unlock()
+	if repo.ImageTagMutability == "IMMUTABLE" && !isDigest(route.ref) {
+		existing, err := f.ecr.headManifest(r.Context(), f.account, route.name, route.ref)
+		if err != nil {
+			writeRegistryError(w, http.StatusInternalServerError, "UNKNOWN", "reading the registry backend: "+err.Error())
+			return
+		}
+		if existing != nil && existing.digest != digest {
+			writeRegistryError(w, http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf(
+				"The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the repository is immutable.",
+				route.ref, route.name))
+			return
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	rec := &statusRecorder{ResponseWriter: w}
+	f.forward(rec, r, route)
+	if rec.status == http.StatusCreated {
+		f.ecr.recordPush(f.account, route.name, digest)
+	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets the proxy stream through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// forward sends the request to the backend repository, streaming bodies,
+// and points Location headers back at the front so that clients continue
+// their upload sessions through it.
+func (f *registryFront) forward(w http.ResponseWriter, r *http.Request, route registryRoute) {
+	f.proxyOnce.Do(func() {
+		backend := f.ecr.backend
+		prefix := "/v2/" + f.ecr.namespace + f.account + "/"
+		f.proxy = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.Out.URL.Scheme = backend.Scheme
+				pr.Out.URL.Host = backend.Host
+				pr.Out.Host = backend.Host
+				pr.Out.Header.Del("Authorization")
+			},
+			Transport:     f.ecr.client.Transport,
+			FlushInterval: -1,
+			ModifyResponse: func(resp *http.Response) error {
+				loc := resp.Header.Get("Location")
+				if loc == "" {
+					return nil
+				}
+				u, err := url.Parse(loc)
+				if err != nil {
+					return nil
+				}
+				if rest, ok := strings.CutPrefix(u.Path, prefix); ok {
+					u.Scheme, u.Host, u.Path, u.RawPath = "http", f.host, "/v2/"+rest, ""
+					resp.Header.Set("Location", u.String())
+				}
+				return nil
+			},
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				if r.Context().Err() != nil {
+					return
+				}
+				writeRegistryError(w, http.StatusBadGateway, "UNKNOWN", "the sandbox's registry backend failed: "+err.Error())
+			},
+		}
+	})
+	out := r.Clone(r.Context())
+	out.URL.Path = "/v2/" + f.ecr.backendRepository(f.account, route.name) + strings.TrimPrefix(r.URL.Path, "/v2/"+route.name)
+	out.URL.RawPath = ""
+	f.proxy.ServeHTTP(w, out)
+}
