@@ -1,0 +1,309 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// runEnv is the environment of a GitHub Actions run.
+var runEnv = map[string]string{
+	"GITHUB_REPOSITORY":  "acme/web-api",
+	"GITHUB_RUN_ID":      "9876543210",
+	"GITHUB_RUN_ATTEMPT": "2",
+	"GITHUB_SHA":         "4f2c8e1a9b7d6c5e3f1a2b4c6d8e0f1a3b5c7d9e",
+}
+
+func getenvOf(vars ...map[string]string) func(string) string {
+	return func(k string) string {
+		for _, m := range vars {
+			if v, ok := m[k]; ok {
+				return v
+			}
+		}
+		return ""
+	}
+}
+
+func TestFromInputs(t *testing.T) {
+	t.Parallel()
+	inputs := map[string]string{
+		"INPUT_ROLE-TO-ASSUME":             "arn:aws:iam::111122223333:role/gha-deploy",
+		"INPUT_AWS-REGION":                 "us-east-1",
+		"INPUT_AUDIENCE":                   "",
+		"INPUT_ROLE-CHAIN":                 "arn:aws:iam::444455556666:role/prod-deploy external-id=acme-prod-7f3c\n\n# staging next\narn:aws:iam::777788889999:role/stage\n",
+		"INPUT_IMAGE":                      "my-api",
+		"INPUT_REPOSITORY":                 "web-api",
+		"INPUT_TAGS":                       "",
+		"INPUT_SERVICE":                    "api-service\nworker-service, api-service",
+		"INPUT_CLUSTER":                    "prod-cluster",
+		"INPUT_WAIT-FOR-SERVICE-STABILITY": "False",
+	}
+	got, err := FromInputs(getenvOf(inputs, runEnv))
+	if err != nil {
+		t.Fatalf("FromInputs: %v", err)
+	}
+	want := Default()
+	want.RoleToAssume = "arn:aws:iam::111122223333:role/gha-deploy"
+	want.AWSRegion = "us-east-1"
+	want.RoleSessionName = "acme-web-api-9876543210-2"
+	want.RoleChain = []ChainRole{
+		{RoleARN: "arn:aws:iam::444455556666:role/prod-deploy", ExternalID: "acme-prod-7f3c"},
+		{RoleARN: "arn:aws:iam::777788889999:role/stage"},
+	}
+	want.Image = "my-api"
+	want.Repository = "web-api"
+	want.Tags = []string{runEnv["GITHUB_SHA"]}
+	want.Cluster = "prod-cluster"
+	want.Services = []string{"api-service", "worker-service"}
+	want.WaitForServiceStability = false
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("FromInputs (-want +got):\n%s", diff)
+	}
+	if !got.PushRequested() || !got.DeployRequested() {
+		t.Errorf("PushRequested() = %v, DeployRequested() = %v; want both true", got.PushRequested(), got.DeployRequested())
+	}
+}
+
+func TestFromFlags(t *testing.T) {
+	t.Parallel()
+	args := []string{
+		"--role-to-assume", "arn:aws:iam::111122223333:role/gha-deploy",
+		"--aws-region=eu-central-1",
+		"--role-duration-seconds", "3600",
+		"--role-chain", "arn:aws:iam::444455556666:role/prod-deploy external-id=acme-prod-7f3c",
+		"--role-chain", "arn:aws:iam::777788889999:role/stage",
+		"--service", "api-service", "--service", "worker-service",
+		"--tags", "v1.2.3,latest",
+		"--image", "my-api", "--repository", "web-api",
+		"--force-new-deployment",
+	}
+	got, err := FromFlags(args, getenvOf(runEnv))
+	if err != nil {
+		t.Fatalf("FromFlags: %v", err)
+	}
+	want := Default()
+	want.RoleToAssume = "arn:aws:iam::111122223333:role/gha-deploy"
+	want.AWSRegion = "eu-central-1"
+	want.RoleSessionName = "acme-web-api-9876543210-2"
+	want.RoleDurationSeconds = 3600
+	want.RoleChain = []ChainRole{
+		{RoleARN: "arn:aws:iam::444455556666:role/prod-deploy", ExternalID: "acme-prod-7f3c"},
+		{RoleARN: "arn:aws:iam::777788889999:role/stage"},
+	}
+	want.Services = []string{"api-service", "worker-service"}
+	want.Tags = []string{"v1.2.3", "latest"}
+	want.Image = "my-api"
+	want.Repository = "web-api"
+	want.ForceNewDeployment = true
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("FromFlags (-want +got):\n%s", diff)
+	}
+}
+
+func TestFromFlagsUsage(t *testing.T) {
+	t.Parallel()
+	if _, err := FromFlags([]string{"--help"}, getenvOf()); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("FromFlags(--help) = %v, want flag.ErrHelp", err)
+	}
+	var usage *UsageError
+	if _, err := FromFlags([]string{"--no-such-flag", "x"}, getenvOf()); !errors.As(err, &usage) {
+		t.Errorf("FromFlags(--no-such-flag) = %v, want a *UsageError", err)
+	}
+	if _, err := FromFlags([]string{"--aws-region", "us-east-1", "stray"}, getenvOf()); !errors.As(err, &usage) {
+		t.Errorf("FromFlags(stray argument) = %v, want a *UsageError", err)
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	t.Parallel()
+	valid := map[string]string{
+		"INPUT_ROLE-TO-ASSUME": "arn:aws:iam::111122223333:role/gha-deploy",
+		"INPUT_AWS-REGION":     "us-east-1",
+	}
+	tests := []struct {
+		name  string
+		input string // the input set to value
+		value string
+		want  []string // fragments of the one error
+	}{
+		{"malformed_arn", "role-to-assume", "arn:aws:iam::1111:role/gha-deploy", []string{"input role-to-assume", `"arn:aws:iam::1111:role/gha-deploy"`, "not an IAM role ARN", "for example: arn:aws:iam::123456789012:role/"}},
+		{"user_not_role_arn", "role-to-assume", "arn:aws:iam::111122223333:user/deployer", []string{"input role-to-assume", "not an IAM role ARN"}},
+		{"missing_role", "role-to-assume", "", []string{"input role-to-assume", "is required", "for example: arn:aws:iam::"}},
+		{"duration_too_short", "role-duration-seconds", "100", []string{"input role-duration-seconds", `"100"`, "outside 900 to 43200", "for example: 3600"}},
+		{"duration_too_long", "role-duration-seconds", "50000", []string{"input role-duration-seconds", `"50000"`, "outside 900 to 43200"}},
+		{"duration_not_a_number", "role-duration-seconds", "1h", []string{"input role-duration-seconds", `"1h"`, "not a whole number"}},
+		{"session_name_with_spaces", "role-session-name", "deploy from ci", []string{"input role-session-name", `"deploy from ci"`, "2 to 64 characters", "for example: "}},
+		{"session_name_70_chars", "role-session-name", strings.Repeat("a", 70), []string{"input role-session-name", "has 70 characters"}},
+		{"empty_region", "aws-region", "", []string{"input aws-region", "is required", "for example: us-east-1"}},
+		{"region_mars", "aws-region", "Mars-1", []string{"input aws-region", `"Mars-1"`, "not an AWS region", "for example: us-east-1"}},
+		{"chain_entry_not_arn", "role-chain", "prod-deploy", []string{"input role-chain", `"prod-deploy"`, "(entry 1) is not an IAM role ARN", "for example: arn:aws:iam::444455556666:role/prod-deploy external-id="}},
+		{"chain_entry_bad_option", "role-chain", "arn:aws:iam::444455556666:role/prod-deploy externalid=x", []string{"input role-chain", "only external-id=ID may follow"}},
+		{"chain_external_id_bad", "role-chain", "arn:aws:iam::444455556666:role/prod-deploy external-id=a", []string{"input role-chain", "external ID that is not 2 to 1224"}},
+		{"bad_boolean", "wait-for-service-stability", "yes", []string{"input wait-for-service-stability", `"yes"`, "not a boolean", "for example: true"}},
+		{"bad_minutes", "wait-for-minutes", "0", []string{"input wait-for-minutes", "outside 1 to 360"}},
+		{"empty_audience", "audience", " ", nil}, // blank falls back to the default: no error
+		{"audience_with_space", "audience", "sts amazonaws", []string{"input audience", "one word"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inputs := map[string]string{InputEnvName(tt.input): tt.value}
+			_, err := FromInputs(getenvOf(inputs, valid, runEnv))
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("FromInputs(%s=%q) = %v, want no error", tt.input, tt.value, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("FromInputs(%s=%q) succeeded, want an error", tt.input, tt.value)
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Input != tt.input {
+				t.Errorf("error %v does not name input %s", err, tt.input)
+			}
+			if n := len(strings.Split(err.Error(), "\n")); n != 1 {
+				t.Errorf("got %d problems, want 1:\n%v", n, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryProblemReported(t *testing.T) {
+	t.Parallel()
+	inputs := map[string]string{
+		"INPUT_ROLE-TO-ASSUME":        "not-an-arn",
+		"INPUT_AWS-REGION":            "Mars-1",
+		"INPUT_ROLE-DURATION-SECONDS": "100",
+		"INPUT_ROLE-SESSION-NAME":     "has spaces",
+		"INPUT_ROLE-CHAIN":            "nope",
+	}
+	_, err := FromInputs(getenvOf(inputs))
+	var got []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		name, _, _ := strings.Cut(strings.TrimPrefix(line, "input "), ":")
+		got = append(got, name)
+	}
+	want := []string{"role-to-assume", "aws-region", "role-session-name", "role-duration-seconds", "role-chain"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("inputs named by the errors (-want +got):\n%s\n%v", diff, err)
+	}
+}
+
+func TestStepRequirements(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	taskDef := filepath.Join(dir, "task-definition.json")
+	if err := os.WriteFile(taskDef, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := func() Config {
+		c := Default()
+		c.RoleToAssume = "arn:aws:iam::111122223333:role/gha-deploy"
+		c.AWSRegion = "us-east-1"
+		c.RoleSessionName = "test-session"
+		return c
+	}
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		want   []string // inputs named, in order; nil = valid
+	}{
+		{"auth_only", func(c *Config) {}, nil},
+		{"push", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "web-api", []string{"abc"} }, nil},
+		{"push_to_uri", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "my-api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web-api", []string{"abc"}
+		}, nil},
+		{"push_to_loopback_uri", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "127.0.0.1:5000/web-api", []string{"abc"} }, nil},
+		{"push_without_repository_or_tags", func(c *Config) { c.Image = "my-api" }, []string{InputRepository, InputTags}},
+		{"push_bad_tag", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "web-api", []string{"feature/x"} }, []string{InputTags}},
+		{"push_missing_oci_layout", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "oci:"+filepath.Join(dir, "absent"), "web-api", []string{"abc"}
+		}, []string{InputImage}},
+		{"repository_without_image", func(c *Config) { c.Repository = "web-api" }, []string{InputImage}},
+		{"deploy_with_push", func(c *Config) {
+			c.Image, c.Repository, c.Tags, c.Services = "my-api", "web-api", []string{"abc"}, []string{"api-service"}
+		}, nil},
+		{"deploy_without_image", func(c *Config) { c.Services = []string{"api-service"} }, []string{InputImage}},
+		{"deploy_force", func(c *Config) { c.Services, c.ForceNewDeployment = []string{"api-service"}, true }, nil},
+		{"deploy_task_definition_file", func(c *Config) { c.Services, c.TaskDefinition = []string{"api-service"}, taskDef }, nil},
+		{"deploy_task_definition_missing", func(c *Config) {
+			c.Services, c.TaskDefinition = []string{"api-service"}, filepath.Join(dir, "absent.json")
+		}, []string{InputTaskDefinition}},
+		{"force_without_service", func(c *Config) { c.ForceNewDeployment = true }, []string{InputForceNewDeployment}},
+		{"bad_service_and_cluster", func(c *Config) {
+			c.Services, c.Cluster, c.ForceNewDeployment = []string{"api service"}, "prod/cluster", true
+		}, []string{InputCluster, InputService}},
+		{"service_arn", func(c *Config) {
+			c.Services, c.ForceNewDeployment = []string{"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/api-service"}, true
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := base()
+			tt.change(&c)
+			var got []string
+			for _, p := range c.problems() {
+				got = append(got, p.Input)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("inputs named (-want +got):\n%s\n%v", diff, c.Validate())
+			}
+		})
+	}
+}
+
+func TestDefaultSessionName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"run", runEnv, "acme-web-api-9876543210-2"},
+		{"odd_characters", map[string]string{"GITHUB_REPOSITORY": "Acme Corp/web api!", "GITHUB_RUN_ID": "7"}, "Acme-Corp-web-api-7"},
+		{"long_repository", map[string]string{"GITHUB_REPOSITORY": "acme/" + strings.Repeat("x", 80), "GITHUB_RUN_ID": "9876543210", "GITHUB_RUN_ATTEMPT": "1"}, ("acme-" + strings.Repeat("x", 80))[:51] + "-9876543210-1"},
+		{"outside_actions", nil, "oidc-ecs-deploy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := DefaultSessionName(getenvOf(tt.env))
+			if got != tt.want {
+				t.Errorf("DefaultSessionName() = %q, want %q", got, tt.want)
+			}
+			if !sessionNamePattern.MatchString(got) {
+				t.Errorf("DefaultSessionName() = %q is not a valid session name", got)
+			}
+		})
+	}
+}
+
+func TestInputsMatchFlagsAndConfig(t *testing.T) {
+	t.Parallel()
+	// Every input is accepted both ways; an input missing from parse would
+	// be silently ignored, so set each to a recognisable value.
+	for _, in := range Inputs() {
+		if in.Description == "" {
+			t.Errorf("input %s has no description", in.Name)
+		}
+		if _, err := FromFlags([]string{"--" + in.Name + "=x"}, getenvOf()); err != nil {
+			var usage *UsageError
+			if errors.As(err, &usage) {
+				t.Errorf("flag --%s is not accepted: %v", in.Name, err)
+			}
+		}
+	}
+}

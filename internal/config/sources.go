@@ -1,0 +1,100 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// InputEnvName is the environment variable the runner sets for an input of
+// a container action: INPUT_ and the name in upper case, hyphens kept.
+func InputEnvName(name string) string { return "INPUT_" + strings.ToUpper(name) }
+
+// FromInputs reads the action inputs (INPUT_ROLE-TO-ASSUME and so on) and
+// the run's GITHUB_* variables through getenv, and validates them.
+func FromInputs(getenv func(string) string) (Config, error) {
+	raw := map[string]string{}
+	for _, in := range inputs {
+		raw[in.Name] = getenv(InputEnvName(in.Name))
+	}
+	return parse(raw, getenv)
+}
+
+// FromFlags reads the command-line flags (--role-to-assume value and so on,
+// one per input) and the run's GITHUB_* variables through getenv, and
+// validates them. List inputs may be repeated or comma separated; boolean
+// inputs need no value (--force-new-deployment). It returns flag.ErrHelp
+// for -h and --help.
+func FromFlags(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	raw := map[string]string{}
+	for _, in := range inputs {
+		fs.Var(&rawFlag{input: in, raw: raw}, in.Name, in.Description)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, &UsageError{Err: err}
+	}
+	if fs.NArg() > 0 {
+		return Config{}, &UsageError{Err: fmt.Errorf("unexpected argument %q: every setting is a --name value flag", fs.Arg(0))}
+	}
+	return parse(raw, getenv)
+}
+
+// UsageError is a command line that could not be parsed at all (an unknown
+// flag, a stray argument), as opposed to an input with a bad value.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// rawFlag collects a flag's text for parse; list inputs accumulate.
+type rawFlag struct {
+	input Input
+	raw   map[string]string
+}
+
+func (f *rawFlag) String() string {
+	if f == nil || f.raw == nil {
+		return ""
+	}
+	return f.raw[f.input.Name]
+}
+
+func (f *rawFlag) Set(v string) error {
+	if f.input.List && f.raw[f.input.Name] != "" {
+		f.raw[f.input.Name] += "\n" + v
+		return nil
+	}
+	f.raw[f.input.Name] = v
+	return nil
+}
+
+// IsBoolFlag lets --force-new-deployment stand alone for true.
+func (f *rawFlag) IsBoolFlag() bool { return f.input.Boolean }
+
+// PrintFlags writes the flags, their defaults and descriptions, for usage text.
+func PrintFlags(w io.Writer) {
+	for _, in := range inputs {
+		arg := " value"
+		switch {
+		case in.Boolean:
+			arg = "[=true|false]"
+		case in.List:
+			arg = " list"
+		}
+		fmt.Fprintf(w, "  --%s%s", in.Name, arg)
+		switch {
+		case in.Required:
+			fmt.Fprint(w, "  (required)")
+		case in.Default != "":
+			fmt.Fprintf(w, "  (default %s)", in.Default)
+		}
+		fmt.Fprintf(w, "\n      %s\n", in.Description)
+	}
+}
