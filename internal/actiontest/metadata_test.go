@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
 )
 
@@ -258,4 +261,62 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("final stage sets %q; GitHub runs container actions as root", line)
 		}
 	}
+}
+
+// TestInputsMatchConfig keeps action.yml and the program in step: the same
+// inputs in the same order, each required or not, with the same default
+// and the description that --help prints.
+func TestInputsMatchConfig(t *testing.T) {
+	t.Parallel()
+	m := loadAction(t)
+	data, err := os.ReadFile(filepath.Join(root(t), "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Inputs yaml.Node `yaml:"inputs"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for i := 0; i+1 < len(doc.Inputs.Content); i += 2 {
+		order = append(order, doc.Inputs.Content[i].Value)
+	}
+
+	var want []string
+	for _, in := range config.Inputs() {
+		want = append(want, in.Name)
+		got, ok := m.Inputs[in.Name]
+		if !ok {
+			t.Errorf("action.yml lacks input %s", in.Name)
+			continue
+		}
+		if got.Required == nil || *got.Required != in.Required {
+			t.Errorf("input %s: action.yml required = %v, the program says %v", in.Name, deref(got.Required), in.Required)
+		}
+		if !in.Required && (got.Default == nil || *got.Default != in.Default) {
+			t.Errorf("input %s: action.yml default = %q, the program's default = %q", in.Name, derefString(got.Default), in.Default)
+		}
+		if g, w := strings.Join(strings.Fields(got.Description), " "), strings.Join(strings.Fields(in.Description), " "); g != w {
+			t.Errorf("input %s: action.yml description\n\t%s\nthe program's (config.Inputs)\n\t%s", in.Name, g, w)
+		}
+	}
+	if !slices.Equal(order, want) {
+		t.Errorf("action.yml inputs, in order:\n\t%v\nthe program's:\n\t%v", order, want)
+	}
+}
+
+func deref(b *bool) any {
+	if b == nil {
+		return "unset"
+	}
+	return *b
+}
+
+func derefString(s *string) string {
+	if s == nil {
+		return "(unset)"
+	}
+	return *s
 }
