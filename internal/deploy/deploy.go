@@ -1,0 +1,381 @@
+// Package deploy puts a pushed image into service on Amazon ECS: it renders
+// and registers a task definition revision pinned by digest (or forces a new
+// deployment), updates the services, and watches the deployments it started
+// until they really succeed or fail.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+)
+
+// ECSAPI is the part of the Amazon ECS client that deploying uses;
+// *ecs.Client implements it.
+type ECSAPI interface {
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
+	RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
+	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+	ListServiceDeployments(ctx context.Context, in *ecs.ListServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.ListServiceDeploymentsOutput, error)
+	DescribeServiceDeployments(ctx context.Context, in *ecs.DescribeServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServiceDeploymentsOutput, error)
+	ListTasks(ctx context.Context, in *ecs.ListTasksInput, optFns ...func(*ecs.Options)) (*ecs.ListTasksOutput, error)
+	DescribeTasks(ctx context.Context, in *ecs.DescribeTasksInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
+}
+
+var _ ECSAPI = (*ecs.Client)(nil)
+
+// Logger receives what a deployment has to say. The workflow runner
+// (ghaction.Runner) implements it: Errorf becomes an error annotation.
+// Calls are serialised by this package, so an implementation need not be
+// safe for concurrent use.
+type Logger interface {
+	Infof(format string, args ...any)
+	Warningf(format string, args ...any)
+	Errorf(format string, args ...any)
+	// Group starts a collapsible group of lines; calling end closes it.
+	Group(title string) (end func())
+}
+
+// DefaultCluster is the cluster ECS uses when none is named.
+const DefaultCluster = "default"
+
+// DefaultWaitTimeout is how long a rollout is watched when Request.WaitTimeout is zero.
+const DefaultWaitTimeout = 30 * time.Minute
+
+// Request is what to deploy, and where.
+type Request struct {
+	// Cluster is the ECS cluster's name or ARN; DefaultCluster when empty.
+	Cluster string
+	// Services are the services to deploy to, in parallel.
+	Services []string
+	// TaskDefinitionFile, when set, is a JSON file used as the base of the new
+	// revision instead of each service's current task definition. It may be in
+	// RegisterTaskDefinition's input shape or DescribeTaskDefinition's output
+	// shape.
+	TaskDefinitionFile string
+	// ContainerNames are the containers that get the new image. When empty,
+	// every container whose image is in Image.RepositoryURI gets it.
+	ContainerNames []string
+	// Image is the pushed image.
+	Image Image
+	// ForceNewDeployment deploys without a new revision: ECS starts new tasks
+	// of the current task definition, re-pulling its tags.
+	ForceNewDeployment bool
+	// Wait watches the deployments until they finish. Without it the run ends
+	// after UpdateService and every result is OutcomeNotWaited.
+	Wait bool
+	// WaitTimeout bounds the watch; DefaultWaitTimeout when zero.
+	WaitTimeout time.Duration
+}
+
+// Image is an image pushed to a repository.
+type Image struct {
+	// RepositoryURI is the repository, e.g.
+	// 111122223333.dkr.ecr.us-east-1.amazonaws.com/web-api.
+	RepositoryURI string
+	// Digest is the manifest digest, sha256:<64 hex>. Prepare does not need
+	// it; the new revision pins the image by it.
+	Digest string
+	// Tags are the tags just pushed; force-new-deployment mode warns when the
+	// service's images reference none of them.
+	Tags []string
+}
+
+// Reference is the image pinned by digest: repository@sha256:....
+func (i Image) Reference() string { return i.RepositoryURI + "@" + i.Digest }
+
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// Outcome is how a service's deployment ended.
+type Outcome string
+
+// The outcomes of a service's deployment.
+const (
+	OutcomeSucceeded Outcome = "succeeded"
+	OutcomeFailed    Outcome = "failed"
+	OutcomeTimedOut  Outcome = "timed out"
+	// OutcomeNotWaited: the deployment was started but not watched.
+	OutcomeNotWaited Outcome = "skipped-wait"
+	// OutcomeNotStarted: nothing was changed on the service, because a
+	// problem with it or with another service stopped the run first.
+	OutcomeNotStarted Outcome = "not started"
+)
+
+// ServiceResult is what happened to one service.
+type ServiceResult struct {
+	// Service is the service's name.
+	Service string
+	// Cluster is the cluster's name or ARN as requested.
+	Cluster string
+	// TaskDefinitionARN is the revision the service was updated to.
+	TaskDefinitionARN string
+	// DeploymentID is the ECS deployment (ecs-svc/...) that UpdateService started.
+	DeploymentID string
+	// ServiceDeploymentARN identifies the same deployment in the
+	// ServiceDeployment API, when ECS reported it.
+	ServiceDeploymentARN string
+	// Outcome is how it ended.
+	Outcome Outcome
+	// Duration runs from UpdateService to the end of the watch.
+	Duration time.Duration
+	// Failure says why it failed or timed out, in one line.
+	Failure string
+	// StoppedReasons are the reasons ECS gave for stopping the deployment's
+	// tasks, one line per distinct reason, when it failed.
+	StoppedReasons []string
+	// LastEvents are the service's latest events, oldest first.
+	LastEvents []string
+	// Rollout is where the rollout last stood, e.g. "IN_PROGRESS, 2/3 running, 1 pending".
+	Rollout string
+}
+
+// Run deploys req.Image to every service of req and, when req.Wait, watches
+// the deployments. It returns one result per service, in req.Services order,
+// even when it fails; the error joins every service's failure.
+func Run(ctx context.Context, client ECSAPI, req Request, log Logger) ([]ServiceResult, error) {
+	plan, err := Prepare(ctx, client, req, log)
+	if err != nil {
+		return plan.notStarted(), err
+	}
+	return plan.Deploy(ctx, req.Image)
+}
+
+// Plan is a prepared deployment: services checked and task definitions read,
+// waiting only for the image digest. Deploy carries it out.
+type Plan struct {
+	client ECSAPI
+	req    Request
+	log    *syncLogger
+
+	services []*serviceState
+	// fileBase is the task definition read from req.TaskDefinitionFile.
+	fileBase *taskDef
+	// problems are per-service failures found while preparing.
+	problems map[string]string
+}
+
+// Prepare reads the services and their task definitions (or the task
+// definition file) and checks everything that can be checked before the
+// image digest is known, changing nothing. It can run while the image is
+// pushed. The Plan is never nil, so its results can be reported even when
+// Prepare fails.
+func Prepare(ctx context.Context, client ECSAPI, req Request, log Logger) (*Plan, error) {
+	if req.Cluster == "" {
+		req.Cluster = DefaultCluster
+	}
+	if req.WaitTimeout <= 0 {
+		req.WaitTimeout = DefaultWaitTimeout
+	}
+	p := &Plan{client: client, req: req, log: &syncLogger{log: log}, problems: map[string]string{}}
+	for _, name := range req.Services {
+		p.services = append(p.services, &serviceState{name: name, log: p.log.forService(name, len(req.Services) > 1)})
+	}
+	if len(req.Services) == 0 {
+		return p, errors.New("deploy: no service named")
+	}
+	if dup := duplicate(req.Services); dup != "" {
+		return p, fmt.Errorf("deploy: service %q is named twice", dup)
+	}
+	if !req.ForceNewDeployment && len(req.ContainerNames) == 0 && req.Image.RepositoryURI == "" {
+		return p, errors.New("deploy: no container name and no repository to find the containers by")
+	}
+	if req.TaskDefinitionFile != "" && !req.ForceNewDeployment {
+		base, err := readTaskDefinitionFile(req.TaskDefinitionFile)
+		if err != nil {
+			return p, err
+		}
+		p.fileBase = base
+	}
+	if err := p.describeServices(ctx); err != nil {
+		return p, err
+	}
+	if err := p.readTaskDefinitions(ctx); err != nil {
+		return p, err
+	}
+	return p, p.problemError()
+}
+
+func duplicate(names []string) string {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return n
+		}
+		seen[n] = true
+	}
+	return ""
+}
+
+// problemError joins the per-service problems found so far, in service order.
+func (p *Plan) problemError() error {
+	var errs []error
+	for _, s := range p.services {
+		if msg, ok := p.problems[s.name]; ok {
+			errs = append(errs, errors.New(msg))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// notStarted is the results of a run stopped before any change.
+func (p *Plan) notStarted() []ServiceResult {
+	if p == nil {
+		return nil
+	}
+	out := make([]ServiceResult, 0, len(p.services))
+	for _, s := range p.services {
+		r := ServiceResult{Service: s.name, Cluster: p.req.Cluster, Outcome: OutcomeNotStarted}
+		if msg, ok := p.problems[s.name]; ok {
+			r.Outcome, r.Failure = OutcomeFailed, msg
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Deploy registers the new revisions (or forces new deployments), updates
+// every service in parallel and, when the request says so, watches the
+// deployments. It returns one result per service, in request order; the
+// error joins every service's failure.
+func (p *Plan) Deploy(ctx context.Context, image Image) ([]ServiceResult, error) {
+	if err := p.problemError(); err != nil {
+		return p.notStarted(), err
+	}
+	if !p.req.ForceNewDeployment {
+		if !digestPattern.MatchString(image.Digest) {
+			return p.notStarted(), fmt.Errorf("deploy: image digest %q is not sha256:<64 hex digits>", image.Digest)
+		}
+		if image.RepositoryURI == "" {
+			return p.notStarted(), errors.New("deploy: no image repository to pin the digest in")
+		}
+		if p.req.Image.RepositoryURI != "" && image.RepositoryURI != p.req.Image.RepositoryURI {
+			return p.notStarted(), fmt.Errorf("deploy: image repository %s is not the prepared one, %s", image.RepositoryURI, p.req.Image.RepositoryURI)
+		}
+	}
+	p.req.Image = image
+
+	// Services sharing a base task definition share the new revision: one
+	// RegisterTaskDefinition each, not one per service.
+	revisions := newRevisionSet(p)
+	var wg sync.WaitGroup
+	for _, s := range p.services {
+		wg.Go(func() { p.start(ctx, s, revisions) })
+	}
+	wg.Wait()
+
+	if p.req.Wait {
+		p.watch(ctx)
+	}
+	return p.results()
+}
+
+// results collects every service's result and the joined error.
+func (p *Plan) results() ([]ServiceResult, error) {
+	out := make([]ServiceResult, 0, len(p.services))
+	var errs []error
+	for _, s := range p.services {
+		out = append(out, s.result)
+		if s.err != nil {
+			errs = append(errs, s.err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// serviceState is one service's part of a run.
+type serviceState struct {
+	name string
+	log  *serviceLogger
+
+	// From Prepare.
+	arn            string
+	taskDefinition string // the service's current task definition ARN
+	base           *taskDef
+	// lastEvent is the time of the newest event already seen; only later
+	// events are printed.
+	lastEvent time.Time
+
+	// From Deploy.
+	updatedAt time.Time
+	watch     *watchState
+	result    ServiceResult
+	err       error
+}
+
+// fail records a failure that ended the service's part of the run.
+func (s *serviceState) fail(outcome Outcome, err error) {
+	s.result.Outcome = outcome
+	s.result.Failure = err.Error()
+	s.err = err
+	if !s.updatedAt.IsZero() {
+		s.result.Duration = time.Since(s.updatedAt)
+	}
+}
+
+// syncLogger serialises calls to a Logger shared by parallel services.
+type syncLogger struct {
+	mu  sync.Mutex
+	log Logger
+}
+
+func (l *syncLogger) forService(name string, prefixed bool) *serviceLogger {
+	sl := &serviceLogger{l: l}
+	if prefixed {
+		sl.prefix = "[" + name + "] "
+	}
+	return sl
+}
+
+// group prints lines inside a collapsible group.
+func (l *syncLogger) group(title string, lines []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	end := l.log.Group(title)
+	for _, line := range lines {
+		l.log.Infof("%s", line)
+	}
+	end()
+}
+
+// serviceLogger prefixes each line with its service's name when several
+// services are deployed at once.
+type serviceLogger struct {
+	l      *syncLogger
+	prefix string
+}
+
+func (s *serviceLogger) infof(format string, args ...any) {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	s.l.log.Infof("%s", s.prefix+fmt.Sprintf(format, args...))
+}
+
+func (s *serviceLogger) warningf(format string, args ...any) {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	s.l.log.Warningf("%s", s.prefix+fmt.Sprintf(format, args...))
+}
+
+func (s *serviceLogger) errorf(format string, args ...any) {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	s.l.log.Errorf("%s", s.prefix+fmt.Sprintf(format, args...))
+}
+
+// indent prefixes every line after the first, for multi-line messages.
+func indent(lines []string, prefix string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("\n")
+		b.WriteString(prefix)
+		b.WriteString(l)
+	}
+	return b.String()
+}

@@ -1,0 +1,276 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+// describeServicesBatch is how many services one DescribeServices call accepts.
+const describeServicesBatch = 10
+
+// describeServices reads every service, recording a problem for each that is
+// missing or not ACTIVE. A missing cluster fails the whole run.
+func (p *Plan) describeServices(ctx context.Context) error {
+	byName := map[string]*serviceState{}
+	for _, s := range p.services {
+		byName[s.name] = s
+	}
+	for batch := range slices.Chunk(p.req.Services, describeServicesBatch) {
+		out, err := p.client.DescribeServices(ctx, &ecs.DescribeServicesInput{
+			Cluster:  aws.String(p.req.Cluster),
+			Services: batch,
+		})
+		if err != nil {
+			if _, ok := errors.AsType[*types.ClusterNotFoundException](err); ok {
+				return fmt.Errorf("cluster %q not found in this account and region; check the cluster input and aws-region: %w", p.req.Cluster, err)
+			}
+			return fmt.Errorf("describe services %s in cluster %s: %w", strings.Join(batch, ", "), p.req.Cluster, err)
+		}
+		for _, f := range out.Failures {
+			name := serviceNameOf(aws.ToString(f.Arn))
+			msg := fmt.Sprintf("service %q in cluster %q: %s", name, p.req.Cluster, aws.ToString(f.Reason))
+			if aws.ToString(f.Reason) == "MISSING" {
+				msg = fmt.Sprintf("service %q not found in cluster %q (DescribeServices: MISSING); check the service and cluster inputs", name, p.req.Cluster)
+			}
+			if d := aws.ToString(f.Detail); d != "" {
+				msg += ": " + d
+			}
+			if _, ok := byName[name]; !ok {
+				return errors.New(msg)
+			}
+			p.problems[name] = msg
+		}
+		for _, svc := range out.Services {
+			s, ok := byName[aws.ToString(svc.ServiceName)]
+			if !ok {
+				continue
+			}
+			if st := aws.ToString(svc.Status); st != "ACTIVE" {
+				p.problems[s.name] = fmt.Sprintf("service %q in cluster %q is %s, not ACTIVE: it is being deleted or was deleted, so it cannot be deployed to", s.name, p.req.Cluster, st)
+				continue
+			}
+			s.arn = aws.ToString(svc.ServiceArn)
+			s.taskDefinition = aws.ToString(svc.TaskDefinition)
+			for _, e := range svc.Events {
+				if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {
+					s.lastEvent = t
+				}
+			}
+		}
+	}
+	for _, s := range p.services {
+		if _, bad := p.problems[s.name]; !bad && s.arn == "" {
+			p.problems[s.name] = fmt.Sprintf("service %q in cluster %q: DescribeServices returned neither the service nor a failure", s.name, p.req.Cluster)
+		}
+	}
+	return nil
+}
+
+// serviceNameOf takes the service name from a service ARN
+// (arn:aws:ecs:region:account:service/cluster/name, or the older
+// service/name); a bare name is returned as is.
+func serviceNameOf(arn string) string {
+	if i := strings.LastIndex(arn, "/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// readTaskDefinitions reads each service's current task definition, once per
+// distinct one, as the base of the new revision (default mode without a
+// file) or to check its images (force-new-deployment mode).
+func (p *Plan) readTaskDefinitions(ctx context.Context) error {
+	needed := map[string][]*serviceState{}
+	for _, s := range p.services {
+		if _, bad := p.problems[s.name]; bad {
+			continue
+		}
+		if p.fileBase != nil {
+			s.base = p.fileBase
+			continue
+		}
+		needed[s.taskDefinition] = append(needed[s.taskDefinition], s)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for arn, users := range needed {
+		wg.Go(func() {
+			out, err := p.client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{
+				TaskDefinition: aws.String(arn),
+				Include:        []types.TaskDefinitionField{types.TaskDefinitionFieldTags},
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("describe task definition %s: %w", arn, err))
+				return
+			}
+			base := &taskDef{input: fromDescribed(out.TaskDefinition, out.Tags), source: arn}
+			for _, s := range users {
+				s.base = base
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Check the containers now, before anything changes, so that a service
+	// whose containers do not match fails the run with nothing registered.
+	if !p.req.ForceNewDeployment {
+		probe := p.req.Image
+		probe.Digest = "sha256:" + strings.Repeat("0", 64)
+		for _, s := range p.services {
+			if s.base == nil {
+				continue
+			}
+			if _, _, err := render(s.base.input, probe, p.req.ContainerNames); err != nil {
+				p.problems[s.name] = fmt.Sprintf("service %q: %v", s.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// revisionSet registers one new revision per distinct base, however many
+// services share it.
+type revisionSet struct {
+	p    *Plan
+	mu   sync.Mutex
+	byID map[*taskDef]*revision
+}
+
+type revision struct {
+	done chan struct{}
+	arn  string
+	err  error
+}
+
+func newRevisionSet(p *Plan) *revisionSet {
+	return &revisionSet{p: p, byID: map[*taskDef]*revision{}}
+}
+
+// register registers the revision of base, or waits for the registration
+// another service started.
+func (rs *revisionSet) register(ctx context.Context, base *taskDef) (string, error) {
+	rs.mu.Lock()
+	r, ok := rs.byID[base]
+	if !ok {
+		r = &revision{done: make(chan struct{})}
+		rs.byID[base] = r
+	}
+	rs.mu.Unlock()
+	if ok {
+		select {
+		case <-r.done:
+			return r.arn, r.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	defer close(r.done)
+	in, changed, err := render(base.input, rs.p.req.Image, rs.p.req.ContainerNames)
+	if err != nil {
+		r.err = err
+		return "", err
+	}
+	out, err := rs.p.client.RegisterTaskDefinition(ctx, in)
+	if err != nil {
+		r.err = fmt.Errorf("register task definition %s: %w", aws.ToString(in.Family), err)
+		return "", r.err
+	}
+	r.arn = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+	lines := []string{"Based on " + base.source}
+	for _, c := range out.TaskDefinition.ContainerDefinitions {
+		mark := "unchanged"
+		if slices.Contains(changed, aws.ToString(c.Name)) {
+			mark = "new image"
+		}
+		lines = append(lines, fmt.Sprintf("container %s: %s (%s)", aws.ToString(c.Name), aws.ToString(c.Image), mark))
+	}
+	rs.p.log.group("Registered task definition "+r.arn, lines)
+	return r.arn, nil
+}
+
+// start registers the service's new revision (default mode) and updates the
+// service, recording the deployment that UpdateService started.
+func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSet) {
+	s.result = ServiceResult{Service: s.name, Cluster: p.req.Cluster}
+	in := &ecs.UpdateServiceInput{Cluster: aws.String(p.req.Cluster), Service: aws.String(s.name)}
+	if p.req.ForceNewDeployment {
+		in.ForceNewDeployment = true
+		s.result.TaskDefinitionARN = s.taskDefinition
+		p.checkPushedTags(s)
+	} else {
+		arn, err := revisions.register(ctx, s.base)
+		if err != nil {
+			s.fail(OutcomeFailed, fmt.Errorf("service %q: %w", s.name, err))
+			s.result.Outcome = OutcomeNotStarted
+			return
+		}
+		in.TaskDefinition = aws.String(arn)
+		s.result.TaskDefinitionARN = arn
+	}
+	s.updatedAt = time.Now()
+	out, err := p.client.UpdateService(ctx, in)
+	if err != nil {
+		s.fail(OutcomeFailed, fmt.Errorf("update service %q in cluster %q: %w", s.name, p.req.Cluster, err))
+		s.result.Outcome = OutcomeNotStarted
+		return
+	}
+	svc := out.Service
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Status) == "PRIMARY" {
+			s.result.DeploymentID = aws.ToString(d.Id)
+			if !p.req.ForceNewDeployment && aws.ToString(d.TaskDefinition) != s.result.TaskDefinitionARN {
+				s.fail(OutcomeFailed, fmt.Errorf("service %q: UpdateService's primary deployment %s runs %s, not %s", s.name, s.result.DeploymentID, aws.ToString(d.TaskDefinition), s.result.TaskDefinitionARN))
+				return
+			}
+			if p.req.ForceNewDeployment {
+				s.result.TaskDefinitionARN = aws.ToString(d.TaskDefinition)
+			}
+		}
+	}
+	if s.result.DeploymentID == "" {
+		s.fail(OutcomeFailed, fmt.Errorf("service %q: UpdateService returned no PRIMARY deployment to watch", s.name))
+		return
+	}
+	s.result.ServiceDeploymentARN = aws.ToString(svc.CurrentServiceDeployment)
+	s.result.Outcome = OutcomeNotWaited
+	s.log.infof("Started deployment %s of %s", s.result.DeploymentID, s.result.TaskDefinitionARN)
+}
+
+// checkPushedTags warns when none of the service's containers uses a tag
+// just pushed: a forced deployment would then start the same image again.
+func (p *Plan) checkPushedTags(s *serviceState) {
+	if s.base == nil || p.req.Image.RepositoryURI == "" {
+		return
+	}
+	var images []string
+	for _, c := range s.base.input.ContainerDefinitions {
+		img := aws.ToString(c.Image)
+		images = append(images, img)
+		repo, tag, digest := splitImage(img)
+		if repo == p.req.Image.RepositoryURI && digest == "" && slices.Contains(p.req.Image.Tags, tag) {
+			return
+		}
+	}
+	pushed := make([]string, 0, len(p.req.Image.Tags))
+	for _, t := range p.req.Image.Tags {
+		pushed = append(pushed, p.req.Image.RepositoryURI+":"+t)
+	}
+	s.log.warningf("force-new-deployment: no container of %s references a tag just pushed (%s); its images: %s. The new tasks will run those images, which may not be the one just pushed.",
+		s.taskDefinition, strings.Join(pushed, ", "), strings.Join(images, ", "))
+}

@@ -1,0 +1,643 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go"
+)
+
+// Polling cadence. The first look comes soon after UpdateService; while
+// nothing changes the interval grows to at most maxPoll; any change, and the
+// last stretch of a rollout, bring it back to fastPoll, so that the end of a
+// deployment is seen within about a second of ECS marking it.
+const (
+	fastPoll   = time.Second
+	maxPoll    = 10 * time.Second
+	pollGrowth = 1.5
+	// describeServiceDeploymentsBatch is how many ARNs one
+	// DescribeServiceDeployments call accepts.
+	describeServiceDeploymentsBatch = 20
+	// lastEventsKept is how many of the latest events a result carries.
+	lastEventsKept = 5
+	// stoppedReasonsKept bounds the distinct stopped reasons reported.
+	stoppedReasonsKept = 5
+)
+
+// watchState is what the watch knows of one service's deployment.
+type watchState struct {
+	svc *types.Service
+	sd  *types.ServiceDeployment
+	// useDeploymentsList is set when the ServiceDeployment API cannot be
+	// used (not allowed, or the deployment not found in it): the service's
+	// deployments[] is watched instead.
+	useDeploymentsList bool
+	lookedUpARN        bool
+	// suspect counts polls on which another deployment was primary while
+	// ours still looked in progress; the ServiceDeployment API lags
+	// DescribeServices by a moment, so one such poll is not yet a verdict.
+	suspect  int
+	line     string
+	seen     map[string]bool
+	nearEnd  bool
+	finished bool
+}
+
+// watch follows every started deployment until each succeeds, fails or the
+// wait times out. All services are polled together, in batched calls, so
+// that many services cost few requests.
+func (p *Plan) watch(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, p.req.WaitTimeout)
+	defer cancel()
+
+	var active []*serviceState
+	for _, s := range p.services {
+		if s.err == nil && s.result.Outcome == OutcomeNotWaited {
+			s.watch = &watchState{seen: map[string]bool{}}
+			active = append(active, s)
+		}
+	}
+	if len(active) > 0 {
+		w := p.log
+		w.mu.Lock()
+		w.log.Infof("Watching %d deployment(s) in cluster %s for up to %s", len(active), p.req.Cluster, p.req.WaitTimeout)
+		w.mu.Unlock()
+	}
+
+	interval := fastPoll
+	warned := map[string]bool{}
+	var lastErr error
+	for len(active) > 0 {
+		timer := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			p.stopWatching(parent, active, lastErr)
+			return
+		case <-timer.C:
+		}
+
+		changed, err := p.poll(ctx, active)
+		lastErr = err
+		if err != nil {
+			if ctx.Err() != nil {
+				p.stopWatching(parent, active, nil)
+				return
+			}
+			if !transient(err) {
+				for _, s := range active {
+					s.fail(OutcomeFailed, fmt.Errorf("service %q: watch deployment %s: %w", s.name, s.result.DeploymentID, err))
+				}
+				return
+			}
+			// Throttling or a passing server or credential error: slow
+			// down and look again; the deadline still bounds the wait.
+			if code := errorCode(err); !warned[code] {
+				warned[code] = true
+				p.log.mu.Lock()
+				p.log.log.Warningf("ECS answered %s while watching; slowing down and retrying", code)
+				p.log.mu.Unlock()
+			}
+			interval = min(max(2*interval, 2*time.Second), maxPoll)
+			continue
+		}
+
+		var next []*serviceState
+		var failed []*serviceState
+		nearEnd := false
+		for _, s := range active {
+			switch {
+			case s.err != nil:
+				failed = append(failed, s)
+			case s.watch.finished:
+			default:
+				next = append(next, s)
+				nearEnd = nearEnd || s.watch.nearEnd
+			}
+		}
+		p.explainFailures(ctx, parent, failed)
+		active = next
+		if changed || nearEnd {
+			interval = fastPoll
+		} else {
+			interval = min(time.Duration(float64(interval)*pollGrowth), maxPoll)
+		}
+	}
+}
+
+// poll reads every active service and its deployment once, prints what is
+// new, and settles the services whose deployment ended. It reports whether
+// anything changed.
+func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
+	byName := map[string]*serviceState{}
+	names := make([]string, 0, len(active))
+	for _, s := range active {
+		byName[s.name] = s
+		names = append(names, s.name)
+	}
+	for batch := range slices.Chunk(names, describeServicesBatch) {
+		out, err := p.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(p.req.Cluster), Services: batch})
+		if err != nil {
+			return false, fmt.Errorf("describe services: %w", err)
+		}
+		for _, f := range out.Failures {
+			if s, ok := byName[serviceNameOf(aws.ToString(f.Arn))]; ok {
+				s.fail(OutcomeFailed, fmt.Errorf("service %q disappeared during the deployment: %s", s.name, aws.ToString(f.Reason)))
+			}
+		}
+		for i := range out.Services {
+			if s, ok := byName[aws.ToString(out.Services[i].ServiceName)]; ok {
+				s.watch.svc = &out.Services[i]
+			}
+		}
+	}
+
+	changed := false
+	for _, s := range active {
+		if s.err != nil || s.watch.svc == nil {
+			continue
+		}
+		if s.printNewEvents() {
+			changed = true
+		}
+	}
+	if err := p.readServiceDeployments(ctx, active); err != nil {
+		return changed, err
+	}
+	for _, s := range active {
+		if s.err != nil || s.watch.svc == nil {
+			continue
+		}
+		if s.report() {
+			changed = true
+		}
+		s.evaluate()
+	}
+	return changed, nil
+}
+
+// readServiceDeployments finds and reads our deployments in the
+// ServiceDeployment API. A caller not allowed to use it falls back to the
+// service's deployments[].
+func (p *Plan) readServiceDeployments(ctx context.Context, active []*serviceState) error {
+	var arns []string
+	byARN := map[string]*serviceState{}
+	for _, s := range active {
+		if s.err != nil || s.watch.useDeploymentsList {
+			continue
+		}
+		if s.result.ServiceDeploymentARN == "" {
+			s.adoptServiceDeployment(ctx, p)
+		}
+		if arn := s.result.ServiceDeploymentARN; arn != "" {
+			arns = append(arns, arn)
+			byARN[arn] = s
+		}
+	}
+	for batch := range slices.Chunk(arns, describeServiceDeploymentsBatch) {
+		out, err := p.client.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: batch})
+		if err != nil {
+			if accessDenied(err) {
+				p.log.mu.Lock()
+				p.log.log.Warningf("Not allowed to use the ServiceDeployment API (%s); watching the services' deployments instead. Allow ecs:DescribeServiceDeployments and ecs:ListServiceDeployments for more detail.", errorCode(err))
+				p.log.mu.Unlock()
+				for _, s := range active {
+					s.watch.useDeploymentsList = true
+				}
+				return nil
+			}
+			return fmt.Errorf("describe service deployments: %w", err)
+		}
+		for i := range out.ServiceDeployments {
+			if s, ok := byARN[aws.ToString(out.ServiceDeployments[i].ServiceDeploymentArn)]; ok {
+				s.watch.sd = &out.ServiceDeployments[i]
+			}
+		}
+		for _, f := range out.Failures {
+			if s, ok := byARN[aws.ToString(f.Arn)]; ok {
+				s.watch.useDeploymentsList = true
+				s.watch.sd = nil
+			}
+		}
+	}
+	return nil
+}
+
+// adoptServiceDeployment finds our deployment's ARN in the ServiceDeployment
+// API when UpdateService did not give it: the service names its current one
+// once ours is primary; failing that, the one deployment created since our
+// update.
+func (s *serviceState) adoptServiceDeployment(ctx context.Context, p *Plan) {
+	svc := s.watch.svc
+	if svc != nil && aws.ToString(svc.CurrentServiceDeployment) != "" {
+		if d := primaryDeployment(svc); d != nil && aws.ToString(d.Id) == s.result.DeploymentID {
+			s.result.ServiceDeploymentARN = aws.ToString(svc.CurrentServiceDeployment)
+			return
+		}
+	}
+	if s.watch.lookedUpARN {
+		return
+	}
+	s.watch.lookedUpARN = true
+	out, err := p.client.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{
+		Cluster:   aws.String(p.req.Cluster),
+		Service:   aws.String(s.name),
+		CreatedAt: &types.CreatedAt{After: aws.Time(s.updatedAt.Add(-time.Second))},
+	})
+	if err != nil || len(out.ServiceDeployments) != 1 {
+		// Not allowed, or ambiguous: the deployments[] entry carrying our
+		// id is exact, so watch that.
+		s.watch.useDeploymentsList = true
+		return
+	}
+	s.result.ServiceDeploymentARN = aws.ToString(out.ServiceDeployments[0].ServiceDeploymentArn)
+}
+
+func primaryDeployment(svc *types.Service) *types.Deployment {
+	for i := range svc.Deployments {
+		if aws.ToString(svc.Deployments[i].Status) == "PRIMARY" {
+			return &svc.Deployments[i]
+		}
+	}
+	return nil
+}
+
+func (s *serviceState) ourDeployment() *types.Deployment {
+	for i := range s.watch.svc.Deployments {
+		if aws.ToString(s.watch.svc.Deployments[i].Id) == s.result.DeploymentID {
+			return &s.watch.svc.Deployments[i]
+		}
+	}
+	return nil
+}
+
+// printNewEvents prints the service's events that are newer than the last
+// one seen, oldest first, each once.
+func (s *serviceState) printNewEvents() bool {
+	events := s.watch.svc.Events // newest first, as ECS returns them
+	var fresh []types.ServiceEvent
+	for _, e := range events {
+		t := aws.ToTime(e.CreatedAt)
+		if t.Before(s.lastEvent) || s.watch.seen[aws.ToString(e.Id)] {
+			continue
+		}
+		fresh = append(fresh, e)
+	}
+	slices.Reverse(fresh)
+	for _, e := range fresh {
+		s.watch.seen[aws.ToString(e.Id)] = true
+		if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {
+			s.lastEvent = t
+		}
+		s.log.infof("%s %s", aws.ToTime(e.CreatedAt).Local().Format("15:04:05"), aws.ToString(e.Message))
+	}
+	return len(fresh) > 0
+}
+
+// rollout describes where our deployment stands, in one line.
+func (s *serviceState) rollout() string {
+	var parts []string
+	sd := s.watch.sd
+	d := s.ourDeployment()
+	switch {
+	case sd != nil:
+		parts = append(parts, string(sd.Status))
+	case d != nil && d.RolloutState != "":
+		parts = append(parts, string(d.RolloutState))
+	}
+	if d != nil {
+		parts = append(parts, fmt.Sprintf("%d/%d running, %d pending", d.RunningCount, d.DesiredCount, d.PendingCount))
+		if d.FailedTasks > 0 {
+			parts = append(parts, fmt.Sprintf("%d failed tasks", d.FailedTasks))
+		}
+	} else if sd != nil && sd.TargetServiceRevision != nil {
+		r := sd.TargetServiceRevision
+		parts = append(parts, fmt.Sprintf("%d/%d running, %d pending", r.RunningTaskCount, r.RequestedTaskCount, r.PendingTaskCount))
+	}
+	if sd != nil && sd.DeploymentCircuitBreaker != nil {
+		cb := sd.DeploymentCircuitBreaker
+		parts = append(parts, fmt.Sprintf("circuit breaker %s %d/%d failures", cb.Status, cb.FailureCount, cb.Threshold))
+	}
+	if sd != nil && sd.LifecycleStage != "" && sd.Status == types.ServiceDeploymentStatusInProgress {
+		parts = append(parts, "stage "+string(sd.LifecycleStage))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// report prints the deployment line when it changed.
+func (s *serviceState) report() bool {
+	line := s.rollout()
+	s.result.Rollout = line
+	if line == s.watch.line {
+		return false
+	}
+	s.watch.line = line
+	s.log.infof("Deployment %s: %s", s.result.DeploymentID, line)
+	return true
+}
+
+// evaluate settles the service when our deployment has ended: it succeeded
+// only when it completed and the service runs our revision, under our
+// deployment. A rollback, a stop, a failure, or another deployment taking
+// over is a failure, whatever the service's stability.
+func (s *serviceState) evaluate() {
+	svc := s.watch.svc
+	ours := s.ourDeployment()
+	primary := primaryDeployment(svc)
+	ourTD := s.result.TaskDefinitionARN
+	runsOurs := aws.ToString(svc.TaskDefinition) == ourTD && (primary == nil || aws.ToString(primary.Id) == s.result.DeploymentID)
+	s.watch.nearEnd = ours != nil && ours.DesiredCount > 0 && ours.RunningCount >= ours.DesiredCount
+
+	replaced := func() {
+		other := "none"
+		if primary != nil {
+			other = fmt.Sprintf("%s of %s", aws.ToString(primary.Id), aws.ToString(primary.TaskDefinition))
+		}
+		s.fail(OutcomeFailed, fmt.Errorf("service %q: deployment %s was replaced by another deployment (now primary: %s); the service is not running %s",
+			s.name, s.result.DeploymentID, other, ourTD))
+	}
+
+	if sd := s.watch.sd; sd != nil && !s.watch.useDeploymentsList {
+		reason := aws.ToString(sd.StatusReason)
+		switch sd.Status {
+		case types.ServiceDeploymentStatusSuccessful:
+			if runsOurs {
+				s.succeed()
+				return
+			}
+			replaced()
+		case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress,
+			types.ServiceDeploymentStatusRollbackSuccessful, types.ServiceDeploymentStatusRollbackFailed:
+			msg := fmt.Sprintf("service %q: deployment %s failed and ECS is rolling back (%s)", s.name, s.result.DeploymentID, sd.Status)
+			if sd.Status == types.ServiceDeploymentStatusRollbackSuccessful {
+				msg = fmt.Sprintf("service %q: deployment %s failed and ECS rolled the service back (%s)", s.name, s.result.DeploymentID, sd.Status)
+			}
+			if sd.Rollback != nil && aws.ToString(sd.Rollback.Reason) != "" {
+				msg += ": " + aws.ToString(sd.Rollback.Reason)
+			} else if reason != "" {
+				msg += ": " + reason
+			}
+			s.fail(OutcomeFailed, errors.New(msg))
+		case types.ServiceDeploymentStatusStopped, types.ServiceDeploymentStatusStopRequested:
+			msg := fmt.Sprintf("service %q: deployment %s was stopped (%s)", s.name, s.result.DeploymentID, sd.Status)
+			if reason != "" {
+				msg += ": " + reason
+			}
+			s.fail(OutcomeFailed, errors.New(msg))
+		default: // PENDING, IN_PROGRESS
+			if ours != nil && ours.RolloutState == types.DeploymentRolloutStateFailed {
+				s.failRollout(ours)
+				return
+			}
+			if primary != nil && aws.ToString(primary.Id) != s.result.DeploymentID {
+				s.watch.suspect++
+				if s.watch.suspect > 1 {
+					replaced()
+				}
+				return
+			}
+			s.watch.suspect = 0
+		}
+		return
+	}
+
+	// deployments[]: our entry, found by the id UpdateService returned.
+	switch {
+	case ours == nil || (primary != nil && aws.ToString(primary.Id) != s.result.DeploymentID):
+		if ours != nil && ours.RolloutState == types.DeploymentRolloutStateFailed {
+			s.failRollout(ours)
+			return
+		}
+		replaced()
+	case ours.RolloutState == types.DeploymentRolloutStateFailed:
+		s.failRollout(ours)
+	case ours.RolloutState == types.DeploymentRolloutStateCompleted:
+		if runsOurs {
+			s.succeed()
+			return
+		}
+		replaced()
+	case ours.RolloutState == "" && len(svc.Deployments) == 1 && ours.RunningCount == ours.DesiredCount && runsOurs:
+		// ECS without rollout states: steady on our deployment alone.
+		s.succeed()
+	}
+}
+
+func (s *serviceState) failRollout(d *types.Deployment) {
+	msg := fmt.Sprintf("service %q: deployment %s FAILED", s.name, s.result.DeploymentID)
+	if r := aws.ToString(d.RolloutStateReason); r != "" {
+		msg += ": " + r
+	}
+	s.fail(OutcomeFailed, errors.New(msg))
+}
+
+func (s *serviceState) succeed() {
+	s.watch.finished = true
+	s.result.Outcome = OutcomeSucceeded
+	s.result.Duration = time.Since(s.updatedAt)
+	s.result.LastEvents = lastEvents(s.watch.svc)
+	s.log.infof("Deployment %s succeeded in %s: the service runs %s", s.result.DeploymentID, s.result.Duration.Round(100*time.Millisecond), s.result.TaskDefinitionARN)
+}
+
+// stopWatching ends the watch of the services still active: the wait timed
+// out, or the run was interrupted.
+func (p *Plan) stopWatching(parent context.Context, active []*serviceState, lastErr error) {
+	if err := parent.Err(); err != nil {
+		for _, s := range active {
+			s.fail(OutcomeFailed, fmt.Errorf("service %q: watching deployment %s interrupted: %w", s.name, s.result.DeploymentID, err))
+		}
+		return
+	}
+	for _, s := range active {
+		where := s.result.Rollout
+		if where == "" {
+			where = "no state read yet"
+		}
+		if lastErr != nil {
+			where += fmt.Sprintf(" (the last look failed: %v)", lastErr)
+		}
+		s.fail(OutcomeTimedOut, fmt.Errorf("service %q: deployment %s did not finish within %s (wait-for-minutes); it stood at: %s",
+			s.name, s.result.DeploymentID, p.req.WaitTimeout, where))
+	}
+	p.explainFailures(parent, parent, active)
+}
+
+// explainFailures gathers, for each failed service, the stopped reasons of
+// its deployment's tasks and the latest events, and reports them as an
+// error annotation. It runs on a short context of its own when the watch's
+// has expired, so a timeout is still explained.
+func (p *Plan) explainFailures(ctx, parent context.Context, failed []*serviceState) {
+	if len(failed) == 0 {
+		return
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(parent), 20*time.Second)
+		defer cancel()
+	}
+	var wg sync.WaitGroup
+	for _, s := range failed {
+		wg.Go(func() {
+			s.result.StoppedReasons = p.stoppedReasons(ctx, s)
+			if s.watch != nil && s.watch.svc != nil {
+				s.result.LastEvents = lastEvents(s.watch.svc)
+			}
+		})
+	}
+	wg.Wait()
+	for _, s := range failed {
+		msg := s.result.Failure
+		if len(s.result.StoppedReasons) > 0 {
+			msg += "\nStopped tasks:" + indent(s.result.StoppedReasons, "  ")
+		}
+		if len(s.result.LastEvents) > 0 {
+			msg += "\nLatest service events:" + indent(s.result.LastEvents, "  ")
+		}
+		s.log.errorf("%s", msg)
+	}
+}
+
+// stoppedReasons reads the tasks of our deployment that ECS stopped, and
+// returns each distinct reason once with how many tasks gave it.
+func (p *Plan) stoppedReasons(ctx context.Context, s *serviceState) []string {
+	list, err := p.client.ListTasks(ctx, &ecs.ListTasksInput{
+		Cluster:       aws.String(p.req.Cluster),
+		ServiceName:   aws.String(s.name),
+		DesiredStatus: types.DesiredStatusStopped,
+		MaxResults:    aws.Int32(100),
+	})
+	if err != nil {
+		return []string{fmt.Sprintf("(could not list the stopped tasks: %v)", err)}
+	}
+	if len(list.TaskArns) == 0 {
+		return nil
+	}
+	out, err := p.client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(p.req.Cluster), Tasks: list.TaskArns})
+	if err != nil {
+		return []string{fmt.Sprintf("(could not describe the stopped tasks: %v)", err)}
+	}
+	tasks := out.Tasks
+	slices.SortFunc(tasks, func(a, b types.Task) int { return aws.ToTime(a.StoppedAt).Compare(aws.ToTime(b.StoppedAt)) })
+	counts := map[string]int{}
+	var order []string
+	for _, t := range tasks {
+		if !s.startedTask(t) {
+			continue
+		}
+		r := taskReason(t)
+		if counts[r] == 0 {
+			order = append(order, r)
+		}
+		counts[r]++
+	}
+	var reasons []string
+	for _, r := range order {
+		if len(reasons) == stoppedReasonsKept {
+			reasons = append(reasons, fmt.Sprintf("(and %d more distinct reasons)", len(order)-stoppedReasonsKept))
+			break
+		}
+		if n := counts[r]; n > 1 {
+			r = fmt.Sprintf("%s (%d tasks)", r, n)
+		}
+		reasons = append(reasons, r)
+	}
+	return reasons
+}
+
+// startedTask reports whether a task belongs to our deployment: ECS marks a
+// service's tasks with the deployment that started them; tasks stopped
+// before our update belong to earlier ones.
+func (s *serviceState) startedTask(t types.Task) bool {
+	if by := aws.ToString(t.StartedBy); by != "" {
+		return by == s.result.DeploymentID
+	}
+	if stopped := aws.ToTime(t.StoppedAt); !stopped.IsZero() && stopped.Before(s.updatedAt.Add(-5*time.Second)) {
+		return false
+	}
+	return aws.ToString(t.TaskDefinitionArn) == s.result.TaskDefinitionARN
+}
+
+// taskReason is one line on why a task stopped: its stopped reason and each
+// container's reason or exit code.
+func taskReason(t types.Task) string {
+	r := aws.ToString(t.StoppedReason)
+	if r == "" {
+		r = string(t.StopCode)
+	}
+	var cs []string
+	for _, c := range t.Containers {
+		var bits []string
+		if reason := aws.ToString(c.Reason); reason != "" {
+			bits = append(bits, reason)
+		}
+		if c.ExitCode != nil {
+			bits = append(bits, fmt.Sprintf("exit code %d", *c.ExitCode))
+		}
+		if len(bits) > 0 {
+			cs = append(cs, fmt.Sprintf("container %s: %s", aws.ToString(c.Name), strings.Join(bits, ", ")))
+		}
+	}
+	if len(cs) > 0 {
+		r += " [" + strings.Join(cs, "; ") + "]"
+	}
+	return r
+}
+
+// lastEvents is the service's latest events, oldest first.
+func lastEvents(svc *types.Service) []string {
+	n := min(len(svc.Events), lastEventsKept)
+	out := make([]string, 0, n)
+	for i := n - 1; i >= 0; i-- {
+		e := svc.Events[i]
+		out = append(out, aws.ToTime(e.CreatedAt).UTC().Format(time.RFC3339)+" "+aws.ToString(e.Message))
+	}
+	return out
+}
+
+// transient reports whether an error may pass if the call is made again:
+// throttling, server errors, network trouble, and credentials that expired
+// between the cache's refresh and the call.
+func transient(err error) bool {
+	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+		return true
+	}
+	switch errorCode(err) {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+		"ServerException", "ServiceUnavailable", "InternalFailure", "InternalError",
+		"ExpiredTokenException", "ExpiredToken", "RequestExpired":
+		return true
+	}
+	_, maxAttempts := errors.AsType[*retry.MaxAttemptsError](err)
+	return maxAttempts
+}
+
+func accessDenied(err error) bool {
+	switch errorCode(err) {
+	case "AccessDeniedException", "AccessDenied", "UnsupportedFeatureException":
+		return true
+	}
+	return false
+}
+
+// errorCode is the AWS error code of err, or a short description.
+func errorCode(err error) string {
+	if ae, ok := errors.AsType[smithy.APIError](err); ok {
+		return ae.ErrorCode()
+	}
+	if _, ok := errors.AsType[*retry.MaxAttemptsError](err); ok {
+		return "repeated errors"
+	}
+	return "an error"
+}
