@@ -124,6 +124,14 @@ func (s *Sandbox) verifySigV4(r *http.Request, body []byte, service string, json
 		}
 	}
 	clone.Header.Del("Authorization")
+	// The SDK's signer signs Content-Length whenever the request has one,
+	// but clients such as botocore do not: sign it only if the client did.
+	clone.ContentLength = 0
+	for _, name := range a.SignedHeaders {
+		if name == "content-length" {
+			clone.ContentLength = int64(len(body))
+		}
+	}
 	sum := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: sess.AccessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sess.SessionToken}
 	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableHeaderHoisting = true })

@@ -1,0 +1,199 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// offsetClock is a sandbox clock that tests move forward.
+type offsetClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *offsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *offsetClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// afterSigning changes the request once the SDK has signed it, as a
+// man in the middle would.
+func afterSigning(change func(*http.Request)) func(*sts.Options) {
+	return func(o *sts.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("tamper", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if req, ok := in.Request.(*smithyhttp.Request); ok {
+					change(req.Request)
+				}
+				return next.HandleFinalize(ctx, in)
+			}), "Signing", middleware.After)
+		})
+	}
+}
+
+func TestSigV4(t *testing.T) {
+	t.Parallel()
+	clock := &offsetClock{}
+	sb := startIdentitySandbox(t, nil, Options{Now: clock.Now})
+	out := webIdentity(t, sb, demoRoleARN, "sigv4")
+	id, secret, token := aws.ToString(out.Credentials.AccessKeyId), aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken)
+	creds := sessionCreds(&id, &secret, &token)
+
+	tests := []struct {
+		name        string
+		creds       aws.CredentialsProvider
+		opts        []func(*sts.Options)
+		wantCode    string
+		wantStatus  int
+		wantMessage string
+	}{
+		{name: "valid", creds: creds},
+		{name: "tampered_signature", creds: creds, opts: []func(*sts.Options){afterSigning(func(r *http.Request) {
+			h := r.Header.Get("Authorization")
+			last := "0"
+			if strings.HasSuffix(h, "0") {
+				last = "1"
+			}
+			r.Header.Set("Authorization", h[:len(h)-1]+last)
+		})}, wantCode: "SignatureDoesNotMatch", wantStatus: 403, wantMessage: "The request signature we calculated does not match"},
+		{name: "tampered_signed_header", creds: creds, opts: []func(*sts.Options){afterSigning(func(r *http.Request) {
+			r.Header.Set("X-Amz-Date", time.Now().Add(-time.Minute).UTC().Format("20060102T150405Z"))
+		})}, wantCode: "SignatureDoesNotMatch", wantStatus: 403},
+		{name: "wrong_secret_key", creds: sessionCreds(&id, aws.String(secret[:len(secret)-2]+"xx"), &token), wantCode: "SignatureDoesNotMatch", wantStatus: 403},
+		{name: "unknown_access_key", creds: sessionCreds(aws.String("ASIAUNKNOWNUNKNOWN00"), &secret, &token), wantCode: "InvalidClientTokenId", wantStatus: 403, wantMessage: "The security token included in the request is invalid"},
+		{name: "wrong_session_token", creds: sessionCreds(&id, &secret, aws.String("IQoJb3JpZ2luX2VjEnotthisone")), wantCode: "InvalidClientTokenId", wantStatus: 403},
+		{name: "no_session_token", creds: sessionCreds(&id, &secret, aws.String("")), wantCode: "InvalidClientTokenId", wantStatus: 403},
+		{name: "unsigned", creds: aws.AnonymousCredentials{}, wantCode: "MissingAuthenticationToken", wantStatus: 403},
+		{name: "scoped_to_another_region", creds: creds, opts: []func(*sts.Options){func(o *sts.Options) { o.Region = "eu-west-1" }}, wantCode: "SignatureDoesNotMatch", wantStatus: 403, wantMessage: "Credential should be scoped to a valid region"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := append([]func(*sts.Options){func(o *sts.Options) { o.RetryMaxAttempts = 1 }}, tt.opts...)
+			who, err := newSTSClient(sb, tt.creds, opts...).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			if tt.wantCode == "" {
+				if err != nil {
+					t.Fatalf("GetCallerIdentity: %v", err)
+				}
+				if got, want := aws.ToString(who.Arn), "arn:aws:sts::111122223333:assumed-role/gha-deploy/sigv4"; got != want {
+					t.Errorf("Arn = %q, want %q", got, want)
+				}
+				return
+			}
+			code, status, msg := errorOf(t, err)
+			if code != tt.wantCode || status != tt.wantStatus || !strings.Contains(msg, tt.wantMessage) {
+				t.Errorf("GetCallerIdentity error = %s (%d) %q, want %s (%d) containing %q", code, status, msg, tt.wantCode, tt.wantStatus, tt.wantMessage)
+			}
+		})
+	}
+}
+
+func TestSigV4ExpiredCredentials(t *testing.T) {
+	t.Parallel()
+	call := func(sb *Sandbox, out *sts.AssumeRoleWithWebIdentityOutput) error {
+		_, err := newSTSClient(sb, sessionCreds(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken),
+			func(o *sts.Options) { o.RetryMaxAttempts = 1 }).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		return err
+	}
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		code, status, msg := errorOf(t, err)
+		if code != "ExpiredToken" || status != 400 || msg != "The security token included in the request is expired" {
+			t.Errorf("GetCallerIdentity with expired credentials = %s (%d) %q, want ExpiredToken (400)", code, status, msg)
+		}
+	}
+
+	t.Run("clock_past_expiry", func(t *testing.T) {
+		t.Parallel()
+		clock := &offsetClock{}
+		sb := startIdentitySandbox(t, nil, Options{Now: clock.Now})
+		out := webIdentity(t, sb, demoRoleARN, "clock")
+		if err := call(sb, out); err != nil {
+			t.Fatalf("GetCallerIdentity before expiry: %v", err)
+		}
+		clock.Advance(time.Hour + time.Second)
+		check(t, call(sb, out))
+	})
+	t.Run("world_credential_lifetime", func(t *testing.T) {
+		t.Parallel()
+		sb := startIdentitySandbox(t, func(w *World) { w.CredentialLifetimeSeconds = 1 }, Options{})
+		out := webIdentity(t, sb, demoRoleARN, "short")
+		exp := aws.ToTime(out.Credentials.Expiration)
+		if left := time.Until(exp); left > time.Second {
+			t.Fatalf("credentials last %v, want at most the world's 1 s", left)
+		}
+		time.Sleep(time.Until(exp) + 50*time.Millisecond)
+		check(t, call(sb, out))
+	})
+}
+
+func TestSigV4ClockSkew(t *testing.T) {
+	t.Parallel()
+	clock := &offsetClock{}
+	sb := startIdentitySandbox(t, nil, Options{Now: clock.Now})
+	out := webIdentity(t, sb, demoRoleARN, "skew")
+	// The server's clock runs ten minutes ahead of the client that signs.
+	clock.Advance(10 * time.Minute)
+	_, err := newSTSClient(sb, sessionCreds(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken),
+		func(o *sts.Options) { o.RetryMaxAttempts = 1 }).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	code, status, msg := errorOf(t, err)
+	if code != "SignatureDoesNotMatch" || status != 403 || !strings.HasPrefix(msg, "Signature expired") {
+		t.Errorf("GetCallerIdentity signed 10 minutes ago = %s (%d) %q, want SignatureDoesNotMatch (403) Signature expired", code, status, msg)
+	}
+}
+
+// Clients other than the Go SDK (botocore among them) do not sign
+// Content-Length; the sandbox must verify what the client signed, no more.
+func TestSigV4ContentLengthUnsigned(t *testing.T) {
+	t.Parallel()
+	sb := startIdentitySandbox(t, nil, Options{})
+	out := webIdentity(t, sb, demoRoleARN, "botocore-like")
+	creds := aws.Credentials{
+		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
+		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+		SessionToken:    aws.ToString(out.Credentials.SessionToken),
+	}
+	body := "Action=GetCallerIdentity&Version=2011-06-15"
+	req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
+	req.ContentLength = 0 // hide the length from the signer
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sts", sb.Region(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if h := req.Header.Get("Authorization"); strings.Contains(h, "content-length") {
+		t.Fatalf("the signer signed content-length: %s", h)
+	}
+	req.ContentLength = int64(len(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GetCallerIdentity without a signed Content-Length: status %d, want 200", resp.StatusCode)
+	}
+}
