@@ -11,6 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -557,3 +560,48 @@ func TestSTSInvalidAction(t *testing.T) {
 
 // jwtSegment encodes one part of a JWT.
 func jwtSegment(data []byte) string { return base64.RawURLEncoding.EncodeToString(data) }
+
+// The world file format is documented in docs/sandbox-world.md: its example
+// must be a world the sandbox runs, and every field of the identity side
+// must be described there.
+func TestSTSWorldFormatDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sandbox-world.md"))
+	if err != nil {
+		t.Fatalf("read the world format document: %v", err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```json\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("the document has no JSON example")
+	}
+	w, err := ParseWorld([]byte(example))
+	if err != nil {
+		t.Fatalf("the document's example: %v", err)
+	}
+	sb, err := Start(context.Background(), w, Options{})
+	if err != nil {
+		t.Fatalf("start the document's example: %v", err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	out, err := newSTSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn:          aws.String("arn:aws:iam::123456789012:role/gha-shop-deploy"),
+		RoleSessionName:  aws.String("doc"),
+		WebIdentityToken: aws.String(fetchIDToken(t, sb, "sts.amazonaws.com")),
+	})
+	if err != nil {
+		t.Fatalf("AssumeRoleWithWebIdentity in the document's example: %v", err)
+	}
+	if got, want := aws.ToString(out.SubjectFromWebIdentityToken), "repo:acme/shop:ref:refs/heads/main"; got != want {
+		t.Errorf("subject = %q, want %q", got, want)
+	}
+
+	for _, typ := range []reflect.Type{reflect.TypeFor[World](), reflect.TypeFor[GitHubRun](), reflect.TypeFor[Account](), reflect.TypeFor[OIDCProvider](), reflect.TypeFor[Role]()} {
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != "" && name != "-" && !strings.Contains(string(doc), "`"+name+"`") {
+				t.Errorf("docs/sandbox-world.md does not describe %s.%s (`%s`)", typ.Name(), f.Name, name)
+			}
+		}
+	}
+}
