@@ -25,6 +25,11 @@ type Fault struct {
 	Times int `json:"times,omitempty"`
 	// LatencyMillis delays each matching call.
 	LatencyMillis int `json:"latencyMillis,omitempty"`
+	// Image, for the ecs fault with Operation "task-crash", names the image
+	// whose containers crash as they start: a full reference, its
+	// repository:tag (or repository@digest) tail, or a manifest digest.
+	// Empty crashes every image. Times counts crashed tasks.
+	Image string `json:"image,omitempty"`
 }
 
 func (f Fault) apiError() *APIError {

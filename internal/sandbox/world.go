@@ -26,6 +26,9 @@ type World struct {
 	Accounts map[string]*Account `json:"accounts"`
 	// Faults are injected from the start; tests may add more at run time.
 	Faults []Fault `json:"faults,omitempty"`
+	// ECS tunes the ECS stand-in: the speed of simulated rollouts and the
+	// API throttling limits. Every field has a default; see ECSSettings.
+	ECS *ECSSettings `json:"ecs,omitempty"`
 }
 
 // GitHubRun is the workflow run that the token service stands in for.
@@ -106,6 +109,15 @@ type ServiceSpec struct {
 	CircuitBreaker bool `json:"circuitBreaker,omitempty"`
 	// RolloutSeconds is how long a healthy rollout takes in simulation.
 	RolloutSeconds float64 `json:"rolloutSeconds,omitempty"`
+	// MaximumPercent is the deployment's upper limit on running plus pending
+	// tasks, as a percentage of DesiredCount; ECS's default is 200.
+	MaximumPercent int `json:"maximumPercent,omitempty"`
+	// MinimumHealthyPercent is the deployment's lower limit on running
+	// tasks, as a percentage of DesiredCount; nil means ECS's default, 100.
+	MinimumHealthyPercent *int `json:"minimumHealthyPercent,omitempty"`
+	// NoRollback, with CircuitBreaker, enables the circuit breaker without
+	// rollback: a failed deployment stops and the service keeps what runs.
+	NoRollback bool `json:"noRollback,omitempty"`
 }
 
 // PolicyDocument is an IAM policy document.

@@ -1,0 +1,426 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
+	"github.com/aws/smithy-go"
+)
+
+// ecsTaskDef is one registered revision of a task definition family.
+type ecsTaskDef struct {
+	family   string
+	revision int
+	arn      string
+	// body holds the registerable fields as the caller sent them, checked
+	// against ECS's model; members ECS does not know are dropped, as its
+	// JSON front end ignores them.
+	body       map[string]any
+	containers []ecsContainerSpec
+	cpu        string
+	memory     string
+
+	status             string // ACTIVE or INACTIVE
+	requiresAttributes []ecsAttribute
+	compatibilities    []string
+	registeredAt       time.Time
+	deregisteredAt     time.Time
+	registeredBy       string
+	tags               []ecsTag
+}
+
+// ecsContainerSpec is what the simulation needs to know of a container.
+type ecsContainerSpec struct {
+	Name      string
+	Image     string
+	Essential bool
+}
+
+// json renders the task definition as DescribeTaskDefinition returns it.
+func (td *ecsTaskDef) json() map[string]any {
+	out := make(map[string]any, len(td.body)+8)
+	for k, v := range td.body {
+		out[k] = v
+	}
+	out["taskDefinitionArn"] = td.arn
+	out["revision"] = td.revision
+	out["status"] = td.status
+	out["requiresAttributes"] = td.requiresAttributes
+	out["compatibilities"] = td.compatibilities
+	out["registeredAt"] = ecsAt(td.registeredAt)
+	out["registeredBy"] = td.registeredBy
+	if !td.deregisteredAt.IsZero() {
+		out["deregisteredAt"] = ecsAt(td.deregisteredAt)
+	}
+	return out
+}
+
+// ecsRegisterInput is the part of RegisterTaskDefinition the sandbox reasons about.
+type ecsRegisterInput struct {
+	Family                  string   `json:"family"`
+	TaskRoleArn             string   `json:"taskRoleArn"`
+	ExecutionRoleArn        string   `json:"executionRoleArn"`
+	NetworkMode             string   `json:"networkMode"`
+	RequiresCompatibilities []string `json:"requiresCompatibilities"`
+	CPU                     string   `json:"cpu"`
+	Memory                  string   `json:"memory"`
+	ContainerDefinitions    []struct {
+		Name              string `json:"name"`
+		Image             string `json:"image"`
+		Essential         *bool  `json:"essential"`
+		Memory            *int   `json:"memory"`
+		MemoryReservation *int   `json:"memoryReservation"`
+		LogConfiguration  *struct {
+			LogDriver string `json:"logDriver"`
+		} `json:"logConfiguration"`
+		Secrets []any `json:"secrets"`
+	} `json:"containerDefinitions"`
+	Tags []ecsTag `json:"tags"`
+}
+
+var (
+	ecsFamilyPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	ecsTagKeyPattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	ecsImageTemplate = regexp.MustCompile(`\{\{ecr:(\d{12})\}\}`)
+)
+
+func ecsClientError(format string, args ...any) *APIError {
+	return &APIError{Status: 400, Code: "ClientException", Message: fmt.Sprintf(format, args...)}
+}
+
+func ecsInvalidParameter(format string, args ...any) *APIError {
+	return &APIError{Status: 400, Code: "InvalidParameterException", Message: fmt.Sprintf(format, args...)}
+}
+
+// ecsParseTaskDefinition checks a RegisterTaskDefinition request body the way
+// ECS does: first its shape against ECS's model (a value of the wrong type
+// is a SerializationException), then its meaning (ClientException).
+func ecsParseTaskDefinition(raw []byte) (map[string]any, *ecsRegisterInput, *APIError) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, nil, &APIError{Status: 400, Code: "SerializationException", Message: "Unable to parse request body: " + err.Error()}
+	}
+	checked, err := ecsConformToShape(schemas.RegisterTaskDefinitionRequest, doc, "")
+	if err != nil {
+		return nil, nil, &APIError{Status: 400, Code: "SerializationException", Message: err.Error()}
+	}
+	body := checked.(map[string]any)
+	var in ecsRegisterInput
+	data, _ := json.Marshal(body)
+	if err := json.Unmarshal(data, &in); err != nil {
+		return nil, nil, &APIError{Status: 400, Code: "SerializationException", Message: err.Error()}
+	}
+	if apiErr := ecsValidateTaskDefinition(&in); apiErr != nil {
+		return nil, nil, apiErr
+	}
+	delete(body, "tags")
+	return body, &in, nil
+}
+
+// ecsConformToShape walks a decoded JSON value along a Smithy schema, dropping
+// members the model does not have and rejecting values of the wrong type.
+func ecsConformToShape(s *smithy.Schema, v any, path string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	wrong := func(want string) error {
+		return fmt.Errorf("Unexpected value at %s: %s can not be converted to %s", ecsDisplayPath(path), ecsJsonKind(v), want)
+	}
+	switch s.Type() {
+	case smithy.ShapeTypeStructure, smithy.ShapeTypeUnion:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, wrong("a structure")
+		}
+		out := make(map[string]any, len(obj))
+		for k, mv := range obj {
+			m := s.Member(k)
+			if m == nil {
+				continue
+			}
+			cv, err := ecsConformToShape(m, mv, path+"."+k)
+			if err != nil {
+				return nil, err
+			}
+			if cv != nil {
+				out[k] = cv
+			}
+		}
+		return out, nil
+	case smithy.ShapeTypeList, smithy.ShapeTypeSet:
+		arr, ok := v.([]any)
+		if !ok {
+			return nil, wrong("a list")
+		}
+		out := make([]any, 0, len(arr))
+		for i, ev := range arr {
+			cv, err := ecsConformToShape(s.ListMember(), ev, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cv)
+		}
+		return out, nil
+	case smithy.ShapeTypeMap:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, wrong("a map")
+		}
+		out := make(map[string]any, len(obj))
+		for k, mv := range obj {
+			cv, err := ecsConformToShape(s.MapValue(), mv, path+"."+k)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = cv
+		}
+		return out, nil
+	case smithy.ShapeTypeString, smithy.ShapeTypeEnum, smithy.ShapeTypeBlob:
+		if _, ok := v.(string); !ok {
+			return nil, wrong("a String")
+		}
+		return v, nil
+	case smithy.ShapeTypeBoolean:
+		if _, ok := v.(bool); !ok {
+			return nil, wrong("a Boolean")
+		}
+		return v, nil
+	case smithy.ShapeTypeByte, smithy.ShapeTypeShort, smithy.ShapeTypeInteger, smithy.ShapeTypeLong, smithy.ShapeTypeIntEnum, smithy.ShapeTypeBigInteger:
+		n, ok := v.(json.Number)
+		if !ok {
+			return nil, wrong("an Integer")
+		}
+		i, err := n.Int64()
+		if err != nil {
+			return nil, wrong("an Integer")
+		}
+		return i, nil
+	case smithy.ShapeTypeFloat, smithy.ShapeTypeDouble, smithy.ShapeTypeBigDecimal, smithy.ShapeTypeTimestamp:
+		n, ok := v.(json.Number)
+		if !ok {
+			return nil, wrong("a Number")
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return nil, wrong("a Number")
+		}
+		return f, nil
+	default:
+		return v, nil
+	}
+}
+
+func ecsDisplayPath(p string) string {
+	if p == "" {
+		return "the top level"
+	}
+	return strings.TrimPrefix(p, ".")
+}
+
+func ecsJsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "STRING_VALUE"
+	case json.Number:
+		return "NUMBER_VALUE"
+	case bool:
+		return "BOOLEAN_VALUE"
+	case []any:
+		return "START_ARRAY"
+	case map[string]any:
+		return "START_OBJECT"
+	}
+	return "VALUE"
+}
+
+// ecsValidateTaskDefinition applies the checks ECS makes at registration.
+func ecsValidateTaskDefinition(in *ecsRegisterInput) *APIError {
+	if in.Family == "" {
+		return ecsClientError("Family should not be null or empty.")
+	}
+	if !ecsFamilyPattern.MatchString(in.Family) {
+		return ecsClientError("Family contains invalid characters. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.")
+	}
+	if len(in.ContainerDefinitions) == 0 {
+		return ecsClientError("Container list cannot be empty.")
+	}
+	switch in.NetworkMode {
+	case "", "bridge", "host", "awsvpc", "none":
+	default:
+		return ecsClientError("Invalid networkMode: %s. Valid values are bridge, host, awsvpc, none.", in.NetworkMode)
+	}
+	fargate := slices.Contains(in.RequiresCompatibilities, "FARGATE")
+	for _, c := range in.RequiresCompatibilities {
+		switch c {
+		case "EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES":
+		default:
+			return ecsClientError("Invalid requiresCompatibilities value: %s.", c)
+		}
+	}
+	names := map[string]bool{}
+	essential := false
+	for _, c := range in.ContainerDefinitions {
+		if c.Name == "" {
+			return ecsClientError("Container.name should not be null or empty.")
+		}
+		if names[c.Name] {
+			return ecsClientError("Duplicate container names are not allowed: %s.", c.Name)
+		}
+		names[c.Name] = true
+		if c.Image == "" {
+			return ecsClientError("Container.image should not be null or empty.")
+		}
+		if strings.ContainsAny(c.Image, " \t\n") || strings.Contains(c.Image, "{{") {
+			return ecsClientError("Invalid image reference for container '%s': %s.", c.Name, c.Image)
+		}
+		if c.Essential == nil || *c.Essential {
+			essential = true
+		}
+		if !fargate && in.Memory == "" && c.Memory == nil && c.MemoryReservation == nil {
+			return ecsClientError("Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.", c.Name)
+		}
+	}
+	if !essential {
+		return ecsClientError("Task definition does not have any essential container.")
+	}
+	if fargate {
+		if in.NetworkMode != "awsvpc" {
+			return ecsClientError("Fargate only supports network mode 'awsvpc'.")
+		}
+		if in.CPU == "" {
+			return ecsClientError("Fargate requires that 'cpu' be defined at the task level.")
+		}
+		if in.Memory == "" {
+			return ecsClientError("Fargate requires that 'memory' be defined at the task level.")
+		}
+		cpu, okCPU := ecsParseCPUUnits(in.CPU)
+		mem, okMem := ecsParseMemoryMiB(in.Memory)
+		if !okCPU || !okMem || !ecsFargateSizeValid(cpu, mem) {
+			return ecsClientError("No Fargate configuration exists for given values: %s CPU, %s memory. See the Amazon ECS documentation for the valid values.", in.CPU, in.Memory)
+		}
+	}
+	if len(in.Tags) > 50 {
+		return ecsInvalidParameter("Too many tags: a resource can have at most 50.")
+	}
+	for _, t := range in.Tags {
+		if !ecsTagKeyPattern.MatchString(t.Key) || len(t.Value) > 256 {
+			return ecsInvalidParameter("Invalid tag: keys are 1-128 characters, values at most 256.")
+		}
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return ecsInvalidParameter("Tag keys with the 'aws:' prefix are reserved.")
+		}
+	}
+	return nil
+}
+
+// ecsParseCPUUnits reads "256" or "0.25 vCPU".
+func ecsParseCPUUnits(s string) (int, bool) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if v, ok := strings.CutSuffix(s, "vcpu"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return int(math.Round(f * 1024)), err == nil
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// ecsParseMemoryMiB reads "512" or "1 GB".
+func ecsParseMemoryMiB(s string) (int, bool) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if v, ok := strings.CutSuffix(s, "gb"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return int(math.Round(f * 1024)), err == nil
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// ecsFargateSizeValid holds Fargate's table of CPU and memory pairs.
+func ecsFargateSizeValid(cpu, mem int) bool {
+	between := func(lo, hi, step int) bool { return mem >= lo && mem <= hi && (mem-lo)%step == 0 }
+	switch cpu {
+	case 256:
+		return mem == 512 || mem == 1024 || mem == 2048
+	case 512:
+		return between(1024, 4096, 1024)
+	case 1024:
+		return between(2048, 8192, 1024)
+	case 2048:
+		return between(4096, 16384, 1024)
+	case 4096:
+		return between(8192, 30720, 1024)
+	case 8192:
+		return between(16384, 61440, 4096)
+	case 16384:
+		return between(32768, 122880, 8192)
+	}
+	return false
+}
+
+// ecsDerivedAttributes computes what ECS lists in requiresAttributes and
+// compatibilities for a task definition.
+func ecsDerivedAttributes(in *ecsRegisterInput, ecrImage func(string) bool) ([]ecsAttribute, []string) {
+	set := map[string]bool{"com.amazonaws.ecs.capability.docker-remote-api.1.18": true}
+	for _, c := range in.ContainerDefinitions {
+		if ecrImage(c.Image) {
+			set["com.amazonaws.ecs.capability.ecr-auth"] = true
+			if in.ExecutionRoleArn != "" {
+				set["ecs.capability.execution-role-ecr-pull"] = true
+			}
+		}
+		if c.LogConfiguration != nil && c.LogConfiguration.LogDriver == "awslogs" {
+			set["com.amazonaws.ecs.capability.logging-driver.awslogs"] = true
+			set["com.amazonaws.ecs.capability.docker-remote-api.1.19"] = true
+			if in.ExecutionRoleArn != "" {
+				set["ecs.capability.execution-role-awslogs"] = true
+			}
+		}
+		if len(c.Secrets) > 0 {
+			set["ecs.capability.secrets.asm.environment-variables"] = true
+		}
+	}
+	if in.TaskRoleArn != "" {
+		set["com.amazonaws.ecs.capability.task-iam-role"] = true
+	}
+	if in.NetworkMode == "awsvpc" {
+		set["ecs.capability.task-eni"] = true
+		set["com.amazonaws.ecs.capability.docker-remote-api.1.18"] = true
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	attrs := make([]ecsAttribute, len(names))
+	for i, n := range names {
+		attrs[i] = ecsAttribute{Name: n}
+	}
+	compat := []string{"EC2"}
+	if in.NetworkMode == "awsvpc" && in.CPU != "" && in.Memory != "" {
+		cpu, ok1 := ecsParseCPUUnits(in.CPU)
+		mem, ok2 := ecsParseMemoryMiB(in.Memory)
+		if ok1 && ok2 && ecsFargateSizeValid(cpu, mem) {
+			compat = append(compat, "FARGATE")
+		}
+	}
+	return attrs, compat
+}
+
+// ecsContainerSpecs reads the containers of a registered definition.
+func ecsContainerSpecs(in *ecsRegisterInput) []ecsContainerSpec {
+	out := make([]ecsContainerSpec, len(in.ContainerDefinitions))
+	for i, c := range in.ContainerDefinitions {
+		out[i] = ecsContainerSpec{Name: c.Name, Image: c.Image, Essential: c.Essential == nil || *c.Essential}
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package sandbox
+
+import (
+	"fmt"
+	"time"
+)
+
+// ECSSettings tune the ECS stand-in. The zero value is a sandbox that
+// behaves at a human pace, throttled like ECS.
+type ECSSettings struct {
+	// TaskStartSeconds is how long a task takes from launch to RUNNING, or to
+	// failing its image pull, for services without RolloutSeconds; 2 when 0.
+	TaskStartSeconds float64 `json:"taskStartSeconds,omitempty"`
+	// TaskStopSeconds is how long a task that the scheduler stops takes to
+	// drain, for services without RolloutSeconds; TaskStartSeconds when 0.
+	TaskStopSeconds float64 `json:"taskStopSeconds,omitempty"`
+	// CrashAfterSeconds is how long a crash-looping container runs before it
+	// exits, for services without RolloutSeconds; TaskStartSeconds/2 when 0.
+	CrashAfterSeconds float64 `json:"crashAfterSeconds,omitempty"`
+	// TimeScale multiplies every simulated duration, RolloutSeconds included:
+	// 0.05 turns a 6-second rollout into 0.3 s. 1 when 0.
+	TimeScale float64 `json:"timeScale,omitempty"`
+	// InactiveDeploymentSeconds is how long a drained deployment stays in
+	// a service's deployments[] as INACTIVE before ECS drops it; 60 when 0,
+	// scaled by TimeScale.
+	InactiveDeploymentSeconds float64 `json:"inactiveDeploymentSeconds,omitempty"`
+	// Throttle overrides the token bucket of an API action, keyed by the
+	// action's name (DescribeServices) or "*" for every action without its
+	// own entry. See defaultECSThrottle for the defaults.
+	Throttle map[string]ECSThrottle `json:"throttle,omitempty"`
+	// NoThrottle turns API throttling off.
+	NoThrottle bool `json:"noThrottle,omitempty"`
+}
+
+// ECSThrottle is the token bucket of one API action: Burst tokens at most,
+// refilled at Rate tokens a second. Each call takes one; a call that finds
+// the bucket empty fails with ThrottlingException.
+type ECSThrottle struct {
+	Rate  float64 `json:"rate"`
+	Burst int     `json:"burst"`
+}
+
+// defaultECSThrottle is the bucket of an action when the world names none:
+// reads are generous, changes are scarce, as ECS's own quotas are.
+func defaultECSThrottle(action string) ECSThrottle {
+	switch action {
+	case "UpdateService", "CreateService", "DeleteService":
+		return ECSThrottle{Rate: 1, Burst: 10}
+	case "RegisterTaskDefinition", "DeregisterTaskDefinition":
+		return ECSThrottle{Rate: 1, Burst: 10}
+	default: // Describe*, List*
+		return ECSThrottle{Rate: 20, Burst: 50}
+	}
+}
+
+// throttleFor is the bucket the world gives an action.
+func (st *ECSSettings) throttleFor(action string) (ECSThrottle, bool) {
+	if st.NoThrottle {
+		return ECSThrottle{}, false
+	}
+	if t, ok := st.Throttle[action]; ok {
+		return t, true
+	}
+	if t, ok := st.Throttle["*"]; ok {
+		return t, true
+	}
+	return defaultECSThrottle(action), true
+}
+
+func (st *ECSSettings) validate() error {
+	if st.TaskStartSeconds < 0 || st.TaskStopSeconds < 0 || st.CrashAfterSeconds < 0 || st.TimeScale < 0 || st.InactiveDeploymentSeconds < 0 {
+		return fmt.Errorf("ecs: durations and timeScale must not be negative")
+	}
+	for name, t := range st.Throttle {
+		if t.Rate < 0 || t.Burst < 1 {
+			return fmt.Errorf("ecs throttle %q: rate must not be negative and burst must be at least 1", name)
+		}
+	}
+	return nil
+}
+
+func (st *ECSSettings) scale() float64 {
+	if st.TimeScale > 0 {
+		return st.TimeScale
+	}
+	return 1
+}
+
+func ecsSeconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// ecsServiceTiming is how fast one service's tasks move.
+type ecsServiceTiming struct {
+	start, stop, crash time.Duration
+}
+
+// timing derives a service's task timings: a service with RolloutSeconds
+// spends half of it starting the new tasks and half draining the old, so a
+// healthy one-batch rollout takes RolloutSeconds.
+func (st *ECSSettings) timing(spec *ServiceSpec) ecsServiceTiming {
+	start := st.TaskStartSeconds
+	if start == 0 {
+		start = 2
+	}
+	stop, crash := st.TaskStopSeconds, st.CrashAfterSeconds
+	if stop == 0 {
+		stop = start
+	}
+	if crash == 0 {
+		crash = start / 2
+	}
+	if spec != nil && spec.RolloutSeconds > 0 {
+		start, stop, crash = spec.RolloutSeconds/2, spec.RolloutSeconds/2, spec.RolloutSeconds/4
+	}
+	// A task never changes state in no time, so that the simulation
+	// always moves forward.
+	k := st.scale()
+	d := func(f float64) time.Duration { return max(time.Millisecond, ecsSeconds(f*k)) }
+	return ecsServiceTiming{start: d(start), stop: d(stop), crash: d(crash)}
+}
+
+func (st *ECSSettings) inactiveLinger() time.Duration {
+	d := st.InactiveDeploymentSeconds
+	if d == 0 {
+		d = 60
+	}
+	return ecsSeconds(d * st.scale())
+}
