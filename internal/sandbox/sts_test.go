@@ -2,6 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,12 +12,15 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -603,5 +609,86 @@ func TestSTSWorldFormatDocumented(t *testing.T) {
 				t.Errorf("docs/sandbox-world.md does not describe %s.%s (`%s`)", typ.Name(), f.Name, name)
 			}
 		}
+	}
+}
+
+// signTestToken signs claims as an identity provider of the test's own
+// would, with key and kid.
+func signTestToken(tb testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+	tb.Helper()
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	input := jwtSegment(header) + "." + jwtSegment(payload)
+	digest := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return input + "." + jwtSegment(sig)
+}
+
+// STS fetches an issuer's keys over HTTP from the issuer's discovery
+// document, whoever the issuer is; an issuer that cannot be reached is an
+// IDPCommunicationError, which the SDK retries.
+func TestSTSOtherIssuer(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failing atomic.Bool
+	var idp *httptest.Server
+	idp = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			json.NewEncoder(w).Encode(map[string]string{"issuer": idp.URL, "jwks_uri": idp.URL + "/keys"})
+		case "/keys":
+			json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
+				"kty": "RSA", "kid": "k1", "alg": "RS256",
+				"n": jwtSegment(key.N.Bytes()), "e": jwtSegment(big.NewInt(int64(key.E)).Bytes()),
+			}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	idp.Start()
+	t.Cleanup(idp.Close)
+	host := strings.TrimPrefix(idp.URL, "http://")
+	sb := startIdentitySandbox(t, func(w *World) {
+		acct := w.Accounts["111122223333"]
+		acct.OIDCProviders = append(acct.OIDCProviders, OIDCProvider{URL: host, ClientIDs: []string{"my-app"}})
+		acct.Roles["partner"] = &Role{MaxSessionDuration: 3600, TrustPolicy: PolicyDocument{Statement: []Statement{{
+			Effect:    "Allow",
+			Principal: map[string]StringList{"Federated": {"arn:aws:iam::111122223333:oidc-provider/" + host}},
+			Action:    StringList{"sts:AssumeRoleWithWebIdentity"},
+			Condition: map[string]map[string]StringList{"StringEquals": {host + ":sub": {"partner-1"}}},
+		}}}}
+	}, Options{})
+	now := time.Now().Unix()
+	token := signTestToken(t, key, "k1", map[string]any{"iss": idp.URL, "sub": "partner-1", "aud": []string{"other", "my-app"}, "iat": now, "exp": now + 300})
+	in := &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn:          aws.String("arn:aws:iam::111122223333:role/partner"),
+		RoleSessionName:  aws.String("partner"),
+		WebIdentityToken: aws.String(token),
+	}
+	out, err := newSTSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), in)
+	if err != nil {
+		t.Fatalf("AssumeRoleWithWebIdentity with another issuer's token: %v", err)
+	}
+	if got, want := aws.ToString(out.Audience), "my-app"; got != want {
+		t.Errorf("Audience = %q, want %q", got, want)
+	}
+
+	failing.Store(true)
+	_, err = newSTSClient(sb, nil, func(o *sts.Options) { o.RetryMaxAttempts = 1 }).AssumeRoleWithWebIdentity(context.Background(), in)
+	if code, status, _ := errorOf(t, err); code != "IDPCommunicationError" || status != 400 {
+		t.Errorf("issuer unreachable: %s (%d), want IDPCommunicationError (400)", code, status)
 	}
 }
