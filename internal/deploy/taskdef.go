@@ -299,13 +299,17 @@ func render(base *ecs.RegisterTaskDefinitionInput, image Image, names []string) 
 	out.ContainerDefinitions = slices.Clone(base.ContainerDefinitions)
 	var changed []string
 	if len(names) > 0 {
-		for _, name := range names {
-			i := slices.IndexFunc(out.ContainerDefinitions, func(c types.ContainerDefinition) bool { return aws.ToString(c.Name) == name })
-			if i < 0 {
-				return nil, nil, fmt.Errorf("task definition %s has no container %q; its containers: %s", aws.ToString(base.Family), name, describeContainers(base.ContainerDefinitions))
+		// Several services may share one container-name input: a name that
+		// a task definition lacks is fine as long as another one matches.
+		for i, c := range out.ContainerDefinitions {
+			if slices.Contains(names, aws.ToString(c.Name)) {
+				out.ContainerDefinitions[i].Image = aws.String(image.Reference())
+				changed = append(changed, aws.ToString(c.Name))
 			}
-			out.ContainerDefinitions[i].Image = aws.String(image.Reference())
-			changed = append(changed, name)
+		}
+		if len(changed) == 0 {
+			return nil, nil, fmt.Errorf("task definition %s has no container named %s; its containers: %s",
+				aws.ToString(base.Family), strings.Join(names, " or "), describeContainers(base.ContainerDefinitions))
 		}
 		return &out, changed, nil
 	}
