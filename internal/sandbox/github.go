@@ -221,7 +221,7 @@ func githubSubject(claims map[string]string) string {
 	switch {
 	case claims["environment"] != "":
 		return prefix + ":environment:" + claims["environment"]
-	case claims["event_name"] == "pull_request" || claims["event_name"] == "pull_request_target":
+	case claims["event_name"] == "pull_request":
 		return prefix + ":pull_request"
 	default:
 		return prefix + ":ref:" + claims["ref"]
