@@ -1,0 +1,334 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
+)
+
+// backendDigest reads, with go-containerregistry and without the front,
+// what a tag of the real registry points at; "" when nothing.
+func backendDigest(tb testing.TB, sb *sandbox.Sandbox, repo, tag string) string {
+	tb.Helper()
+	ref, err := name.ParseReference(sb.BackendRepository(testAccount, repo)+":"+tag, name.Insecure)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		if strings.Contains(err.Error(), "MANIFEST_UNKNOWN") || strings.Contains(err.Error(), "404") {
+			return ""
+		}
+		tb.Fatalf("read %s from the registry: %v", ref, err)
+	}
+	return desc.Digest.String()
+}
+
+// skopeoDigest reads a tag's digest with skopeo, straight from the registry.
+func skopeoDigest(tb testing.TB, sb *sandbox.Sandbox, repo, tag string) string {
+	tb.Helper()
+	skopeo := testenv.Command(tb, "skopeo")
+	out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", "--raw",
+		"docker://"+sb.BackendRepository(testAccount, repo)+":"+tag).Output()
+	if err != nil {
+		tb.Fatalf("skopeo inspect: %v", err)
+	}
+	return digestOfBytes(out)
+}
+
+func TestPushSources(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	docker := testenv.Command(t, "docker")
+	w := testWorld(t)
+	sb := startSandbox(t, w, sandbox.Options{})
+	cfg := awsConfig(t, sb)
+	sha := w.GitHub.Claims["sha"]
+
+	tests := []struct {
+		name   string
+		source func(t *testing.T) (image string, wantDigest string)
+	}{
+		{"docker_engine", func(t *testing.T) (string, string) {
+			return buildImage(t, dockerHost, 300<<10, 2<<20, 10), ""
+		}},
+		{"docker_archive", func(t *testing.T) (string, string) {
+			tag := buildImage(t, dockerHost, 1<<20, 64<<10)
+			file := filepath.Join(t.TempDir(), "image.tar")
+			runDocker(t, docker, dockerHost, "save", "-o", file, tag)
+			return "docker-archive:" + file, ""
+		}},
+		{"oci_layout", func(t *testing.T) (string, string) {
+			img, err := random.Image(512<<10, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			p, err := layout.Write(dir, empty.Index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.AppendImage(img, layout.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"})); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := img.Digest()
+			return "oci:" + dir, d.String()
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			image, wantDigest := tc.source(t)
+			repo := "app"
+			tags := []string{sha[:12] + "-" + tc.name, tc.name + "-latest"}
+			var out syncBuffer
+			var masked []string
+			res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+				Image:      image,
+				Repository: repo,
+				Tags:       tags,
+				Getenv:     getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+				Mask:       func(s string) { masked = append(masked, s) },
+			}, &out)
+			if err != nil {
+				t.Fatalf("Push: %v\n%s", err, out.String())
+			}
+			t.Logf("push output:\n%s", out.String())
+			if wantDigest != "" && res.Digest != wantDigest {
+				t.Errorf("Digest = %s, want the layout's %s", res.Digest, wantDigest)
+			}
+			host := sb.RegistryHost(testAccount)
+			want := &registry.PushResult{
+				Repository:    host + "/" + repo,
+				ImageURI:      host + "/" + repo + ":" + tags[0],
+				Digest:        res.Digest,
+				Image:         host + "/" + repo + "@" + res.Digest,
+				Tags:          tags,
+				LayersPushed:  res.LayersPushed,
+				LayersSkipped: 0,
+				BytesPushed:   res.BytesPushed,
+			}
+			if diff := cmp.Diff(want, res); diff != "" {
+				t.Errorf("PushResult (-want +got):\n%s", diff)
+			}
+			if res.LayersPushed == 0 || res.BytesPushed == 0 {
+				t.Errorf("pushed %d layers, %d bytes; want some", res.LayersPushed, res.BytesPushed)
+			}
+			for _, tag := range tags {
+				if got := backendDigest(t, sb, repo, tag); got != res.Digest {
+					t.Errorf("registry tag %s = %q, want %s", tag, got, res.Digest)
+				}
+			}
+			if got := skopeoDigest(t, sb, repo, tags[0]); got != res.Digest {
+				t.Errorf("skopeo reads %s, want %s", got, res.Digest)
+			}
+			// The pushed image reads back whole: every blob is there.
+			ref, _ := name.ParseReference(sb.BackendRepository(testAccount, repo)+"@"+res.Digest, name.Insecure)
+			img, err := remote.Image(ref)
+			if err != nil {
+				t.Fatalf("read back: %v", err)
+			}
+			layers, err := img.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range layers {
+				rc, err := l.Uncompressed()
+				if err != nil {
+					t.Fatalf("read back a layer: %v", err)
+				}
+				rc.Close()
+			}
+			if len(masked) != 1 || !contains(sb.Secrets(), masked[0]) {
+				t.Errorf("Mask was called %d times, want once with the registry password", len(masked))
+			}
+			if !strings.Contains(out.String(), "pushed") {
+				t.Errorf("progress lacks per-layer lines:\n%s", out.String())
+			}
+			assertNoSecrets(t, sb, out.String())
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPushImmutableRepository(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	sb := startSandbox(t, testWorld(t), sandbox.Options{})
+	cfg := awsConfig(t, sb)
+	env := getenvOf(map[string]string{"DOCKER_HOST": dockerHost})
+	first := buildImage(t, dockerHost, 1<<20, 200<<10)
+
+	push := func(image string) (*registry.PushResult, string, error) {
+		var out syncBuffer
+		res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+			Image: image, Repository: "frozen", Tags: []string{"v1"}, Getenv: env,
+		}, &out)
+		return res, out.String(), err
+	}
+	res1, out, err := push(first)
+	if err != nil {
+		t.Fatalf("first push: %v\n%s", err, out)
+	}
+	res2, out, err := push(first)
+	if err != nil {
+		t.Fatalf("re-push of the same image to an immutable repository: %v\n%s", err, out)
+	}
+	if res2.Digest != res1.Digest || res2.LayersPushed != 0 || res2.BytesPushed != 0 {
+		t.Errorf("re-push: digest %s (want %s), %d layers and %d bytes pushed (want none)", res2.Digest, res1.Digest, res2.LayersPushed, res2.BytesPushed)
+	}
+
+	second := buildImage(t, dockerHost, 300<<10)
+	_, out, err = push(second)
+	if err == nil {
+		t.Fatalf("a new image on an existing immutable tag was accepted:\n%s", out)
+	}
+	for _, want := range []string{"v1", "frozen", "immutable"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if got := backendDigest(t, sb, "frozen", "v1"); got != res1.Digest {
+		t.Errorf("tag v1 = %s after the refused push, want still %s", got, res1.Digest)
+	}
+	assertNoSecrets(t, sb, out+err.Error())
+}
+
+func TestPushFaults(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	tests := []struct {
+		name   string
+		faults []sandbox.Fault
+	}{
+		{"5xx_mid_upload", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 503, Code: "UNAVAILABLE", Times: 1}}},
+		{"500_on_commit", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 500, Times: 2}}},
+		{"429", []sandbox.Fault{
+			{Service: "registry", Operation: "blob-head", Code: "TOOMANYREQUESTS", Times: 2},
+			{Service: "registry", Operation: "manifest-put", Code: "TOOMANYREQUESTS", Times: 1},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sb := startSandbox(t, testWorld(t), sandbox.Options{})
+			for _, f := range tc.faults {
+				sb.InjectFault(f)
+			}
+			image := buildImage(t, dockerHost, 2<<20, 100<<10)
+			var out syncBuffer
+			res, err := registry.Push(context.Background(), awsConfig(t, sb), registry.PushRequest{
+				Image: image, Repository: "app", Tags: []string{"t1"},
+				Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+			}, &out)
+			if err != nil {
+				t.Fatalf("Push with faults: %v\n%s", err, out.String())
+			}
+			if got := backendDigest(t, sb, "app", "t1"); got != res.Digest {
+				t.Errorf("registry tag t1 = %q, want %s", got, res.Digest)
+			}
+		})
+	}
+}
+
+func TestPushErrors(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	sb := startSandbox(t, testWorld(t), sandbox.Options{})
+	cfg := awsConfig(t, sb)
+	image := buildImage(t, dockerHost, 10<<10)
+	tests := []struct {
+		name string
+		req  registry.PushRequest
+		want []string
+	}{
+		{"missing_repository", registry.PushRequest{Image: image, Repository: "nope"},
+			[]string{`"nope"`, "does not exist", testAccount}},
+		{"missing_repository_by_uri", registry.PushRequest{Image: image, Repository: sb.RegistryHost(testAccount) + "/nope"},
+			[]string{"nope", "does not exist", sb.RegistryHost(testAccount)}},
+		{"missing_local_image", registry.PushRequest{Image: "no-such-image:v9", Repository: "app"},
+			[]string{`"no-such-image:v9"`, "not in the Docker engine", dockerHost}},
+		{"missing_oci_layout", registry.PushRequest{Image: "oci:/nonexistent/layout", Repository: "app"},
+			[]string{"/nonexistent/layout", "OCI image layout"}},
+		{"missing_archive", registry.PushRequest{Image: "docker-archive:/nonexistent.tar", Repository: "app"},
+			[]string{"/nonexistent.tar"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out syncBuffer
+			tc.req.Tags = []string{"t1"}
+			tc.req.Getenv = getenvOf(map[string]string{"DOCKER_HOST": dockerHost})
+			_, err := registry.Push(context.Background(), cfg, tc.req, &out)
+			if err == nil {
+				t.Fatalf("Push succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			assertNoSecrets(t, sb, out.String()+err.Error())
+		})
+	}
+}
+
+// TestPushExpiredPassword lets the registry password expire while the push
+// waits for the registry: the front refuses it as ECR does, and the error
+// says so.
+func TestPushExpiredPassword(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	var clock offsetClock
+	sb := startSandbox(t, testWorld(t), sandbox.Options{Now: clock.now})
+	// The first registry request waits; meanwhile 13 hours pass.
+	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "ping", LatencyMillis: 1500, Times: 1})
+	image := buildImage(t, dockerHost, 10<<10)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		clock.advance(13 * time.Hour)
+	}()
+	var out syncBuffer
+	_, err := registry.Push(context.Background(), awsConfig(t, sb), registry.PushRequest{
+		Image: image, Repository: "app", Tags: []string{"t1"},
+		Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+	}, &out)
+	if err == nil {
+		t.Fatal("Push succeeded with an expired registry password")
+	}
+	for _, w := range []string{"expired", sb.RegistryHost(testAccount)} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	assertNoSecrets(t, sb, out.String()+err.Error())
+}
+
+func digestOfBytes(b []byte) string {
+	h, _, _ := v1.SHA256(bytes.NewReader(b))
+	return h.String()
+}
