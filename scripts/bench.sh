@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Benchmarks, beside the peer tools, never as timed tests. Installs what is
+# missing, starts the test services (a Docker engine and a registry of its
+# own), runs each section, and stops what it started.
+#
+#   scripts/bench.sh            every section
+#   scripts/bench.sh push       one section
+#
+# Each section is a function bench_<name>; add a new benchmark as a new
+# function and list it in SECTIONS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECTIONS=(push)
+
+# push: one image (5 incompressible layers of 20 MB and one compressible
+# layer of 100 MB) pushed to the same real registry by our push (through the
+# sandbox's ECR front), docker push, skopeo copy and crane push, alternating,
+# BENCH_RUNS runs each: medians and ratios for a cold push (new repository)
+# and a warm re-push (everything there), and our peak memory, also for an
+# image of BENCH_BIG_MB.
+bench_push() {
+  echo "== bench: push"
+  go build -o "$BENCH_BIN/push" ./bench/push
+  "$BENCH_BIN/push" -runs "${BENCH_RUNS:-5}" -big-mb "${BENCH_BIG_MB:-1024}"
+}
+
+bash scripts/install-deps.sh
+export PATH="$(go env GOPATH)/bin:$PATH"
+
+# shellcheck source=/dev/null
+source scripts/services.sh
+services_start
+BENCH_BIN=$(mktemp -d)
+trap 'services_stop; rm -rf "$BENCH_BIN"' EXIT
+
+run=("$@")
+[ ${#run[@]} -gt 0 ] || run=("${SECTIONS[@]}")
+for section in "${run[@]}"; do
+  if ! declare -F "bench_$section" >/dev/null; then
+    echo "unknown benchmark section: $section (have: ${SECTIONS[*]})" >&2
+    exit 2
+  fi
+  "bench_$section"
+done
