@@ -320,3 +320,41 @@ func derefString(s *string) string {
 	}
 	return *s
 }
+
+// TestREADMEDocumentsEveryInputAndOutput: the README's tables list every
+// input and output that action.yml declares, and nothing that it does not.
+func TestREADMEDocumentsEveryInputAndOutput(t *testing.T) {
+	t.Parallel()
+	m := loadAction(t)
+	data, err := os.ReadFile(filepath.Join(root(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	rows := map[string]bool{}
+	for _, r := range regexp.MustCompile("(?m)^\\| `([a-z-]+)` \\|").FindAllStringSubmatch(readme, -1) {
+		rows[r[1]] = true
+	}
+	for name := range m.Inputs {
+		if !rows[name] {
+			t.Errorf("README.md has no table row for input %s", name)
+		}
+	}
+	for name := range m.Outputs {
+		if !rows[name] {
+			t.Errorf("README.md has no table row for output %s", name)
+		}
+	}
+	for name := range rows {
+		_, in := m.Inputs[name]
+		_, out := m.Outputs[name]
+		if !in && !out {
+			t.Errorf("README.md documents %s, which action.yml does not declare", name)
+		}
+	}
+	for _, want := range []string{"make demo", "make test", "make bench", "id-token: write"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md does not mention %q", want)
+		}
+	}
+}

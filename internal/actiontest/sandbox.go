@@ -1,0 +1,124 @@
+package actiontest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Sandbox is a standalone sandbox: the action's own binary running
+// `oidc-ecs-deploy sandbox`, serving on loopback until Stop.
+type Sandbox struct {
+	// Env is the environment the sandbox wrote for its clients: the token
+	// request variables, AWS_ENDPOINT_URL, the region and the run's GITHUB_*.
+	Env map[string]string
+
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// StartSandbox starts `binary sandbox --world worldFile --env-file ...` with
+// the ECR registry front forwarding to registryBackend (a base URL; empty
+// for the in-process registry), and waits until it has written the
+// environment of its clients.
+func StartSandbox(ctx context.Context, binary, worldFile, registryBackend, dir string) (*Sandbox, error) {
+	envFile := filepath.Join(dir, "sandbox.env")
+	args := []string{"sandbox", "--world", worldFile, "--env-file", envFile}
+	if registryBackend != "" {
+		args = append(args, "--registry-backend", registryBackend)
+	}
+	s := &Sandbox{log: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(binary, args...)
+	s.cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the sandbox: %w", err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.done)
+	}()
+
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	var last []byte
+	for {
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("the sandbox exited before it was ready (%v); its output:\n%s", s.err, s.log.String())
+		case <-deadline:
+			s.Stop()
+			return nil, fmt.Errorf("the sandbox wrote no complete %s within 30 s; its output:\n%s", envFile, s.log.String())
+		case <-ctx.Done():
+			s.Stop()
+			return nil, fmt.Errorf("start the sandbox: %w", ctx.Err())
+		case <-tick.C:
+		}
+		data, err := os.ReadFile(envFile)
+		if err != nil || len(data) == 0 || !bytes.Equal(data, last) {
+			last = data // wait for two equal reads: the file is complete
+			continue
+		}
+		env, err := ReadEnvFile(envFile)
+		if err != nil {
+			continue
+		}
+		if env["AWS_ENDPOINT_URL"] == "" || env["ACTIONS_ID_TOKEN_REQUEST_URL"] == "" || env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] == "" {
+			continue
+		}
+		s.Env = env
+		return s, nil
+	}
+}
+
+// Log is everything the sandbox process printed so far.
+func (s *Sandbox) Log() string { return s.log.String() }
+
+// Stop ends the sandbox process and waits for it.
+func (s *Sandbox) Stop() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	var exit *exec.ExitError
+	if s.err != nil && !errors.As(s.err, &exit) {
+		return s.err
+	}
+	return nil
+}
