@@ -4,12 +4,143 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
+
+// Exit codes.
+const (
+	// ExitOK: the run did everything asked.
+	ExitOK = 0
+	// ExitFailure: authentication, push or deploy failed, or the run was interrupted.
+	ExitFailure = 1
+	// ExitUsage: a bad command line or input; nothing was attempted.
+	ExitUsage = 2
+)
+
+// version is set at build time with -ldflags "-X .../internal/cli.version=v1.2.3".
+var version = "dev"
+
+const usage = `oidc-ecs-deploy deploys a container image to Amazon ECS with short-lived AWS
+credentials obtained from the GitHub Actions OIDC token.
+
+Usage:
+  oidc-ecs-deploy deploy [flags]     run the flow (every action input is a flag)
+  oidc-ecs-deploy demo [--scenario NAME] [--list]
+                                     run the flow against a built-in sandbox
+  oidc-ecs-deploy sandbox [--world FILE] [--env-file PATH] [--registry-backend URL]
+                                     serve the sandbox on loopback until interrupted
+  oidc-ecs-deploy version            print the version
+  oidc-ecs-deploy help               print this help
+
+As a GitHub container action (no arguments, GITHUB_ACTIONS=true) it reads its
+inputs from INPUT_<NAME> variables.
+
+Exit codes: 0 success, 1 failure (authentication, push, deploy, interrupted),
+2 bad command line or input (nothing attempted).
+
+Run "oidc-ecs-deploy deploy --help" for the flags.
+`
 
 // Main runs the command line args and returns the process exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "not yet implemented")
-	return 2
+	if len(args) == 0 {
+		if getenv("GITHUB_ACTIONS") == "true" {
+			return deployCommand(ctx, nil, getenv, stdout, stderr)
+		}
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "deploy":
+		return deployCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+		return demoCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "sandbox":
+		return sandboxCommand(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "oidc-ecs-deploy", Version())
+		return ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+	return ExitUsage
+}
+
+// Version is the version and, when built from a checkout, the commit.
+func Version() string {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return v
+}
+
+// deployCommand reads the config from the action inputs (no arguments in
+// Actions) or from flags, and runs the flow.
+func deployCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	runner := ghaction.New(stdout, getenv)
+	var cfg config.Config
+	var err error
+	if len(args) == 0 && runner.InActions() {
+		cfg, err = config.FromInputs(getenv)
+	} else {
+		cfg, err = config.FromFlags(args, getenv)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		printDeployUsage(stdout)
+		return ExitOK
+	}
+	var usageErr *config.UsageError
+	if errors.As(err, &usageErr) {
+		fmt.Fprintf(stderr, "%v\n\n", err)
+		printDeployUsage(stderr)
+		return ExitUsage
+	}
+	if err != nil {
+		return report(ctx, runner, err)
+	}
+	_, err = Run(ctx, cfg, Deps{Getenv: getenv, Runner: runner})
+	return report(ctx, runner, err)
+}
+
+func printDeployUsage(w io.Writer) {
+	fmt.Fprint(w, "Usage: oidc-ecs-deploy deploy [flags]\n\nFlags (the action inputs of the same names):\n")
+	config.PrintFlags(w)
+}
+
+// report prints a run's failure as an error annotation and returns the
+// exit code.
+func report(ctx context.Context, runner *ghaction.Runner, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	// An interrupt surfaces as whatever call was running; it is not a
+	// failure of AWS or of the configuration.
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		runner.Errorf("interrupted")
+		return ExitFailure
+	}
+	var inputErr *config.InputError
+	if errors.As(err, &inputErr) || errors.Is(err, ErrStepUnavailable) {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			runner.Errorf("%s", line)
+		}
+		return ExitUsage
+	}
+	runner.Errorf("%v", err)
+	return ExitFailure
 }

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+// Scenario is a story the demo can tell: a change to the built-in world,
+// to the job's inputs or to its environment, and what the user should see.
+type Scenario struct {
+	// Name is what --scenario takes.
+	Name string
+	// Description says what happens, in one line.
+	Description string
+	// World changes the built-in world before the sandbox starts.
+	World func(w *sandbox.World)
+	// Inputs are action inputs (by input name) set on top of the demo's.
+	Inputs map[string]string
+	// Unset lists environment variables the job does not have.
+	Unset []string
+	// Faults are injected once the sandbox runs.
+	Faults []sandbox.Fault
+}
+
+// demoInputs are the action inputs of the demo job.
+func demoInputs(sb *sandbox.Sandbox) map[string]string {
+	return map[string]string{
+		config.InputRoleToAssume: "arn:aws:iam::111122223333:role/gha-deploy",
+		config.InputAWSRegion:    sb.Region(),
+		// The push and deploy steps add image, repository, cluster and
+		// service here when they are wired into Run.
+	}
+}
+
+// Scenarios lists the demo's scenarios; the first is the default.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{Name: "success", Description: "the deploy role trusts this job's environment: credentials are issued"},
+		{Name: "role-chain", Description: "assume the deploy role, then chain into the production account with its external ID",
+			Inputs: map[string]string{config.InputRoleChain: "arn:aws:iam::444455556666:role/prod-deploy external-id=acme-prod-7f3c"}},
+		{Name: "sts-throttling", Description: "STS throttles twice and fails once with IDPCommunicationError; the retries carry the run through",
+			Faults: []sandbox.Fault{
+				{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "Throttling", Times: 2},
+				{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "IDPCommunicationError", Times: 1},
+			}},
+		{Name: "access-denied", Description: "the job runs on a feature branch without an environment; the trust policy refuses it and the log explains why",
+			World: func(w *sandbox.World) {
+				w.GitHub.Claims["ref"] = "refs/heads/feature-x"
+				w.GitHub.Claims["job_workflow_ref"] = w.GitHub.Claims["repository"] + "/.github/workflows/deploy.yml@refs/heads/feature-x"
+				delete(w.GitHub.Claims, "environment")
+			}},
+		{Name: "no-id-token-permission", Description: "the workflow lacks permissions: id-token: write",
+			Unset: []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}},
+		{Name: "wrong-audience", Description: "the token is requested for an audience the IAM OIDC provider does not list",
+			Inputs: map[string]string{config.InputAudience: "api://acme-deploy"}},
+		{Name: "expired-token", Description: "the token service's clock is ten minutes behind: STS sees expired tokens",
+			World: func(w *sandbox.World) { w.GitHub.IssuedAtOffsetSeconds = -600 }},
+		{Name: "unknown-issuer", Description: "the token comes from an issuer the account has no IAM OIDC provider for",
+			World: func(w *sandbox.World) { w.GitHub.Issuer = "https://token.example.invalid" }},
+		{Name: "wrong-external-id", Description: "the role chain sends the wrong external ID to the production account",
+			Inputs: map[string]string{config.InputRoleChain: "arn:aws:iam::444455556666:role/prod-deploy external-id=acme-prod-0000"}},
+	}
+}
+
+// demoCommand starts the sandbox in-process with the built-in world and
+// runs the real flow against it, as a container action would run: inputs
+// from INPUT_* variables, the token request variables and AWS_ENDPOINT_URL
+// from the sandbox. The process environment is never changed; the flow gets
+// a getenv that overlays the sandbox's on the real one.
+func demoCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("scenario", Scenarios()[0].Name, "the scenario to run (see --list)")
+	list := fs.Bool("list", false, "list the scenarios")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if *list {
+		for _, s := range Scenarios() {
+			fmt.Fprintf(stdout, "%-24s %s\n", s.Name, s.Description)
+		}
+		return ExitOK
+	}
+	var scenario *Scenario
+	var names []string
+	for _, s := range Scenarios() {
+		names = append(names, s.Name)
+		if s.Name == *name {
+			scenario = &s
+		}
+	}
+	if scenario == nil || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unknown scenario %q; the scenarios are: %s\n", *name, strings.Join(names, ", "))
+		return ExitUsage
+	}
+
+	world := sandbox.DemoWorld()
+	if scenario.World != nil {
+		scenario.World(world)
+	}
+	sb, err := sandbox.Start(ctx, world, sandbox.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "start the sandbox: %v\n", err)
+		return ExitFailure
+	}
+	defer sb.Close()
+	for _, f := range scenario.Faults {
+		sb.InjectFault(f)
+	}
+
+	overlay := map[string]string{}
+	for k, v := range sb.Env() {
+		overlay[k] = v
+	}
+	for _, k := range scenario.Unset {
+		overlay[k] = ""
+	}
+	inputs := demoInputs(sb)
+	for k, v := range scenario.Inputs {
+		inputs[k] = v
+	}
+	for k, v := range inputs {
+		overlay[config.InputEnvName(k)] = v
+	}
+	demoGetenv := func(k string) string {
+		if v, ok := overlay[k]; ok {
+			return v
+		}
+		// The demo's inputs are exactly the ones above, whatever the
+		// process environment holds.
+		if strings.HasPrefix(k, "INPUT_") {
+			return ""
+		}
+		return getenv(k)
+	}
+
+	runner := ghaction.New(stdout, demoGetenv)
+	runner.Infof("oidc-ecs-deploy demo, scenario %q: %s", scenario.Name, scenario.Description)
+	runner.Infof("Sandbox: GitHub token service at %s, AWS (STS, ECR, ECS) at %s, region %s", sb.GitHubURL(), sb.AWSEndpoint(), sb.Region())
+	cfg, err := config.FromInputs(demoGetenv)
+	if err != nil {
+		return report(ctx, runner, err)
+	}
+	_, err = Run(ctx, cfg, Deps{Getenv: demoGetenv, Runner: runner})
+	code := report(ctx, runner, err)
+	runner.Infof("demo finished: exit code %d", code)
+	return code
+}

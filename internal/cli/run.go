@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
+)
+
+// Deps is what Run needs from its surroundings, injected so that tests run
+// in parallel against a sandbox without touching the process.
+type Deps struct {
+	// Getenv reads the token request variables, AWS_ENDPOINT_URL and the
+	// run's GITHUB_* variables; required.
+	Getenv func(string) string
+	// HTTPClient makes every request (token service, AWS); the default
+	// client when nil.
+	HTTPClient *http.Client
+	// Runner prints the log, masks secrets, sets outputs and the summary; required.
+	Runner *ghaction.Runner
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Auth tunes retries and refresh (tests shorten the backoff); its
+	// Getenv, HTTPClient and Mask are filled in from the fields above.
+	Auth awsauth.Options
+}
+
+// Result is what a run did. Fields of steps that did not run stay empty.
+type Result struct {
+	// AccountID is the account of the final role (after the role chain).
+	AccountID string
+	// AssumedRoleARN is the session's ARN as GetCallerIdentity reports it:
+	// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+	AssumedRoleARN string
+	// RoleSessionName is the session name, as CloudTrail shows it.
+	RoleSessionName string
+	// CredentialsExpire is when the current credentials expire; they are
+	// refreshed with a new OIDC token before then.
+	CredentialsExpire time.Time
+
+	// ImageURI is repository:tag of the pushed image (push step).
+	ImageURI string
+	// ImageDigest is the pushed image's sha256:... digest (push step).
+	ImageDigest string
+	// Image is repository@digest, what the deploy pins (push step).
+	Image string
+
+	// Services holds one result per deployed service (deploy step).
+	Services []ServiceResult
+}
+
+// ServiceResult is the outcome of deploying one service.
+type ServiceResult struct {
+	Service           string
+	Cluster           string
+	TaskDefinitionARN string
+	DeploymentID      string
+	// Status is the deployment's final state, e.g. SUCCESSFUL or ROLLBACK_SUCCESSFUL.
+	Status   string
+	Duration time.Duration
+	// Err is why the deployment failed; nil on success.
+	Err error
+}
+
+// Output is a step output the action sets.
+type Output struct {
+	Name        string
+	Description string
+}
+
+// Outputs lists every output a run may set, for action.yml (which must
+// declare exactly these).
+func Outputs() []Output {
+	return []Output{
+		{"aws-account-id", "AWS account ID of the assumed role (the last role of role-chain, if any)."},
+		{"assumed-role-arn", "ARN of the assumed role session, as CloudTrail shows it."},
+		// The push and deploy steps add theirs here: image-uri,
+		// image-digest, image, task-definition-arn, deployment-id.
+	}
+}
+
+// run is the state of one Run, handed from phase to phase.
+type run struct {
+	cfg    config.Config
+	deps   Deps
+	out    *ghaction.Runner
+	awsCfg aws.Config
+	result Result
+}
+
+// phase is one step of the flow, printed as one log group.
+type phase struct {
+	title   string
+	enabled bool
+	// do runs the phase; nil means this build does not have the step yet.
+	do func(ctx context.Context) error
+}
+
+// phases is the flow, in order. Each phase reads what earlier ones left in
+// r (r.awsCfg after Authenticate) and writes its part of r.result.
+func (r *run) phases() []phase {
+	return []phase{
+		{title: "Authenticate", enabled: true, do: r.authenticate},
+		// Push (ECR): runs when cfg.PushRequested(). It uses r.awsCfg,
+		// masks the registry password with r.out.Mask, and fills
+		// r.result.ImageURI, ImageDigest and Image.
+		{title: "Push image", enabled: r.cfg.PushRequested()},
+		// Deploy (ECS): runs when cfg.DeployRequested(). It uses r.awsCfg
+		// and r.result.Image, and fills r.result.Services.
+		{title: "Deploy", enabled: r.cfg.DeployRequested()},
+	}
+}
+
+// Run runs the flow for cfg. It validates cfg first, so a literal Config
+// gets the same checks as one read from inputs or flags.
+func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	r := &run{cfg: cfg, deps: deps, out: deps.Runner}
+	r.result.RoleSessionName = cfg.RoleSessionName
+	phases := r.phases()
+	// A requested step this build cannot do fails the run before anything
+	// happens, rather than after authenticating.
+	for _, p := range phases {
+		if p.enabled && p.do == nil {
+			return Result{}, fmt.Errorf("%s: %w", strings.ToLower(p.title), ErrStepUnavailable)
+		}
+	}
+	var err error
+	for _, p := range phases {
+		if !p.enabled {
+			continue
+		}
+		end := r.out.Group(p.title)
+		err = p.do(ctx)
+		end()
+		if err != nil {
+			err = fmt.Errorf("%s: %w", strings.ToLower(p.title), err)
+			break
+		}
+	}
+	r.summarize(err)
+	return r.result, err
+}
+
+// ErrStepUnavailable is returned for a requested step this build lacks.
+var ErrStepUnavailable = errors.New("this step is not available in this build")
+
+// authenticate turns the job's OIDC token into credentials for the role,
+// then the role chain, and proves them with GetCallerIdentity.
+func (r *run) authenticate(ctx context.Context) error {
+	tokens := &oidc.TokenSource{Getenv: r.deps.Getenv, Client: r.deps.HTTPClient, Mask: r.out.Mask}
+	// Fail before any network call when the job may not request a token.
+	if err := tokens.Check(); err != nil {
+		return err
+	}
+	r.out.Infof("Role to assume:    %s", r.cfg.RoleToAssume)
+	r.out.Infof("Role session name: %s", r.cfg.RoleSessionName)
+	r.out.Infof("Session duration:  %ds", r.cfg.RoleDurationSeconds)
+	r.out.Infof("Token audience:    %s", r.cfg.Audience)
+	for i, hop := range r.cfg.RoleChain {
+		ext := ""
+		if hop.ExternalID != "" {
+			ext = " (with external ID)"
+		}
+		r.out.Infof("Role chain hop %d:  %s%s, %ds", i+1, hop.RoleARN, ext, r.cfg.ChainedSessionSeconds())
+	}
+
+	opts := r.deps.Auth
+	opts.Getenv, opts.HTTPClient, opts.Mask, opts.Now = r.deps.Getenv, r.deps.HTTPClient, r.out.Mask, r.deps.Now
+	awsCfg, err := awsauth.Load(ctx, r.cfg, tokens, opts)
+	if err != nil {
+		return err
+	}
+	creds, err := awsCfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return awsauth.Explained(err)
+	}
+	id, err := awsauth.CallerIdentity(ctx, awsCfg)
+	if err != nil {
+		return err
+	}
+	r.awsCfg = awsCfg
+	r.result.AccountID = id.Account
+	r.result.AssumedRoleARN = id.ARN
+	r.result.CredentialsExpire = creds.Expires
+	r.out.Infof("Assumed role:      %s", id.ARN)
+	r.out.Infof("Account:           %s", id.Account)
+	r.out.Infof("Credentials expire %s (in %s); they are refreshed with a new OIDC token before then",
+		creds.Expires.UTC().Format(time.RFC3339), creds.Expires.Sub(r.deps.Now()).Round(time.Second))
+	for _, o := range []struct{ name, value string }{
+		{"aws-account-id", id.Account},
+		{"assumed-role-arn", id.ARN},
+	} {
+		if err := r.out.SetOutput(o.name, o.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// summarize writes the job summary: what was done, and on failure why.
+func (r *run) summarize(runErr error) {
+	var b strings.Builder
+	res := r.result
+	if runErr == nil {
+		b.WriteString("### oidc-ecs-deploy succeeded\n\n")
+	} else {
+		b.WriteString("### oidc-ecs-deploy failed\n\n")
+	}
+	b.WriteString("| | |\n|---|---|\n")
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "| %s | `%s` |\n", k, strings.ReplaceAll(v, "|", "\\|"))
+		}
+	}
+	row("Role", r.cfg.RoleToAssume)
+	row("Role session", r.cfg.RoleSessionName)
+	row("Assumed role", res.AssumedRoleARN)
+	if !res.CredentialsExpire.IsZero() {
+		row("Credentials expire", res.CredentialsExpire.UTC().Format(time.RFC3339))
+	}
+	row("Image", res.ImageURI)
+	row("Digest", res.ImageDigest)
+	if len(res.Services) > 0 {
+		b.WriteString("\n| Service | Revision | Deployment | Result | Duration |\n|---|---|---|---|---|\n")
+		for _, s := range res.Services {
+			status := s.Status
+			if s.Err != nil {
+				status += ": " + s.Err.Error()
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.Service, s.TaskDefinitionARN, s.DeploymentID,
+				strings.ReplaceAll(status, "\n", " "), s.Duration.Round(time.Second))
+		}
+	}
+	if runErr != nil {
+		fmt.Fprintf(&b, "\n**Why it failed**\n\n```\n%s\n```\n", runErr)
+	}
+	if err := r.out.AppendSummary(b.String()); err != nil {
+		r.out.Warningf("%v", err)
+	}
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+// sandboxCommand serves the sandbox on loopback until ctx ends, and writes
+// the environment a client needs as KEY=VALUE lines.
+func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	worldPath := fs.String("world", "", "world file (JSON); the built-in demo world when empty")
+	envFile := fs.String("env-file", "", "write the client environment to this file instead of stdout")
+	backend := fs.String("registry-backend", "", "base URL of an external registry for the ECR front (e.g. http://127.0.0.1:5000); in-process when empty")
+	quiet := fs.Bool("quiet", false, "do not log each request on stderr")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
+		return ExitUsage
+	}
+	world := sandbox.DemoWorld()
+	if *worldPath != "" {
+		var err error
+		if world, err = sandbox.LoadWorld(*worldPath); err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			return ExitUsage
+		}
+	}
+	opts := sandbox.Options{RegistryBackend: *backend}
+	if !*quiet {
+		// The sandbox logs from its request goroutines.
+		var mu sync.Mutex
+		opts.Logf = func(format string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+	sb, err := sandbox.Start(ctx, world, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "start the sandbox: %v\n", err)
+		return ExitFailure
+	}
+	defer sb.Close()
+
+	env := sb.Env()
+	// The AWS CLI v1 reads the region from AWS_DEFAULT_REGION only.
+	if _, ok := env["AWS_DEFAULT_REGION"]; !ok {
+		env["AWS_DEFAULT_REGION"] = env["AWS_REGION"]
+	}
+	lines := EnvLines(env)
+	if *envFile == "" {
+		fmt.Fprint(stdout, lines)
+	} else {
+		if err := writeFileAtomic(*envFile, []byte(lines)); err != nil {
+			fmt.Fprintf(stderr, "write the environment file: %v\n", err)
+			return ExitFailure
+		}
+		fmt.Fprintf(stdout, "sandbox serving: AWS at %s, GitHub token service at %s; environment in %s\n",
+			sb.AWSEndpoint(), sb.GitHubURL(), *envFile)
+	}
+	fmt.Fprintln(stderr, "sandbox running; interrupt (Ctrl-C) to stop")
+	<-ctx.Done()
+	return ExitOK
+}
+
+// EnvLines renders an environment as sorted KEY=VALUE lines, the form both
+// `set -a; . FILE` and `docker run --env-file` read. Values are the
+// sandbox's URLs and tokens, which hold no spaces or quotes.
+func EnvLines(env map[string]string) string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, env[k])
+	}
+	return b.String()
+}
+
+// writeFileAtomic writes data (which holds the sandbox's request token) with
+// owner-only permissions, renaming it into place so that a reader polling
+// for the file never sees half of it.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".env-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
