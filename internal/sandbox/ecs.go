@@ -27,6 +27,11 @@ type ecsService struct {
 	mu       sync.Mutex
 	accounts map[string]*ecsAccount
 	buckets  map[string]*ecsTokenBucket
+	// bootImages are the images the world's services run when the sandbox
+	// starts. Their tasks are running, so the images were pulled once: they
+	// are taken to exist even when the registry backend does not hold them,
+	// so that a rollback to the world's revision can start tasks again.
+	bootImages map[string]bool
 }
 
 // ecsAccount is what ECS holds for one account in the sandbox's region.
@@ -69,6 +74,8 @@ func newECSService(ctx context.Context, s *Sandbox) (*ecsService, error) {
 		settings: settings,
 		accounts: map[string]*ecsAccount{},
 		buckets:  map[string]*ecsTokenBucket{},
+
+		bootImages: map[string]bool{},
 	}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	start := s.now()
@@ -210,6 +217,9 @@ func (e *ecsService) loadService(a *ecsAccount, cl *ecsCluster, name string, spe
 	sd.finishedAt, sd.updatedAt = created.Add(time.Minute), created.Add(time.Minute)
 	sd.cbStatus = "MONITORING_COMPLETE"
 	if status == "ACTIVE" || status == "DRAINING" {
+		for _, c := range td.containers {
+			e.bootImages[c.Image] = true
+		}
 		for range svc.desired {
 			t := e.newTask(svc, d, created)
 			t.lastStatus = "RUNNING"

@@ -571,7 +571,7 @@ func (e *ecsService) listTasks(c *Call, a *ecsAccount, now time.Time) (any, *API
 		Cluster       string `json:"cluster"`
 		Family        string `json:"family"`
 		StartedBy     string `json:"startedBy"`
-		ServiceName   string `json:"ecsServiceName"`
+		ServiceName   string `json:"serviceName"`
 		DesiredStatus string `json:"desiredStatus"`
 		LaunchType    string `json:"launchType"`
 		NextToken     string `json:"nextToken"`

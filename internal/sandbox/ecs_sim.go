@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -228,17 +229,23 @@ func (e *ecsService) simulate(svc *ecsSvc, now time.Time) {
 	t := svc.clock
 	for range 1_000_000 {
 		e.schedule(svc, t)
-		var due *ecsTask
+		// Every task due at the earliest moment changes before the
+		// scheduler looks again, as tasks launched together start together.
+		var next time.Time
 		for _, task := range svc.live {
-			if !task.next.IsZero() && !task.next.After(now) && (due == nil || task.next.Before(due.next)) {
-				due = task
+			if !task.next.IsZero() && !task.next.After(now) && (next.IsZero() || task.next.Before(next)) {
+				next = task.next
 			}
 		}
-		if due == nil {
+		if next.IsZero() {
 			break
 		}
-		t = due.next
-		e.step(due, t)
+		t = next
+		for _, task := range slices.Clone(svc.live) {
+			if task.next.Equal(t) {
+				e.step(task, t)
+			}
+		}
 	}
 	e.schedule(svc, now)
 	svc.clock = now
@@ -482,15 +489,16 @@ func (e *ecsService) pull(task *ecsTask, t time.Time) {
 		if _, digest, ok := strings.Cut(ref, "@"); ok {
 			c.digest = digest
 		}
-		if !e.onECRFront(ref) {
+		if !e.onECRFront(ref) || e.bootImages[ref] {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 		digest, found, err := e.s.ecr.imageExists(ctx, ref)
 		cancel()
 		if err != nil || !found {
+			// An ECR host the sandbox does not serve cannot have the image.
 			cause := "not found"
-			if err != nil {
+			if err != nil && !errors.Is(err, errNotSandboxRegistry) {
 				cause = err.Error()
 			}
 			reason := fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref %s: %s", ref, cause)

@@ -96,7 +96,7 @@ type ecsEventJSON struct {
 
 type ecsServiceJSON struct {
 	ServiceArn                    string                     `json:"serviceArn"`
-	ServiceName                   string                     `json:"ecsServiceName"`
+	ServiceName                   string                     `json:"serviceName"`
 	ClusterArn                    string                     `json:"clusterArn"`
 	LoadBalancers                 []any                      `json:"loadBalancers"`
 	ServiceRegistries             []any                      `json:"serviceRegistries"`
@@ -228,7 +228,7 @@ type ecsTaskJSON struct {
 
 type ecsClusterJSON struct {
 	ClusterArn                        string         `json:"clusterArn"`
-	ClusterName                       string         `json:"ecsClusterName"`
+	ClusterName                       string         `json:"clusterName"`
 	Status                            string         `json:"status"`
 	RegisteredContainerInstancesCount int            `json:"registeredContainerInstancesCount"`
 	RunningTasksCount                 int            `json:"runningTasksCount"`

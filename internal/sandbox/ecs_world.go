@@ -21,8 +21,9 @@ type ECSSettings struct {
 	// 0.05 turns a 6-second rollout into 0.3 s. 1 when 0.
 	TimeScale float64 `json:"timeScale,omitempty"`
 	// InactiveDeploymentSeconds is how long a drained deployment stays in
-	// a service's deployments[] as INACTIVE before ECS drops it; 60 when 0,
-	// scaled by TimeScale.
+	// a service's deployments[] as INACTIVE, scaled by TimeScale. 0, ECS's
+	// own behaviour, drops it as soon as its last task has stopped, so that
+	// a steady service lists exactly one deployment.
 	InactiveDeploymentSeconds float64 `json:"inactiveDeploymentSeconds,omitempty"`
 	// Throttle overrides the token bucket of an API action, keyed by the
 	// action's name (DescribeServices) or "*" for every action without its
@@ -119,9 +120,5 @@ func (st *ECSSettings) timing(spec *ServiceSpec) ecsServiceTiming {
 }
 
 func (st *ECSSettings) inactiveLinger() time.Duration {
-	d := st.InactiveDeploymentSeconds
-	if d == 0 {
-		d = 60
-	}
-	return ecsSeconds(d * st.scale())
+	return ecsSeconds(st.InactiveDeploymentSeconds * st.scale())
 }
