@@ -267,6 +267,9 @@ func ours(o options, sb *sandbox.Sandbox, image, repo string) (time.Duration, in
 	if err != nil {
 		return 0, 0, fmt.Errorf("our push: %w\n%s", err, stderr.String())
 	}
+	if os.Getenv("BENCH_VERBOSE") != "" {
+		fmt.Print(stderr.String())
+	}
 	var peak int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		peak = ru.Maxrss << 10 // kilobytes on Linux
@@ -284,6 +287,11 @@ func child(args []string) error {
 	stsClient := sts.New(sts.Options{Region: os.Getenv("AWS_REGION"), BaseEndpoint: aws.String(endpoint)})
 	provider := stscreds.NewWebIdentityRoleProvider(stsClient, roleARN, tokenRetriever{})
 	cfg := aws.Config{Region: os.Getenv("AWS_REGION"), BaseEndpoint: aws.String(endpoint), Credentials: aws.NewCredentialsCache(provider)}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	start := time.Now()
+	defer func() { fmt.Fprintf(os.Stderr, "push took %v\n", time.Since(start)) }()
 	res, err := registry.Push(ctx, cfg, registry.PushRequest{
 		Image: args[0], Repository: args[1], Tags: []string{"v1"}, Getenv: os.Getenv,
 	}, os.Stderr)

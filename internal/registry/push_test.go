@@ -306,7 +306,7 @@ func TestPushExpiredPassword(t *testing.T) {
 	var clock offsetClock
 	sb := startSandbox(t, testWorld(t), sandbox.Options{Now: clock.now})
 	// The first registry request waits; meanwhile 13 hours pass.
-	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "ping", LatencyMillis: 1500, Times: 1})
+	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "manifest-get", LatencyMillis: 1500, Times: 1})
 	image := buildImage(t, dockerHost, 10<<10)
 	go func() {
 		time.Sleep(700 * time.Millisecond)

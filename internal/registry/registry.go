@@ -107,16 +107,44 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	p := &pusher{out: progress}
 	api := ecr.NewFromConfig(awsCfg)
 
-	t, err := resolveTarget(ctx, api, req.Repository)
+	// The repository lookup, the login and finding the image are
+	// independent round trips: a re-push that has nothing to upload is
+	// mostly these, so they run at once.
+	var (
+		t        target
+		password string
+		src      imageSource
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		t, err = resolveTarget(gctx, api, req.Repository)
+		return err
+	})
+	g.Go(func() error {
+		// A repository named without its registry is in the caller's
+		// account, whose password GetAuthorizationToken returns by default.
+		pre, err := parseRepository(req.Repository)
+		if err != nil {
+			return err
+		}
+		password, err = login(gctx, api, pre)
+		if err == nil && req.Mask != nil {
+			req.Mask(password)
+		}
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		src, err = openSource(gctx, req)
+		return err
+	})
+	err := g.Wait()
+	if src != nil {
+		defer src.Close()
+	}
 	if err != nil {
 		return nil, err
-	}
-	password, err := login(ctx, api, t)
-	if err != nil {
-		return nil, err
-	}
-	if req.Mask != nil {
-		req.Mask(password)
 	}
 	httpClient := req.HTTPClient
 	if httpClient == nil {
@@ -129,31 +157,20 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 		defer httpClient.CloseIdleConnections()
 	}
 	c := newRepoClient(httpClient, t.host, t.name, "AWS", password)
-
-	src, err := openSource(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
 	return p.push(ctx, c, t, src, req)
 }
 
 // resolveTarget finds the repository: by name through DescribeRepositories
 // (which also fails clearly when it is missing), or from a URI.
 func resolveTarget(ctx context.Context, api ecrAPI, repository string) (target, error) {
-	var t target
-	host, name, isURI := strings.Cut(repository, "/")
-	if isURI && (strings.ContainsAny(host, ".:") || host == "localhost") {
-		t.host, t.name = host, name
-		if m := ecrHostPattern.FindStringSubmatch(host); m != nil {
-			t.registryID, t.region = m[1], m[2]
-		} else {
-			// A registry that is not on an amazonaws.com host (the
-			// sandbox's): the registry itself answers for the repository.
-			return t, nil
-		}
-	} else {
-		t.name = repository
+	t, err := parseRepository(repository)
+	if err != nil {
+		return t, err
+	}
+	if t.host != "" && t.registryID == "" {
+		// A registry that is not on an amazonaws.com host (the sandbox's):
+		// the registry itself answers for the repository.
+		return t, nil
 	}
 	in := &ecr.DescribeRepositoriesInput{RepositoryNames: []string{t.name}}
 	if t.registryID != "" {
@@ -181,6 +198,25 @@ func resolveTarget(ctx context.Context, api ecrAPI, repository string) (target, 
 	}
 	t.registryID = aws.ToString(r.RegistryId)
 	t.immutable = r.ImageTagMutability == ecrtypes.ImageTagMutabilityImmutable
+	return t, nil
+}
+
+// parseRepository reads the repository input: a name, or a URI whose host
+// may be an ECR registry (account and region in its name).
+func parseRepository(repository string) (target, error) {
+	var t target
+	host, name, isURI := strings.Cut(repository, "/")
+	if isURI && (strings.ContainsAny(host, ".:") || host == "localhost") {
+		t.host, t.name = host, name
+		if m := ecrHostPattern.FindStringSubmatch(host); m != nil {
+			t.registryID, t.region = m[1], m[2]
+		}
+	} else {
+		t.name = repository
+	}
+	if t.name == "" || strings.ContainsAny(t.name, ":@ ") {
+		return t, fmt.Errorf("repository %q is neither an ECR repository name (my-api) nor a repository URI (123456789012.dkr.ecr.us-east-1.amazonaws.com/my-api)", repository)
+	}
 	return t, nil
 }
 
@@ -226,11 +262,19 @@ func openSource(ctx context.Context, req PushRequest) (imageSource, error) {
 	case req.Image == "":
 		return nil, fmt.Errorf("push: %w (the image input names a local image, oci:PATH or docker-archive:PATH)", errNoImage)
 	case strings.HasPrefix(req.Image, "oci:"):
-		return openOCILayout(strings.TrimPrefix(req.Image, "oci:"))
+		return nonNil(openOCILayout(strings.TrimPrefix(req.Image, "oci:")))
 	case strings.HasPrefix(req.Image, "docker-archive:"):
-		return openDockerArchive(strings.TrimPrefix(req.Image, "docker-archive:"))
+		return nonNil(openDockerArchive(strings.TrimPrefix(req.Image, "docker-archive:")))
 	}
-	return openDockerEngine(ctx, strings.TrimPrefix(req.Image, "docker-daemon:"), req.Getenv)
+	return nonNil(openDockerEngine(ctx, strings.TrimPrefix(req.Image, "docker-daemon:"), req.Getenv))
+}
+
+// nonNil keeps a failed opener's typed nil out of the interface.
+func nonNil[S imageSource](src S, err error) (imageSource, error) {
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
 }
 
 // pusher carries one push's progress output and counters.
@@ -250,23 +294,30 @@ func (p *pusher) logf(format string, args ...any) {
 
 // push uploads src to the repository and tags it.
 func (p *pusher) push(ctx context.Context, c *repoClient, t target, src imageSource, req PushRequest) (*PushResult, error) {
-	if err := c.ping(ctx); err != nil {
-		return nil, explain(err, t)
-	}
 	p.logf("pushing %s to %s (tags %s)", src, t.uri(), strings.Join(req.Tags, ", "))
 
 	// What the tags point at now decides whether there is anything to do:
 	// a tag already on this very image needs nothing, and a tag on another
 	// image of an immutable repository is an error before any upload.
 	existing := map[string]*remoteManifest{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
 	for _, tag := range req.Tags {
-		m, err := c.getManifest(ctx, tag)
-		if err != nil {
-			return nil, explain(fmt.Errorf("read tag %s: %w", tag, err), t)
-		}
-		if m != nil {
-			existing[tag] = m
-		}
+		g.Go(func() error {
+			m, err := c.getManifest(gctx, tag)
+			if err != nil {
+				return explain(fmt.Errorf("read tag %s: %w", tag, err), t)
+			}
+			if m != nil {
+				mu.Lock()
+				existing[tag] = m
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	var same *remoteManifest
 	if cd := src.knownConfigDigest(); cd != "" {
