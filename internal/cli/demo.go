@@ -75,6 +75,12 @@ func Scenarios() []Scenario {
 // from the sandbox. The process environment is never changed; the flow gets
 // a getenv that overlays the sandbox's on the real one.
 func demoCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runDemo(ctx, args, getenv, stdout, stderr, nil)
+}
+
+// runDemo is demoCommand; started, when set, is handed the running sandbox
+// (tests collect its secrets from it).
+func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, started func(*sandbox.Sandbox)) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("scenario", Scenarios()[0].Name, "the scenario to run (see --list)")
@@ -114,6 +120,9 @@ func demoCommand(ctx context.Context, args []string, getenv func(string) string,
 		return ExitFailure
 	}
 	defer sb.Close()
+	if started != nil {
+		started(sb)
+	}
 	for _, f := range scenario.Faults {
 		sb.InjectFault(f)
 	}

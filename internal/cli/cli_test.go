@@ -1,0 +1,452 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+// syncBuffer is an output that may be written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startSandbox(tb testing.TB, mutate func(w *sandbox.World)) *sandbox.Sandbox {
+	tb.Helper()
+	w := sandbox.DemoWorld()
+	if mutate != nil {
+		mutate(w)
+	}
+	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { sb.Close() })
+	return sb
+}
+
+// getenvOf reads the first map that has the key.
+func getenvOf(maps ...map[string]string) func(string) string {
+	return func(k string) string {
+		for _, m := range maps {
+			if v, ok := m[k]; ok {
+				return v
+			}
+		}
+		return ""
+	}
+}
+
+func demoConfig() config.Config {
+	c := config.Default()
+	c.RoleToAssume = "arn:aws:iam::111122223333:role/gha-deploy"
+	c.AWSRegion = "us-east-1"
+	c.RoleSessionName = "acme-web-api-9876543210-1"
+	return c
+}
+
+// fastAuth keeps retries short in tests.
+var fastAuth = awsauth.Options{MaxBackoff: 50 * time.Millisecond}
+
+func TestRunAuthenticates(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t, nil)
+	dir := t.TempDir()
+	files := map[string]string{
+		"GITHUB_ACTIONS":      "true",
+		"GITHUB_OUTPUT":       filepath.Join(dir, "output"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md"),
+	}
+	getenv := getenvOf(files, sb.Env())
+	var out syncBuffer
+	cfg := demoConfig()
+	cfg.RoleChain = []config.ChainRole{{RoleARN: "arn:aws:iam::444455556666:role/prod-deploy", ExternalID: "acme-prod-7f3c"}}
+	res, err := Run(context.Background(), cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	wantARN := "arn:aws:sts::444455556666:assumed-role/prod-deploy/acme-web-api-9876543210-1"
+	if res.AssumedRoleARN != wantARN || res.AccountID != "444455556666" || res.RoleSessionName != cfg.RoleSessionName {
+		t.Errorf("Result = %+v, want role %s in 444455556666", res, wantARN)
+	}
+	if d := time.Until(res.CredentialsExpire); d < 10*time.Minute || d > time.Hour {
+		t.Errorf("credentials expire in %v, want 15 minutes", d)
+	}
+	log := out.String()
+	for _, want := range []string{"::group::Authenticate", "Assumed role:      " + wantARN, "::endgroup::"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	outputs := readOutputs(t, files["GITHUB_OUTPUT"])
+	if diff := cmp.Diff(map[string]string{"aws-account-id": "444455556666", "assumed-role-arn": wantARN}, outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	var declared []string
+	for _, o := range Outputs() {
+		declared = append(declared, o.Name)
+	}
+	for name := range outputs {
+		if !slices.Contains(declared, name) {
+			t.Errorf("output %s is not in Outputs()", name)
+		}
+	}
+	summary, err := os.ReadFile(files["GITHUB_STEP_SUMMARY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"succeeded", "| Role session | `acme-web-api-9876543210-1` |", wantARN} {
+		if !strings.Contains(string(summary), want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+	assertNoSecrets(t, sb, log+string(summary))
+}
+
+// readOutputs parses a GITHUB_OUTPUT file.
+func readOutputs(tb testing.TB, path string) map[string]string {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	got := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			tb.Fatalf("output line %q is not name=value", sc.Text())
+		}
+		got[name] = value
+	}
+	return got
+}
+
+// assertNoSecrets fails if printed holds any secret the sandbox handed out,
+// outside the ::add-mask:: commands that tell the runner to hide them.
+func assertNoSecrets(tb testing.TB, sb *sandbox.Sandbox, printed string) {
+	tb.Helper()
+	var lines []string
+	for _, line := range strings.Split(printed, "\n") {
+		if !strings.HasPrefix(line, "::add-mask::") {
+			lines = append(lines, line)
+		}
+	}
+	printed = strings.Join(lines, "\n")
+	secrets := sb.Secrets()
+	if len(secrets) == 0 {
+		tb.Fatalf("the sandbox handed out %d secrets; the check would prove nothing", len(secrets))
+	}
+	for _, s := range secrets {
+		if strings.Contains(printed, s) {
+			tb.Errorf("the output contains a secret (%d characters, starting %.4s...)", len(s), s)
+		}
+	}
+}
+
+func TestDemoPrintsNoSecret(t *testing.T) {
+	t.Parallel()
+	for _, sc := range Scenarios() {
+		for _, inActions := range []bool{false, true} {
+			name := sc.Name
+			if inActions {
+				name += "_in_actions"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				env := map[string]string{}
+				if inActions {
+					env["GITHUB_ACTIONS"] = "true"
+				}
+				var stdout, stderr syncBuffer
+				var sb *sandbox.Sandbox
+				code := runDemo(context.Background(), []string{"--scenario", sc.Name}, getenvOf(env), &stdout, &stderr,
+					func(s *sandbox.Sandbox) { sb = s })
+				printed := stdout.String() + stderr.String()
+				wantCode := ExitFailure
+				if sc.Name == "success" || sc.Name == "role-chain" || sc.Name == "sts-throttling" {
+					wantCode = ExitOK
+				}
+				if code != wantCode {
+					t.Errorf("exit code %d, want %d:\n%s", code, wantCode, printed)
+				}
+				if sb == nil {
+					t.Fatal("the demo did not start a sandbox")
+				}
+				if sc.Name != "no-id-token-permission" && sb.TokenRequests() == 0 {
+					t.Error("the demo fetched no ID token, so the check would prove nothing")
+				}
+				if wantCode == ExitOK && len(sb.Secrets()) < 4 {
+					t.Errorf("a successful run handed out %d secrets, want the request token, an ID token, a secret key and a session token", len(sb.Secrets()))
+				}
+				assertNoSecrets(t, sb, printed)
+				if inActions && wantCode != ExitOK && !strings.Contains(printed, "::error::") {
+					t.Errorf("a failing run left no ::error:: annotation:\n%s", printed)
+				}
+			})
+		}
+	}
+}
+
+func TestDemoScenarioMessages(t *testing.T) {
+	t.Parallel()
+	tests := map[string][]string{
+		"success":                {"Assumed role:      arn:aws:sts::111122223333:assumed-role/gha-deploy/acme-web-api-9876543210-1", "Credentials expire"},
+		"role-chain":             {"Assumed role:      arn:aws:sts::444455556666:assumed-role/prod-deploy/"},
+		"access-denied":          {"AccessDenied", "sub:              repo:acme/web-api:ref:refs/heads/feature-x", `"token.actions.githubusercontent.com:sub": "repo:acme/web-api:ref:refs/heads/feature-x"`},
+		"no-id-token-permission": {"id-token: write", "ACTIONS_ID_TOKEN_REQUEST_URL"},
+		"wrong-audience":         {"Incorrect token audience", `audience "api://acme-deploy"`},
+		"expired-token":          {"ExpiredTokenException", "clock"},
+		"unknown-issuer":         {"no IAM OIDC identity provider", "https://token.example.invalid"},
+		"wrong-external-id":      {"role-chain hop 1", "arn:aws:iam::444455556666:role/prod-deploy", "sts:ExternalId"},
+	}
+	for name, wants := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr syncBuffer
+			Main(context.Background(), []string{"demo", "--scenario", name}, getenvOf(), &stdout, &stderr)
+			for _, want := range wants {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+// failingTransport fails the test on any request.
+type failingTransport struct{ tb testing.TB }
+
+func (f failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.tb.Errorf("unexpected network call to %s", r.URL)
+	return nil, errors.New("no network call was expected")
+}
+
+func TestNoIDTokenPermissionBeforeAnyCall(t *testing.T) {
+	t.Parallel()
+	getenv := getenvOf(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+	var out syncBuffer
+	_, err := Run(context.Background(), demoConfig(), Deps{
+		Getenv:     getenv,
+		HTTPClient: &http.Client{Transport: failingTransport{t}},
+		Runner:     ghaction.New(&out, getenv),
+	})
+	if !errors.Is(err, oidc.ErrNoIDTokenPermission) {
+		t.Fatalf("Run = %v, want ErrNoIDTokenPermission", err)
+	}
+	if code := report(context.Background(), ghaction.New(&out, getenv), err); code != ExitFailure {
+		t.Errorf("exit code %d, want %d", code, ExitFailure)
+	}
+	if !strings.Contains(out.String(), "id-token: write") {
+		t.Errorf("output does not say what to add:\n%s", out.String())
+	}
+}
+
+func TestDeployCommandBadInputs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want []string
+	}{
+		{"flags", []string{"deploy", "--role-to-assume", "arn:aws:iam::1:role/x", "--aws-region", "Mars-1", "--role-duration-seconds", "100"}, nil, ExitUsage,
+			[]string{"error: input role-to-assume:", "error: input aws-region:", "error: input role-duration-seconds:"}},
+		{"action_inputs", nil, map[string]string{"GITHUB_ACTIONS": "true", "INPUT_ROLE-TO-ASSUME": "gha-deploy", "INPUT_AWS-REGION": "us-east-1"}, ExitUsage,
+			[]string{"::error::input role-to-assume: \"gha-deploy\" is not an IAM role ARN"}},
+		{"unknown_flag", []string{"deploy", "--role", "x"}, nil, ExitUsage, nil},
+		{"unknown_command", []string{"deploi"}, nil, ExitUsage, nil},
+		{"no_arguments_outside_actions", nil, nil, ExitUsage, nil},
+		{"help", []string{"help"}, nil, ExitOK, []string{"oidc-ecs-deploy deploy [flags]"}},
+		{"deploy_help", []string{"deploy", "--help"}, nil, ExitOK, []string{"--role-to-assume value  (required)", "--role-chain list"}},
+		{"version", []string{"version"}, nil, ExitOK, []string{"oidc-ecs-deploy dev"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr syncBuffer
+			code := Main(context.Background(), tt.args, getenvOf(tt.env), &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout.String(), stderr.String())
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+func TestActionMode(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t, nil)
+	dir := t.TempDir()
+	env := map[string]string{
+		"GITHUB_ACTIONS":       "true",
+		"GITHUB_OUTPUT":        filepath.Join(dir, "output"),
+		"GITHUB_STEP_SUMMARY":  filepath.Join(dir, "summary.md"),
+		"INPUT_ROLE-TO-ASSUME": "arn:aws:iam::111122223333:role/gha-deploy",
+		"INPUT_AWS-REGION":     sb.Region(),
+		"INPUT_AUDIENCE":       "",
+	}
+	var stdout, stderr syncBuffer
+	code := Main(context.Background(), nil, getenvOf(env, sb.Env()), &stdout, &stderr)
+	if code != ExitOK {
+		t.Fatalf("exit code %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	outputs := readOutputs(t, env["GITHUB_OUTPUT"])
+	if got, want := outputs["assumed-role-arn"], "arn:aws:sts::111122223333:assumed-role/gha-deploy/acme-web-api-9876543210-1"; got != want {
+		t.Errorf("assumed-role-arn = %q, want %q", got, want)
+	}
+	if !strings.Contains(stdout.String(), "::add-mask::") {
+		t.Error("no ::add-mask:: command in Actions mode")
+	}
+	summary, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	assertNoSecrets(t, sb, stdout.String()+stderr.String()+string(summary))
+}
+
+func TestInterruptedIsNotAnAWSFailure(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t, nil)
+	sb.InjectFault(sandbox.Fault{Service: "github", Operation: "token", LatencyMillis: 10000})
+	getenv := getenvOf(sb.Env())
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	var out syncBuffer
+	runner := ghaction.New(&out, getenv)
+	start := time.Now()
+	_, err := Run(ctx, demoConfig(), Deps{Getenv: getenv, Runner: runner, Auth: fastAuth})
+	code := report(ctx, runner, err)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the run took %v to notice the interrupt", took)
+	}
+	if code != ExitFailure || !strings.Contains(out.String(), "error: interrupted") {
+		t.Errorf("exit code %d, output:\n%s\nwant 1 and \"interrupted\"", code, out.String())
+	}
+	if strings.Contains(out.String(), "STS") {
+		t.Errorf("an interrupt was reported as an STS failure:\n%s", out.String())
+	}
+}
+
+func TestRequestedStepUnavailableFailsFirst(t *testing.T) {
+	t.Parallel()
+	// Until the push and deploy steps are wired into Run, asking for them
+	// must fail before anything happens. Remove this test when they are.
+	sb := startSandbox(t, nil)
+	getenv := getenvOf(sb.Env())
+	cfg := demoConfig()
+	cfg.Image, cfg.Repository, cfg.Tags = "my-api", "web-api", []string{"abc"}
+	var out syncBuffer
+	_, err := Run(context.Background(), cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv)})
+	if !errors.Is(err, ErrStepUnavailable) {
+		t.Skipf("Run with an image = %v: the push step is wired", err)
+	}
+	if sb.TokenRequests() != 0 {
+		t.Error("a token was fetched before the run gave up")
+	}
+}
+
+func TestSandboxCommandServesItsEnvFile(t *testing.T) {
+	t.Parallel()
+	envFile := filepath.Join(t.TempDir(), "sandbox.env")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"sandbox", "--env-file", envFile, "--quiet"}, getenvOf(), &stdout, &stderr)
+	}()
+
+	var data []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		if data, err = os.ReadFile(envFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no environment file after 10s; stderr:\n%s", stderr.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("sandbox exited with %d:\n%s", code, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	info, err := os.Stat(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("environment file mode %v, want 0600: it holds the request token", perm)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("line %q is not KEY=VALUE", line)
+		}
+		env[k] = v
+	}
+	for _, k := range []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION", "GITHUB_REPOSITORY", "GITHUB_SHA"} {
+		if env[k] == "" {
+			t.Errorf("environment file lacks %s", k)
+		}
+	}
+
+	// A client that knows only the file gets credentials through the SDK.
+	getenv := getenvOf(env)
+	var out syncBuffer
+	cfg := demoConfig()
+	cfg.AWSRegion = env["AWS_REGION"]
+	cfg.RoleSessionName = config.DefaultSessionName(getenv)
+	res, err := Run(ctx, cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth})
+	if err != nil {
+		t.Fatalf("Run against the standalone sandbox: %v\n%s", err, out.String())
+	}
+	if !strings.HasPrefix(res.AssumedRoleARN, "arn:aws:sts::111122223333:assumed-role/gha-deploy/") {
+		t.Errorf("assumed role %q", res.AssumedRoleARN)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("sandbox exit code %d after interrupt, want 0", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sandbox did not stop after its context ended")
+	}
+}
