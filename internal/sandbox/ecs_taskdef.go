@@ -87,8 +87,8 @@ type ecsRegisterInput struct {
 }
 
 var (
-	ecsFamilyPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	ecsTagKeyPattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	ecsFamilyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	ecsTagKeyPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	ecsImageTemplate = regexp.MustCompile(`\{\{ecr:(\d{12})\}\}`)
 )
 

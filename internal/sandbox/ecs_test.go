@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -901,5 +903,27 @@ func checkShape(t *testing.T, typ reflect.Type, s *smithy.Schema, path string) {
 			continue
 		}
 		checkShape(t, f.Type, m, fmt.Sprintf("%s.%s", path, tag))
+	}
+}
+
+// TestECSWorldFormatDocumented checks that every ECS field of the world
+// file appears in the world format document.
+func TestECSWorldFormatDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sandbox-world.md"))
+	if err != nil {
+		t.Fatalf("read the world format document: %v", err)
+	}
+	_, ecsSection, ok := strings.Cut(string(doc), "\n## ECS\n")
+	if !ok {
+		t.Fatal("the document has no ECS section")
+	}
+	for _, typ := range []reflect.Type{reflect.TypeOf(ECSSettings{}), reflect.TypeOf(ECSThrottle{}), reflect.TypeOf(ServiceSpec{})} {
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if !strings.Contains(string(doc), "`"+name+"`") && !strings.Contains(ecsSection, `"`+name+`"`) {
+				t.Errorf("%s.%s (%q) is not documented", typ.Name(), typ.Field(i).Name, name)
+			}
+		}
 	}
 }

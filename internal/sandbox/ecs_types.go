@@ -78,8 +78,8 @@ type ecsDeploymentJSON struct {
 	PendingCount         int                      `json:"pendingCount"`
 	RunningCount         int                      `json:"runningCount"`
 	FailedTasks          int                      `json:"failedTasks"`
-	CreatedAt            ecsEpoch                    `json:"createdAt"`
-	UpdatedAt            ecsEpoch                    `json:"updatedAt"`
+	CreatedAt            ecsEpoch                 `json:"createdAt"`
+	UpdatedAt            ecsEpoch                 `json:"updatedAt"`
 	LaunchType           string                   `json:"launchType,omitempty"`
 	PlatformVersion      string                   `json:"platformVersion,omitempty"`
 	PlatformFamily       string                   `json:"platformFamily,omitempty"`
@@ -89,9 +89,9 @@ type ecsDeploymentJSON struct {
 }
 
 type ecsEventJSON struct {
-	ID        string `json:"id"`
-	CreatedAt ecsEpoch  `json:"createdAt"`
-	Message   string `json:"message"`
+	ID        string   `json:"id"`
+	CreatedAt ecsEpoch `json:"createdAt"`
+	Message   string   `json:"message"`
 }
 
 type ecsServiceJSON struct {
@@ -111,7 +111,7 @@ type ecsServiceJSON struct {
 	DeploymentConfiguration       ecsDeploymentConfiguration `json:"deploymentConfiguration"`
 	Deployments                   []ecsDeploymentJSON        `json:"deployments"`
 	Events                        []ecsEventJSON             `json:"events"`
-	CreatedAt                     ecsEpoch                      `json:"createdAt"`
+	CreatedAt                     ecsEpoch                   `json:"createdAt"`
 	CurrentServiceDeployment      string                     `json:"currentServiceDeployment,omitempty"`
 	PlacementConstraints          []any                      `json:"placementConstraints"`
 	PlacementStrategy             []any                      `json:"placementStrategy"`
@@ -135,9 +135,9 @@ type ecsServiceRevisionSummary struct {
 }
 
 type ecsRollbackJSON struct {
-	Reason             string `json:"reason"`
-	StartedAt          ecsEpoch  `json:"startedAt"`
-	ServiceRevisionArn string `json:"serviceRevisionArn"`
+	Reason             string   `json:"reason"`
+	StartedAt          ecsEpoch `json:"startedAt"`
+	ServiceRevisionArn string   `json:"serviceRevisionArn"`
 }
 
 type ecsServiceDeploymentCircuitBreaker struct {
@@ -154,11 +154,11 @@ type ecsServiceDeploymentJSON struct {
 	ServiceDeploymentArn     string                              `json:"serviceDeploymentArn"`
 	ServiceArn               string                              `json:"serviceArn"`
 	ClusterArn               string                              `json:"clusterArn"`
-	CreatedAt                ecsEpoch                               `json:"createdAt"`
-	StartedAt                ecsEpoch                               `json:"startedAt,omitzero"`
-	FinishedAt               ecsEpoch                               `json:"finishedAt,omitzero"`
-	StoppedAt                ecsEpoch                               `json:"stoppedAt,omitzero"`
-	UpdatedAt                ecsEpoch                               `json:"updatedAt"`
+	CreatedAt                ecsEpoch                            `json:"createdAt"`
+	StartedAt                ecsEpoch                            `json:"startedAt,omitzero"`
+	FinishedAt               ecsEpoch                            `json:"finishedAt,omitzero"`
+	StoppedAt                ecsEpoch                            `json:"stoppedAt,omitzero"`
+	UpdatedAt                ecsEpoch                            `json:"updatedAt"`
 	SourceServiceRevisions   []ecsServiceRevisionSummary         `json:"sourceServiceRevisions"`
 	TargetServiceRevision    *ecsServiceRevisionSummary          `json:"targetServiceRevision"`
 	Status                   string                              `json:"status"`
@@ -170,15 +170,15 @@ type ecsServiceDeploymentJSON struct {
 }
 
 type ecsServiceDeploymentBrief struct {
-	ServiceDeploymentArn     string `json:"serviceDeploymentArn"`
-	ServiceArn               string `json:"serviceArn"`
-	ClusterArn               string `json:"clusterArn"`
-	StartedAt                ecsEpoch  `json:"startedAt,omitzero"`
-	CreatedAt                ecsEpoch  `json:"createdAt"`
-	FinishedAt               ecsEpoch  `json:"finishedAt,omitzero"`
-	TargetServiceRevisionArn string `json:"targetServiceRevisionArn"`
-	Status                   string `json:"status"`
-	StatusReason             string `json:"statusReason,omitempty"`
+	ServiceDeploymentArn     string   `json:"serviceDeploymentArn"`
+	ServiceArn               string   `json:"serviceArn"`
+	ClusterArn               string   `json:"clusterArn"`
+	StartedAt                ecsEpoch `json:"startedAt,omitzero"`
+	CreatedAt                ecsEpoch `json:"createdAt"`
+	FinishedAt               ecsEpoch `json:"finishedAt,omitzero"`
+	TargetServiceRevisionArn string   `json:"targetServiceRevisionArn"`
+	Status                   string   `json:"status"`
+	StatusReason             string   `json:"statusReason,omitempty"`
 }
 
 type ecsContainerJSON struct {
@@ -198,13 +198,13 @@ type ecsTaskJSON struct {
 	AvailabilityZone   string             `json:"availabilityZone"`
 	ClusterArn         string             `json:"clusterArn"`
 	Connectivity       string             `json:"connectivity,omitempty"`
-	ConnectivityAt     ecsEpoch              `json:"connectivityAt,omitzero"`
+	ConnectivityAt     ecsEpoch           `json:"connectivityAt,omitzero"`
 	Containers         []ecsContainerJSON `json:"containers"`
 	CPU                string             `json:"cpu,omitempty"`
-	CreatedAt          ecsEpoch              `json:"createdAt"`
+	CreatedAt          ecsEpoch           `json:"createdAt"`
 	DesiredStatus      string             `json:"desiredStatus"`
 	EnableExecuteCmd   bool               `json:"enableExecuteCommand"`
-	ExecutionStoppedAt ecsEpoch              `json:"executionStoppedAt,omitzero"`
+	ExecutionStoppedAt ecsEpoch           `json:"executionStoppedAt,omitzero"`
 	Group              string             `json:"group"`
 	HealthStatus       string             `json:"healthStatus"`
 	LastStatus         string             `json:"lastStatus"`
@@ -212,14 +212,14 @@ type ecsTaskJSON struct {
 	Memory             string             `json:"memory,omitempty"`
 	PlatformVersion    string             `json:"platformVersion"`
 	PlatformFamily     string             `json:"platformFamily"`
-	PullStartedAt      ecsEpoch              `json:"pullStartedAt,omitzero"`
-	PullStoppedAt      ecsEpoch              `json:"pullStoppedAt,omitzero"`
-	StartedAt          ecsEpoch              `json:"startedAt,omitzero"`
+	PullStartedAt      ecsEpoch           `json:"pullStartedAt,omitzero"`
+	PullStoppedAt      ecsEpoch           `json:"pullStoppedAt,omitzero"`
+	StartedAt          ecsEpoch           `json:"startedAt,omitzero"`
 	StartedBy          string             `json:"startedBy"`
 	StopCode           string             `json:"stopCode,omitempty"`
-	StoppedAt          ecsEpoch              `json:"stoppedAt,omitzero"`
+	StoppedAt          ecsEpoch           `json:"stoppedAt,omitzero"`
 	StoppedReason      string             `json:"stoppedReason,omitempty"`
-	StoppingAt         ecsEpoch              `json:"stoppingAt,omitzero"`
+	StoppingAt         ecsEpoch           `json:"stoppingAt,omitzero"`
 	Tags               []ecsTag           `json:"tags"`
 	TaskArn            string             `json:"taskArn"`
 	TaskDefinitionArn  string             `json:"taskDefinitionArn"`
