@@ -1,0 +1,339 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+const ecrTestAccount = "111122223333"
+
+// ecrIDTokens fetches GitHub ID tokens from the sandbox for stscreds.
+type ecrIDTokens struct{ env map[string]string }
+
+func (r ecrIDTokens) GetIdentityToken() ([]byte, error) {
+	req, _ := http.NewRequest(http.MethodGet, r.env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience=sts.amazonaws.com", nil)
+	req.Header.Set("Authorization", "Bearer "+r.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Value string `json:"value"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	return []byte(body.Value), err
+}
+
+type ecrClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *ecrClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *ecrClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// ecrSandbox starts the demo world (with a mutable repository "scratch"
+// besides the immutable "web-api") on the in-process registry, and returns
+// an ECR client with web-identity credentials of the deploy role.
+func ecrSandbox(t *testing.T, clock *ecrClock) (*sandbox.Sandbox, *ecr.Client) {
+	t.Helper()
+	w := sandbox.DemoWorld()
+	acct := w.Accounts[ecrTestAccount]
+	acct.Repositories["scratch"] = &sandbox.Repository{}
+	role := acct.Roles["gha-deploy"]
+	role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
+		Effect: "Allow", Action: sandbox.StringList{"ecr:*"},
+		Resource: sandbox.StringList{"arn:aws:ecr:us-east-1:111122223333:repository/scratch"},
+	})
+	opts := sandbox.Options{}
+	if clock != nil {
+		opts.Now = clock.now
+	}
+	sb, err := sandbox.Start(context.Background(), w, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	env := sb.Env()
+	stsClient := sts.New(sts.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"])})
+	creds := aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient, "arn:aws:iam::111122223333:role/gha-deploy", ecrIDTokens{env}))
+	client := ecr.New(ecr.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"]), Credentials: creds})
+	return sb, client
+}
+
+// registryLogin returns the registry password GetAuthorizationToken issues.
+func registryLogin(t *testing.T, client *ecr.Client) (password, proxy string) {
+	t.Helper()
+	out, err := client.GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatalf("GetAuthorizationToken: %v", err)
+	}
+	d := out.AuthorizationData[0]
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(d.AuthorizationToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pw, _ := strings.Cut(string(raw), ":")
+	if user != "AWS" {
+		t.Errorf("token user = %q, want AWS", user)
+	}
+	if left := time.Until(aws.ToTime(d.ExpiresAt)); left < 11*time.Hour || left > 13*time.Hour {
+		t.Errorf("token expires in %v, want 12 h", left)
+	}
+	return pw, aws.ToString(d.ProxyEndpoint)
+}
+
+func TestECRAuthorizationToken(t *testing.T) {
+	t.Parallel()
+	sb, client := ecrSandbox(t, nil)
+	pw, proxy := registryLogin(t, client)
+	if want := "http://" + sb.RegistryHost(ecrTestAccount); proxy != want {
+		t.Errorf("proxyEndpoint = %q, want %q", proxy, want)
+	}
+	found := false
+	for _, s := range sb.Secrets() {
+		found = found || s == pw
+	}
+	if !found {
+		t.Error("Secrets() lacks the registry password")
+	}
+}
+
+func TestECRDescribeRepositories(t *testing.T) {
+	t.Parallel()
+	sb, client := ecrSandbox(t, nil)
+	ctx := context.Background()
+	out, err := client.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"web-api"}})
+	if err != nil {
+		t.Fatalf("DescribeRepositories: %v", err)
+	}
+	r := out.Repositories[0]
+	got := []string{aws.ToString(r.RepositoryName), aws.ToString(r.RegistryId), aws.ToString(r.RepositoryUri), aws.ToString(r.RepositoryArn), string(r.ImageTagMutability)}
+	want := []string{"web-api", ecrTestAccount, sb.RegistryHost(ecrTestAccount) + "/web-api", "arn:aws:ecr:us-east-1:111122223333:repository/web-api", "IMMUTABLE"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("repository (-want +got):\n%s", diff)
+	}
+
+	_, err = client.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"scratch-missing"}})
+	var denied interface{ ErrorCode() string }
+	if !errors.As(err, &denied) || denied.ErrorCode() != "AccessDeniedException" {
+		t.Errorf("DescribeRepositories of a repository the role may not see: %v, want AccessDeniedException", err)
+	}
+}
+
+func TestECRDescribeRepositoriesMissing(t *testing.T) {
+	t.Parallel()
+	w := sandbox.DemoWorld()
+	role := w.Accounts[ecrTestAccount].Roles["gha-deploy"]
+	role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{Effect: "Allow", Action: sandbox.StringList{"ecr:*"}, Resource: sandbox.StringList{"*"}})
+	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	env := sb.Env()
+	stsClient := sts.New(sts.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"])})
+	creds := aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient, "arn:aws:iam::111122223333:role/gha-deploy", ecrIDTokens{env}))
+	client := ecr.New(ecr.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"]), Credentials: creds})
+	_, err = client.DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"nope"}})
+	var nf *ecrtypes.RepositoryNotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("DescribeRepositories(nope) = %v, want RepositoryNotFoundException", err)
+	}
+	if got, want := aws.ToString(nf.Message), "The repository with name 'nope' does not exist in the registry with id '111122223333'"; got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+}
+
+// TestECRFront pushes with go-containerregistry through the front and
+// checks what ECR's API then reports, and the front's refusals.
+func TestECRFront(t *testing.T) {
+	t.Parallel()
+	clock := &ecrClock{}
+	sb, client := ecrSandbox(t, clock)
+	ctx := context.Background()
+	pw, _ := registryLogin(t, client)
+	host := sb.RegistryHost(ecrTestAccount)
+	auth := remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw})
+
+	img, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	ref, _ := name.ParseReference(host+"/web-api:v1", name.Insecure)
+	if err := remote.Write(ref, img, auth); err != nil {
+		t.Fatalf("push through the front: %v", err)
+	}
+	// The same image again on the immutable tag is accepted...
+	if err := remote.Write(ref, img, auth); err != nil {
+		t.Fatalf("re-push of the same image to an immutable tag: %v", err)
+	}
+	// ...another is refused with ECR's TAG_INVALID.
+	other, _ := random.Image(4096, 1)
+	err = remote.Write(ref, other, auth)
+	assertRegistryError(t, err, http.StatusBadRequest, "TAG_INVALID", "The image tag 'v1' already exists in the 'web-api' repository and cannot be overwritten because the repository is immutable.")
+
+	// What ECR's API reports.
+	imgs, err := client.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("web-api"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("v1")}}})
+	if err != nil {
+		t.Fatalf("DescribeImages: %v", err)
+	}
+	if got := aws.ToString(imgs.ImageDetails[0].ImageDigest); got != digest.String() {
+		t.Errorf("DescribeImages digest = %s, want %s", got, digest)
+	}
+	got, err := client.BatchGetImage(ctx, &ecr.BatchGetImageInput{RepositoryName: aws.String("web-api"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("v1")}, {ImageTag: aws.String("v9")}}})
+	if err != nil {
+		t.Fatalf("BatchGetImage: %v", err)
+	}
+	raw, _ := img.RawManifest()
+	if len(got.Images) != 1 || aws.ToString(got.Images[0].ImageManifest) != string(raw) {
+		t.Errorf("BatchGetImage returned %d images, want the pushed manifest", len(got.Images))
+	}
+	if len(got.Failures) != 1 || got.Failures[0].FailureCode != ecrtypes.ImageFailureCodeImageNotFound {
+		t.Errorf("BatchGetImage failures = %+v, want ImageNotFound for v9", got.Failures)
+	}
+	_, err = client.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("web-api"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("v9")}}})
+	var inf *ecrtypes.ImageNotFoundException
+	if !errors.As(err, &inf) {
+		t.Errorf("DescribeImages(v9) = %v, want ImageNotFoundException", err)
+	}
+
+	// Refusals, as ECR words them.
+	wrong := remote.WithAuth(&authn.Basic{Username: "AWS", Password: "not-a-password"})
+	err = remote.Write(ref, img, wrong)
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusUnauthorized {
+		t.Errorf("push with a wrong password: %v, want 401", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+host+"/v2/web-api/manifests/v1", nil)
+	req.SetBasicAuth("AWS", "not-a-password")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"UNAUTHORIZED"`) {
+		t.Errorf("wrong password: %d %s, want 401 UNAUTHORIZED", resp.StatusCode, body)
+	}
+
+	resp, err = http.Get("http://" + host + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Errorf("anonymous /v2/ = %d %q, want 401 with a Basic challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+
+	clock.advance(13 * time.Hour)
+	_, err = remote.Head(ref, auth)
+	if err == nil {
+		t.Fatal("an expired password was accepted")
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://"+host+"/v2/web-api/manifests/v1", nil)
+	req.SetBasicAuth("AWS", pw)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Your authorization token has expired. Reauthenticate and try again.") {
+		t.Errorf("expired password: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestECRFrontRepositoryAndPermissions(t *testing.T) {
+	t.Parallel()
+	w := sandbox.DemoWorld()
+	role := w.Accounts[ecrTestAccount].Roles["gha-deploy"]
+	role.Permissions.Statement = append(role.Permissions.Statement,
+		sandbox.Statement{Effect: "Allow", Action: sandbox.StringList{"ecr:*"}, Resource: sandbox.StringList{"arn:aws:ecr:us-east-1:111122223333:repository/nope"}},
+	)
+	w.Accounts[ecrTestAccount].Repositories["pull-only"] = &sandbox.Repository{}
+	role.Permissions.Statement = append(role.Permissions.Statement,
+		sandbox.Statement{Effect: "Deny", Action: sandbox.StringList{"ecr:InitiateLayerUpload", "ecr:PutImage"}, Resource: sandbox.StringList{"arn:aws:ecr:us-east-1:111122223333:repository/pull-only"}},
+		sandbox.Statement{Effect: "Allow", Action: sandbox.StringList{"ecr:*"}, Resource: sandbox.StringList{"arn:aws:ecr:us-east-1:111122223333:repository/pull-only"}},
+	)
+	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	env := sb.Env()
+	stsClient := sts.New(sts.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"])})
+	creds := aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient, "arn:aws:iam::111122223333:role/gha-deploy", ecrIDTokens{env}))
+	client := ecr.New(ecr.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"]), Credentials: creds})
+	pw, _ := registryLogin(t, client)
+	auth := remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw})
+	host := sb.RegistryHost(ecrTestAccount)
+	img, _ := random.Image(1024, 1)
+
+	ref, _ := name.ParseReference(host+"/nope:v1", name.Insecure)
+	err = remote.Write(ref, img, auth)
+	assertRegistryError(t, err, http.StatusNotFound, "NAME_UNKNOWN", "The repository with name 'nope' does not exist in the registry with id '111122223333'")
+
+	ref, _ = name.ParseReference(host+"/pull-only:v1", name.Insecure)
+	err = remote.Write(ref, img, auth)
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusForbidden || !strings.Contains(err.Error(), "is not authorized to perform: ecr:") {
+		t.Errorf("push to a repository the role may not push to: %v, want 403 DENIED naming the action", err)
+	}
+}
+
+func TestECRFrontFaults(t *testing.T) {
+	t.Parallel()
+	sb, client := ecrSandbox(t, nil)
+	pw, _ := registryLogin(t, client)
+	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "manifest-put", Code: "TOOMANYREQUESTS"})
+	img, _ := random.Image(1024, 1)
+	ref, _ := name.ParseReference(sb.RegistryHost(ecrTestAccount)+"/scratch:v1", name.Insecure)
+	err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw}), remote.WithRetryBackoff(remote.Backoff{Steps: 1}))
+	assertRegistryError(t, err, http.StatusTooManyRequests, "TOOMANYREQUESTS", "Rate exceeded")
+}
+
+func assertRegistryError(t *testing.T, err error, status int, code, message string) {
+	t.Helper()
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		t.Errorf("error = %v, want a registry error %d %s", err, status, code)
+		return
+	}
+	if terr.StatusCode != status || len(terr.Errors) == 0 || string(terr.Errors[0].Code) != code || terr.Errors[0].Message != message {
+		t.Errorf("registry error = %d %+v, want %d %s %q", terr.StatusCode, terr.Errors, status, code, message)
+	}
+}
