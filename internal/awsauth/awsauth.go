@@ -47,6 +47,9 @@ type Options struct {
 	ExpiryWindow time.Duration
 	// Now is the clock used in explanations; time.Now when nil.
 	Now func() time.Time
+	// Logf, when set, gets one line per retried AWS call, so that a pause
+	// in the log has a reason next to it.
+	Logf func(format string, args ...any)
 }
 
 // transientSTSCodes are the error codes worth another try beyond those the
@@ -67,7 +70,7 @@ func newRetryer(opts Options) func() aws.Retryer {
 		backoff = 5 * time.Second
 	}
 	return func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
+		standard := retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
 			o.MaxBackoff = backoff
 			o.Backoff = retry.NewExponentialJitterBackoff(backoff)
@@ -77,7 +80,30 @@ func newRetryer(opts Options) func() aws.Retryer {
 			// only turn a long, throttled deployment watch into a failure.
 			o.RateLimiter = ratelimit.None
 		})
+		if opts.Logf == nil {
+			return standard
+		}
+		return &loggingRetryer{RetryerV2: standard, logf: opts.Logf, attempts: attempts}
 	}
+}
+
+// loggingRetryer says why it waits before each retry.
+type loggingRetryer struct {
+	aws.RetryerV2
+	logf     func(format string, args ...any)
+	attempts int
+}
+
+func (r *loggingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.RetryerV2.RetryDelay(attempt, err)
+	if derr == nil {
+		what := err.Error()
+		if code, msg := apiError(err); code != "" {
+			what = code + ": " + msg
+		}
+		r.logf("AWS answered %s; retrying in %s (attempt %d of %d)", what, d.Round(time.Millisecond), attempt+1, r.attempts)
+	}
+	return d, derr
 }
 
 // Load returns the AWS configuration of the run: the region, the endpoint,

@@ -3,6 +3,7 @@ package awsauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -309,7 +310,15 @@ func TestTransientFailuresRetried(t *testing.T) {
 			f := tt.fault
 			f.Service, f.Operation, f.Times = "sts", "AssumeRoleWithWebIdentity", 2
 			sb.InjectFault(f)
-			awsCfg := load(t, sb, testConfig(), &recorder{}, nil)
+			var mu sync.Mutex
+			var retries []string
+			awsCfg := load(t, sb, testConfig(), &recorder{}, func(o *Options) {
+				o.Logf = func(format string, args ...any) {
+					mu.Lock()
+					defer mu.Unlock()
+					retries = append(retries, fmt.Sprintf(format, args...))
+				}
+			})
 			id, err := CallerIdentity(context.Background(), awsCfg)
 			if err != nil {
 				t.Fatalf("CallerIdentity after two %s: %v", f.Code, err)
@@ -319,6 +328,11 @@ func TestTransientFailuresRetried(t *testing.T) {
 			}
 			if got := sb.STSCalls("AssumeRoleWithWebIdentity"); got != 3 {
 				t.Errorf("STS was called %d times, want 3 (two failures, one success)", got)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(retries) != 2 || !strings.Contains(retries[0], f.Code) {
+				t.Errorf("retries logged: %q; want two lines naming %s", retries, f.Code)
 			}
 		})
 	}

@@ -45,9 +45,9 @@ func Scenarios() []Scenario {
 		{Name: "success", Description: "the deploy role trusts this job's environment: credentials are issued"},
 		{Name: "role-chain", Description: "assume the deploy role, then chain into the production account with its external ID",
 			Inputs: map[string]string{config.InputRoleChain: "arn:aws:iam::444455556666:role/prod-deploy external-id=acme-prod-7f3c"}},
-		{Name: "sts-throttling", Description: "STS throttles twice and fails once with IDPCommunicationError; the retries carry the run through",
+		{Name: "sts-throttling", Description: "STS throttles once and fails once with IDPCommunicationError; the retries carry the run through",
 			Faults: []sandbox.Fault{
-				{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "Throttling", Times: 2},
+				{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "Throttling", Times: 1},
 				{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "IDPCommunicationError", Times: 1},
 			}},
 		{Name: "access-denied", Description: "the job runs on a feature branch without an environment; the trust policy refuses it and the log explains why",

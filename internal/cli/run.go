@@ -181,6 +181,9 @@ func (r *run) authenticate(ctx context.Context) error {
 
 	opts := r.deps.Auth
 	opts.Getenv, opts.HTTPClient, opts.Mask, opts.Now = r.deps.Getenv, r.deps.HTTPClient, r.out.Mask, r.deps.Now
+	if opts.Logf == nil {
+		opts.Logf = r.out.Infof
+	}
 	awsCfg, err := awsauth.Load(ctx, r.cfg, tokens, opts)
 	if err != nil {
 		return err
