@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=(push)
+SECTIONS=(push shelljob)
 
 # push: one image (5 incompressible layers of 20 MB and one compressible
 # layer of 100 MB) pushed to the same real registry by our push (through the
@@ -23,6 +23,19 @@ bench_push() {
   echo "== bench: push"
   go build -o "$BENCH_BIN/push" ./bench/push
   "$BENCH_BIN/push" -runs "${BENCH_RUNS:-5}" -big-mb "${BENCH_BIG_MB:-1024}"
+}
+
+# shelljob: the deploy job this action replaces (Debian's AWS CLI and docker:
+# get-login-password | docker login, docker push, update-service
+# --force-new-deployment, wait services-stable) against the action doing the
+# same deploy with force-new-deployment and in its default mode, against the
+# standalone sandbox with the same image and a 20 s rollout, alternating,
+# BENCH_RUNS runs each: medians, ratios, the binary's start-to-first-request
+# time and the image size.
+bench_shelljob() {
+  echo "== bench: shelljob"
+  go build -o "$BENCH_BIN/shelljob" ./bench/shelljob
+  "$BENCH_BIN/shelljob" -runs "${BENCH_RUNS:-5}" -rollout-seconds "${BENCH_ROLLOUT_SECONDS:-20}"
 }
 
 bash scripts/install-deps.sh

@@ -47,13 +47,15 @@ func (b *syncBuffer) String() string {
 // StartSandbox starts `binary sandbox --world worldFile --env-file ...` with
 // the ECR registry front forwarding to registryBackend (a base URL; empty
 // for the in-process registry), and waits until it has written the
-// environment of its clients.
-func StartSandbox(ctx context.Context, binary, worldFile, registryBackend, dir string) (*Sandbox, error) {
+// environment of its clients. extraArgs are added to the command line
+// (e.g. --quiet).
+func StartSandbox(ctx context.Context, binary, worldFile, registryBackend, dir string, extraArgs ...string) (*Sandbox, error) {
 	envFile := filepath.Join(dir, "sandbox.env")
 	args := []string{"sandbox", "--world", worldFile, "--env-file", envFile}
 	if registryBackend != "" {
 		args = append(args, "--registry-backend", registryBackend)
 	}
+	args = append(args, extraArgs...)
 	s := &Sandbox{log: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
