@@ -116,6 +116,15 @@ type ecsContainer struct {
 func (svc *ecsSvc) primary() *ecsDeployment { return svc.deployments[0] }
 
 func (svc *ecsSvc) addEvent(t time.Time, format string, args ...any) {
+	// Events that happen together still get distinct times, a millisecond
+	// apart (the precision of the wire), so that a client printing the
+	// events newer than the last it saw misses none.
+	if len(svc.events) > 0 {
+		if last := svc.events[0].CreatedAt.Time; !t.After(last.Add(time.Millisecond - 1)) {
+			t = last.Add(time.Millisecond)
+		}
+	}
+	t = t.Truncate(time.Millisecond)
 	ev := ecsEventJSON{ID: newRequestID(), CreatedAt: ecsAt(t), Message: fmt.Sprintf(format, args...)}
 	svc.events = append([]ecsEventJSON{ev}, svc.events...)
 	if len(svc.events) > ecsMaxServiceEvents {

@@ -927,3 +927,23 @@ func TestECSWorldFormatDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestECSEventTimesAreDistinct(t *testing.T) {
+	t.Parallel()
+	svc := &ecsSvc{}
+	now := time.Now()
+	for i := range 150 {
+		svc.addEvent(now, "event %d", i)
+	}
+	if len(svc.events) != ecsMaxServiceEvents {
+		t.Errorf("%d events kept, want %d", len(svc.events), ecsMaxServiceEvents)
+	}
+	if got := svc.events[0].Message; got != "event 149" {
+		t.Errorf("newest event %q, want event 149", got)
+	}
+	for i := 1; i < len(svc.events); i++ {
+		if !svc.events[i-1].CreatedAt.After(svc.events[i].CreatedAt.Time) {
+			t.Fatalf("event %d at %v is not after event %d at %v", i-1, svc.events[i-1].CreatedAt.Time, i, svc.events[i].CreatedAt.Time)
+		}
+	}
+}
