@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -154,6 +156,16 @@ func TestStaticBinary(t *testing.T) {
 	}
 	if f.Section(".symtab") != nil {
 		t.Error("the binary keeps its symbol table; build it with -ldflags=\"-s -w\"")
+	}
+
+	// A scratch image has no CA certificates: the binary must carry its own.
+	info, err := buildinfo.ReadFile(actionBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const roots = "golang.org/x/crypto/x509roots/fallback"
+	if !slices.ContainsFunc(info.Deps, func(m *debug.Module) bool { return m.Path == roots }) {
+		t.Errorf("the binary does not link %s; import it in main.go so TLS works in a scratch image", roots)
 	}
 }
 
