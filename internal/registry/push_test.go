@@ -227,6 +227,7 @@ func TestPushFaults(t *testing.T) {
 	}{
 		{"5xx_mid_upload", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 503, Code: "UNAVAILABLE", Times: 1}}},
 		{"500_on_commit", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 500, Times: 2}}},
+		{"persistent_503_fails", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 503, Code: "UNAVAILABLE"}}},
 		{"429", []sandbox.Fault{
 			{Service: "registry", Operation: "blob-head", Code: "TOOMANYREQUESTS", Times: 2},
 			{Service: "registry", Operation: "manifest-put", Code: "TOOMANYREQUESTS", Times: 1},
@@ -245,6 +246,14 @@ func TestPushFaults(t *testing.T) {
 				Image: image, Repository: "app", Tags: []string{"t1"},
 				Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 			}, &out)
+			if tc.name == "persistent_503_fails" {
+				// The retries are bounded: a registry that keeps failing
+				// fails the push, saying where.
+				if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "upload layer") {
+					t.Fatalf("Push against a registry that always fails = %v, want the 503 named", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("Push with faults: %v\n%s", err, out.String())
 			}
