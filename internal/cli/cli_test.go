@@ -1,19 +1,15 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
@@ -107,18 +103,8 @@ func TestRunAuthenticates(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
-	outputs := readOutputs(t, files["GITHUB_OUTPUT"])
-	if diff := cmp.Diff(map[string]string{"aws-account-id": "444455556666", "assumed-role-arn": wantARN}, outputs); diff != "" {
-		t.Errorf("outputs (-want +got):\n%s", diff)
-	}
-	var declared []string
-	for _, o := range Outputs() {
-		declared = append(declared, o.Name)
-	}
-	for name := range outputs {
-		if !slices.Contains(declared, name) {
-			t.Errorf("output %s is not in Outputs()", name)
-		}
+	if _, err := os.Stat(files["GITHUB_OUTPUT"]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("authentication alone wrote step outputs (%v); action.yml declares none for it", err)
 	}
 	summary, err := os.ReadFile(files["GITHUB_STEP_SUMMARY"])
 	if err != nil {
@@ -130,26 +116,6 @@ func TestRunAuthenticates(t *testing.T) {
 		}
 	}
 	assertNoSecrets(t, sb, log+string(summary))
-}
-
-// readOutputs parses a GITHUB_OUTPUT file.
-func readOutputs(tb testing.TB, path string) map[string]string {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	got := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			tb.Fatalf("output line %q is not name=value", sc.Text())
-		}
-		got[name] = value
-	}
-	return got
 }
 
 // assertNoSecrets fails if printed holds any secret the sandbox handed out,
@@ -326,9 +292,8 @@ func TestActionMode(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit code %d\n%s%s", code, stdout.String(), stderr.String())
 	}
-	outputs := readOutputs(t, env["GITHUB_OUTPUT"])
-	if got, want := outputs["assumed-role-arn"], "arn:aws:sts::111122223333:assumed-role/gha-deploy/acme-web-api-9876543210-1"; got != want {
-		t.Errorf("assumed-role-arn = %q, want %q", got, want)
+	if want := "Assumed role:      arn:aws:sts::111122223333:assumed-role/gha-deploy/acme-web-api-9876543210-1"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, stdout.String())
 	}
 	if !strings.Contains(stdout.String(), "::add-mask::") {
 		t.Error("no ::add-mask:: command in Actions mode")

@@ -71,23 +71,6 @@ type ServiceResult struct {
 	Err error
 }
 
-// Output is a step output the action sets.
-type Output struct {
-	Name        string
-	Description string
-}
-
-// Outputs lists every output a run may set, for action.yml (which must
-// declare exactly these).
-func Outputs() []Output {
-	return []Output{
-		{"aws-account-id", "AWS account ID of the assumed role (the last role of role-chain, if any)."},
-		{"assumed-role-arn", "ARN of the assumed role session, as CloudTrail shows it."},
-		// The push and deploy steps add theirs here: image-uri,
-		// image-digest, image, task-definition-arn, deployment-id.
-	}
-}
-
 // run is the state of one Run, handed from phase to phase.
 type run struct {
 	cfg    config.Config
@@ -204,14 +187,8 @@ func (r *run) authenticate(ctx context.Context) error {
 	r.out.Infof("Account:           %s", id.Account)
 	r.out.Infof("Credentials expire %s (in %s); they are refreshed with a new OIDC token before then",
 		creds.Expires.UTC().Format(time.RFC3339), creds.Expires.Sub(r.deps.Now()).Round(time.Second))
-	for _, o := range []struct{ name, value string }{
-		{"aws-account-id", id.Account},
-		{"assumed-role-arn", id.ARN},
-	} {
-		if err := r.out.SetOutput(o.name, o.value); err != nil {
-			return err
-		}
-	}
+	// No step output here: action.yml declares only the push and deploy
+	// outputs, and the identity is in the log and the job summary.
 	return nil
 }
 
