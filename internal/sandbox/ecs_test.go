@@ -947,3 +947,48 @@ func TestECSEventTimesAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+// TestECSAWSCLI reads the stand-in with the real AWS CLI, whose parser
+// checks every timestamp and structure against ECS's model.
+func TestECSAWSCLI(t *testing.T) {
+	t.Parallel()
+	sb := startECSSandbox(t, nil, Options{})
+	sess := sb.sessions.issue(Session{Account: ecsTestAccount, RoleName: "gha-deploy", RoleID: roleID(ecsTestAccount, "gha-deploy"), SessionName: "cli"}, time.Hour)
+	env := []string{"AWS_ACCESS_KEY_ID=" + sess.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + sess.SecretAccessKey, "AWS_SESSION_TOKEN=" + sess.SessionToken}
+
+	client := ecsClient(t, sb)
+	td := registerWebAPI(t, client, "public.ecr.aws/nginx/nginx:1")
+	_, sdARN := deploy(t, client, "api-service", aws.ToString(td.TaskDefinitionArn))
+	waitServiceDeployment(t, client, sdARN, 10*time.Second)
+
+	var services struct {
+		Services []struct {
+			ServiceName    string `json:"serviceName"`
+			TaskDefinition string `json:"taskDefinition"`
+			Deployments    []struct {
+				RolloutState string `json:"rolloutState"`
+				CreatedAt    float64 `json:"createdAt"`
+			} `json:"deployments"`
+			Events []struct {
+				Message string `json:"message"`
+			} `json:"events"`
+		} `json:"services"`
+	}
+	awsCLI(t, sb, env, &services, "ecs", "describe-services", "--cluster", "prod-cluster", "--services", "api-service")
+	if len(services.Services) != 1 || services.Services[0].TaskDefinition != aws.ToString(td.TaskDefinitionArn) ||
+		len(services.Services[0].Deployments) != 1 || services.Services[0].Deployments[0].RolloutState != "COMPLETED" {
+		t.Errorf("aws ecs describe-services = %+v, want api-service COMPLETED on %s", services, aws.ToString(td.TaskDefinitionArn))
+	}
+	if d := services.Services[0].Deployments; len(d) == 1 && time.Since(time.Unix(int64(d[0].CreatedAt), 0)) > time.Minute {
+		t.Errorf("createdAt as the CLI prints it: %v, want about now", d[0].CreatedAt)
+	}
+	var sds struct {
+		ServiceDeployments []struct {
+			Status string `json:"status"`
+		} `json:"serviceDeployments"`
+	}
+	awsCLI(t, sb, env, &sds, "ecs", "describe-service-deployments", "--service-deployment-arns", sdARN)
+	if len(sds.ServiceDeployments) != 1 || sds.ServiceDeployments[0].Status != "SUCCESSFUL" {
+		t.Errorf("aws ecs describe-service-deployments = %+v, want SUCCESSFUL", sds)
+	}
+}
