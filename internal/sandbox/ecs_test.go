@@ -966,7 +966,7 @@ func TestECSAWSCLI(t *testing.T) {
 			ServiceName    string `json:"serviceName"`
 			TaskDefinition string `json:"taskDefinition"`
 			Deployments    []struct {
-				RolloutState string `json:"rolloutState"`
+				RolloutState string  `json:"rolloutState"`
 				CreatedAt    float64 `json:"createdAt"`
 			} `json:"deployments"`
 			Events []struct {
