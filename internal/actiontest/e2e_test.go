@@ -140,12 +140,12 @@ func newE2E(tb testing.TB) *e2e {
 		}
 	})
 
-	e.awsURL = e.recorder.proxy(tb, sb.Env["AWS_ENDPOINT_URL"])
+	e.awsURL = e.recorder.proxy(tb, sb.Env["AWS_ENDPOINT_URL"], awsSecrets)
 	tokenURL, err := url.Parse(sb.Env["ACTIONS_ID_TOKEN_REQUEST_URL"])
 	if err != nil {
 		tb.Fatal(err)
 	}
-	proxied, _ := url.Parse(e.recorder.proxy(tb, tokenURL.Scheme+"://"+tokenURL.Host))
+	proxied, _ := url.Parse(e.recorder.proxy(tb, tokenURL.Scheme+"://"+tokenURL.Host, tokenServiceSecrets))
 	tokenURL.Scheme, tokenURL.Host = proxied.Scheme, proxied.Host
 	e.tokenURL = tokenURL.String()
 	e.recorder.add("request token", sb.Env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])

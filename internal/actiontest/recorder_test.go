@@ -26,13 +26,23 @@ type secretRecorder struct {
 	secrets map[string]string // secret -> kind
 }
 
-var secretPatterns = []struct {
+// secretPattern finds one kind of secret in a response body.
+type secretPattern struct {
 	kind string
 	re   *regexp.Regexp
-}{
+}
+
+// awsSecrets are the secrets in STS (awsQuery XML) and ECR (JSON) answers.
+var awsSecrets = []secretPattern{
 	{"secret access key", regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`)},
 	{"session token", regexp.MustCompile(`<SessionToken>([^<]+)</SessionToken>`)},
 	{"ECR authorization token", regexp.MustCompile(`"authorizationToken"\s*:\s*"([^"]+)"`)},
+}
+
+// tokenServiceSecrets is the ID token in the token service's answer. Only
+// that service's answers are read for it: ECS answers have "value" fields
+// too (tags, environment variables), which are no secret.
+var tokenServiceSecrets = []secretPattern{
 	{"ID token", regexp.MustCompile(`"value"\s*:\s*"([^"]+)"`)},
 }
 
@@ -58,9 +68,9 @@ func (r *secretRecorder) add(kind, secret string) {
 	}
 }
 
-// scan records every secret in a response body.
-func (r *secretRecorder) scan(body []byte) {
-	for _, p := range secretPatterns {
+// scan records every secret of the given patterns in a response body.
+func (r *secretRecorder) scan(body []byte, patterns []secretPattern) {
+	for _, p := range patterns {
 		for _, m := range p.re.FindAllSubmatch(body, -1) {
 			r.add(p.kind, string(m[1]))
 		}
@@ -87,9 +97,9 @@ func (r *secretRecorder) kinds() map[string]int {
 	return n
 }
 
-// proxy starts a recording reverse proxy to target (a base URL) and returns
-// its base URL.
-func (r *secretRecorder) proxy(tb testing.TB, target string) string {
+// proxy starts a recording reverse proxy to target (a base URL), looking
+// for the secrets of patterns in its answers, and returns its base URL.
+func (r *secretRecorder) proxy(tb testing.TB, target string, patterns []secretPattern) string {
 	tb.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
@@ -107,7 +117,7 @@ func (r *secretRecorder) proxy(tb testing.TB, target string) string {
 			if err != nil {
 				return err
 			}
-			r.scan(body)
+			r.scan(body, patterns)
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 			return nil
 		},
@@ -121,9 +131,10 @@ func TestSecretRecorder(t *testing.T) {
 	t.Parallel()
 	r := newSecretRecorder()
 	pw := base64.StdEncoding.EncodeToString([]byte("AWS:registry-password-1"))
-	r.scan([]byte(`<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>sk/1+2</SecretAccessKey><SessionToken>IQoJtoken</SessionToken></Credentials>`))
-	r.scan([]byte(`{"authorizationData":[{"authorizationToken":"` + pw + `","proxyEndpoint":"x"}]}`))
-	r.scan([]byte(`{"count": 1, "value": "eyJa.eyJb.sig"}`))
+	r.scan([]byte(`<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>sk/1+2</SecretAccessKey><SessionToken>IQoJtoken</SessionToken></Credentials>`), awsSecrets)
+	r.scan([]byte(`{"authorizationData":[{"authorizationToken":"` + pw + `","proxyEndpoint":"x"}]}`), awsSecrets)
+	r.scan([]byte(`{"tags":[{"key":"team","value":"payments"}]}`), awsSecrets)
+	r.scan([]byte(`{"count": 1, "value": "eyJa.eyJb.sig"}`), tokenServiceSecrets)
 	want := map[string]string{
 		"sk/1+2":              "secret access key",
 		"IQoJtoken":           "session token",
