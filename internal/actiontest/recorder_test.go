@@ -132,7 +132,7 @@ func TestSecretRecorder(t *testing.T) {
 	r := newSecretRecorder()
 	pw := base64.StdEncoding.EncodeToString([]byte("AWS:registry-password-1"))
 	r.scan([]byte(`<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>sk/1+2</SecretAccessKey><SessionToken>IQoJtoken</SessionToken></Credentials>`), awsSecrets)
-	r.scan([]byte(`{"authorizationData":[{"authorizationToken":"` + pw + `","proxyEndpoint":"x"}]}`), awsSecrets)
+	r.scan([]byte(`{"authorizationData":[{"authorizationToken":"`+pw+`","proxyEndpoint":"x"}]}`), awsSecrets)
 	r.scan([]byte(`{"tags":[{"key":"team","value":"payments"}]}`), awsSecrets)
 	r.scan([]byte(`{"count": 1, "value": "eyJa.eyJb.sig"}`), tokenServiceSecrets)
 	want := map[string]string{
