@@ -82,16 +82,22 @@ func run() error {
 	defer os.RemoveAll(work)
 
 	nonce := fmt.Sprintf("%d", time.Now().Unix())
-	fmt.Printf("building the benchmark image: 5 incompressible layers of 20 MB, 1 compressible layer of 100 MB\n")
-	image := "bench-push:" + nonce
-	if err := buildImage(o, work, image, []layerSpec{{20, false}, {20, false}, {20, false}, {20, false}, {20, false}, {100, true}}); err != nil {
-		return err
+	// Every run pushes an image of its own, new random layers included:
+	// a layer any tool has pushed before would let docker and skopeo mount
+	// it from their caches' record of where they pushed it, which is not a
+	// cold push.
+	newImage := func(run int) (image, archive string, err error) {
+		image = fmt.Sprintf("bench-push:%s-%d", nonce, run)
+		if err := buildImage(o, work, image, []layerSpec{{20, false}, {20, false}, {20, false}, {20, false}, {20, false}, {100, true}}); err != nil {
+			return "", "", err
+		}
+		archive = filepath.Join(work, "image.tar")
+		if err := docker(o, "save", "-o", archive, image); err != nil {
+			return "", "", err
+		}
+		return image, archive, nil
 	}
-	defer docker(o, "rmi", "-f", image)
-	archive := filepath.Join(work, "image.tar")
-	if err := docker(o, "save", "-o", archive, image); err != nil {
-		return err
-	}
+	fmt.Printf("image of each run: 5 incompressible layers of 20 MB, 1 compressible layer of 100 MB, new random content\n")
 
 	tools := strings.Split(o.tools, ",")
 	w := sandbox.DemoWorld()
@@ -114,6 +120,10 @@ func run() error {
 	results := map[string][]sample{}
 	var peaks []int64
 	for i := range o.runs {
+		image, archive, err := newImage(i)
+		if err != nil {
+			return err
+		}
 		// Rotate the order so no tool always runs first (cold caches) or last.
 		order := append(tools[i%len(tools):], tools[:i%len(tools)]...)
 		for _, tool := range order {
@@ -158,6 +168,8 @@ func run() error {
 			fmt.Printf("run %d %-7s cold %6.2fs  warm %6.2fs\n", i+1, tool, cold.Seconds(), warm.Seconds())
 			results[tool] = append(results[tool], sample{cold, warm})
 		}
+		docker(o, "rmi", "-f", image)
+		os.Remove(archive)
 	}
 
 	median := func(ds []time.Duration) time.Duration {
