@@ -175,7 +175,7 @@ func Prepare(ctx context.Context, client ECSAPI, req Request, log Logger) (*Plan
 	}
 	p := &Plan{client: client, req: req, log: &syncLogger{log: log}, problems: map[string]string{}}
 	for _, name := range req.Services {
-		p.services = append(p.services, &serviceState{name: name, log: p.log.forService(name, len(req.Services) > 1)})
+		p.services = append(p.services, &serviceState{name: name, log: p.log.forService(name, len(req.Services) > 1), seen: map[string]bool{}})
 	}
 	if len(req.Services) == 0 {
 		return p, errors.New("deploy: no service named")
@@ -298,9 +298,11 @@ type serviceState struct {
 	arn            string
 	taskDefinition string // the service's current task definition ARN
 	base           *taskDef
-	// lastEvent is the time of the newest event already seen; only later
-	// events are printed.
+	// lastEvent is the time of the newest event already seen, and seen the
+	// IDs of the events seen: only later events, or unseen ones of the same
+	// instant, are printed.
 	lastEvent time.Time
+	seen      map[string]bool
 
 	// From Deploy.
 	updatedAt time.Time

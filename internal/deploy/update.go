@@ -56,7 +56,7 @@ func (p *Plan) describeServices(ctx context.Context) error {
 			p.problems[name] = msg
 		}
 		for _, svc := range out.Services {
-			s, ok := byName[aws.ToString(svc.ServiceName)]
+			s, ok := byName[nameOfService(&svc)]
 			if !ok {
 				continue
 			}
@@ -67,6 +67,7 @@ func (p *Plan) describeServices(ctx context.Context) error {
 			s.arn = aws.ToString(svc.ServiceArn)
 			s.taskDefinition = aws.ToString(svc.TaskDefinition)
 			for _, e := range svc.Events {
+				s.seen[aws.ToString(e.Id)] = true
 				if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {
 					s.lastEvent = t
 				}
@@ -79,6 +80,14 @@ func (p *Plan) describeServices(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// nameOfService is a described service's name.
+func nameOfService(svc *types.Service) string {
+	if n := aws.ToString(svc.ServiceName); n != "" {
+		return n
+	}
+	return serviceNameOf(aws.ToString(svc.ServiceArn))
 }
 
 // serviceNameOf takes the service name from a service ARN

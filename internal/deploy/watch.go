@@ -47,7 +47,6 @@ type watchState struct {
 	// DescribeServices by a moment, so one such poll is not yet a verdict.
 	suspect  int
 	line     string
-	seen     map[string]bool
 	nearEnd  bool
 	finished bool
 }
@@ -62,7 +61,7 @@ func (p *Plan) watch(parent context.Context) {
 	var active []*serviceState
 	for _, s := range p.services {
 		if s.err == nil && s.result.Outcome == OutcomeNotWaited {
-			s.watch = &watchState{seen: map[string]bool{}}
+			s.watch = &watchState{}
 			active = append(active, s)
 		}
 	}
@@ -107,7 +106,7 @@ func (p *Plan) watch(parent context.Context) {
 				p.log.log.Warningf("ECS answered %s while watching; slowing down and retrying", code)
 				p.log.mu.Unlock()
 			}
-			interval = min(max(2*interval, 2*time.Second), maxPoll)
+			interval = min(max(time.Duration(float64(interval)*pollGrowth), 2*time.Second), maxPoll)
 			continue
 		}
 
@@ -155,7 +154,7 @@ func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
 			}
 		}
 		for i := range out.Services {
-			if s, ok := byName[aws.ToString(out.Services[i].ServiceName)]; ok {
+			if s, ok := byName[nameOfService(&out.Services[i])]; ok {
 				s.watch.svc = &out.Services[i]
 			}
 		}
@@ -287,14 +286,14 @@ func (s *serviceState) printNewEvents() bool {
 	var fresh []types.ServiceEvent
 	for _, e := range events {
 		t := aws.ToTime(e.CreatedAt)
-		if t.Before(s.lastEvent) || s.watch.seen[aws.ToString(e.Id)] {
+		if t.Before(s.lastEvent) || s.seen[aws.ToString(e.Id)] {
 			continue
 		}
 		fresh = append(fresh, e)
 	}
 	slices.Reverse(fresh)
 	for _, e := range fresh {
-		s.watch.seen[aws.ToString(e.Id)] = true
+		s.seen[aws.ToString(e.Id)] = true
 		if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {
 			s.lastEvent = t
 		}
@@ -509,12 +508,22 @@ func (p *Plan) explainFailures(ctx, parent context.Context, failed []*serviceSta
 // stoppedReasons reads the tasks of our deployment that ECS stopped, and
 // returns each distinct reason once with how many tasks gave it.
 func (p *Plan) stoppedReasons(ctx context.Context, s *serviceState) []string {
+	// ECS marks a service's tasks as started by their deployment: asking
+	// for ours finds them however many other tasks the service stopped.
 	list, err := p.client.ListTasks(ctx, &ecs.ListTasksInput{
 		Cluster:       aws.String(p.req.Cluster),
-		ServiceName:   aws.String(s.name),
+		StartedBy:     aws.String(s.result.DeploymentID),
 		DesiredStatus: types.DesiredStatusStopped,
 		MaxResults:    aws.Int32(100),
 	})
+	if err == nil && len(list.TaskArns) == 0 {
+		list, err = p.client.ListTasks(ctx, &ecs.ListTasksInput{
+			Cluster:       aws.String(p.req.Cluster),
+			ServiceName:   aws.String(s.name),
+			DesiredStatus: types.DesiredStatusStopped,
+			MaxResults:    aws.Int32(100),
+		})
+	}
 	if err != nil {
 		return []string{fmt.Sprintf("(could not list the stopped tasks: %v)", err)}
 	}
@@ -527,12 +536,25 @@ func (p *Plan) stoppedReasons(ctx context.Context, s *serviceState) []string {
 	}
 	tasks := out.Tasks
 	slices.SortFunc(tasks, func(a, b types.Task) int { return aws.ToTime(a.StoppedAt).Compare(aws.ToTime(b.StoppedAt)) })
-	counts := map[string]int{}
-	var order []string
+	// Tasks that failed say why; tasks the scheduler stopped (a rollback
+	// scaling ours in) only say who stopped them, so they are reported only
+	// when nothing else is.
+	var ours, failedTasks []types.Task
 	for _, t := range tasks {
 		if !s.startedTask(t) {
 			continue
 		}
+		ours = append(ours, t)
+		if t.StopCode != types.TaskStopCodeServiceSchedulerInitiated && t.StopCode != types.TaskStopCodeUserInitiated {
+			failedTasks = append(failedTasks, t)
+		}
+	}
+	if len(failedTasks) > 0 {
+		ours = failedTasks
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, t := range ours {
 		r := taskReason(t)
 		if counts[r] == 0 {
 			order = append(order, r)
