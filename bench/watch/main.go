@@ -1,0 +1,374 @@
+// Command watch measures how the deployment watcher performs against the
+// sandbox's simulated ECS:
+//
+//   - latency: the time from the sandbox marking a deployment complete (the
+//     service deployment's finishedAt) to the watcher returning, against the
+//     same kind of rollout watched by `aws ecs wait services-stable`;
+//   - fan-out: the wall time of one run deploying many services against one
+//     run deploying one, under the sandbox's default ECS throttling limits,
+//     and the errors and warnings the runs met.
+//
+// It is a benchmark, not a test: it prints figures and the targets they are
+// held to, and exits non-zero only when it cannot measure.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+const (
+	account = "111122223333"
+	roleARN = "arn:aws:iam::111122223333:role/gha-deploy"
+	cluster = "prod-cluster"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "bench watch:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	runs := flag.Int("runs", 5, "rollouts watched by each watcher")
+	rollout := flag.Float64("rollout-seconds", 6, "simulated rollout time of the latency runs")
+	fanout := flag.Int("services", 20, "services deployed in one run for the fan-out figure")
+	fanoutRollout := flag.Float64("fanout-rollout-seconds", 30, "simulated rollout time of the fan-out runs")
+	awsPath := flag.String("aws", "/usr/bin/aws", "the AWS CLI to compare with (Debian's awscli)")
+	skipCLI := flag.Bool("skip-cli", false, "measure our watcher only")
+	flag.Parse()
+
+	if err := latency(ctx, *runs, *rollout, *awsPath, *skipCLI); err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	if err := fanOut(ctx, *fanout, *fanoutRollout); err != nil {
+		return fmt.Errorf("fan-out: %w", err)
+	}
+	return nil
+}
+
+// env is a running sandbox and a client configured as the action's.
+type env struct {
+	sb   *sandbox.Sandbox
+	cfg  aws.Config
+	ecs  *ecs.Client
+	repo string
+}
+
+func start(ctx context.Context, w *sandbox.World) (*env, error) {
+	sb, err := sandbox.Start(ctx, w, sandbox.Options{})
+	if err != nil {
+		return nil, err
+	}
+	cfg := webIdentityConfig(sb)
+	return &env{sb: sb, cfg: cfg, ecs: ecs.NewFromConfig(cfg), repo: sb.RegistryHost(account) + "/web-api"}, nil
+}
+
+// webIdentityConfig gets credentials as the action does: a fresh ID token
+// from the token service for every refresh, exchanged at STS.
+func webIdentityConfig(sb *sandbox.Sandbox) aws.Config {
+	e := sb.Env()
+	base := aws.Config{
+		Region:       sb.Region(),
+		BaseEndpoint: aws.String(sb.AWSEndpoint()),
+		Retryer:      func() aws.Retryer { return retry.NewStandard() },
+	}
+	tokens := tokenRetriever{url: e["ACTIONS_ID_TOKEN_REQUEST_URL"], bearer: e["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]}
+	cfg := base.Copy()
+	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(base), roleARN, tokens))
+	return cfg
+}
+
+type tokenRetriever struct{ url, bearer string }
+
+func (r tokenRetriever) GetIdentityToken() ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, r.url+"&audience=sts.amazonaws.com", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("token service: %s", resp.Status)
+	}
+	var body struct {
+		Value string `json:"value"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	return []byte(body.Value), nil
+}
+
+// push pushes a random image under tag and returns its digest.
+func (e *env) push(ctx context.Context, tag string) (string, error) {
+	out, err := ecr.NewFromConfig(e.cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		return "", err
+	}
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken))
+	if err != nil {
+		return "", err
+	}
+	user, pass, _ := strings.Cut(string(raw), ":")
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		return "", err
+	}
+	ref, err := name.ParseReference(e.repo+":"+tag, name.Insecure)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+		return "", err
+	}
+	d, err := img.Digest()
+	return d.String(), err
+}
+
+// finishedAt is when the sandbox marked a service deployment finished.
+func (e *env) finishedAt(ctx context.Context, arn string) (time.Time, string, error) {
+	out, err := e.ecs.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}})
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	if len(out.ServiceDeployments) != 1 {
+		return time.Time{}, "", fmt.Errorf("service deployment %s not found", arn)
+	}
+	sd := out.ServiceDeployments[0]
+	return aws.ToTime(sd.FinishedAt), string(sd.Status), nil
+}
+
+// counter is a deploy.Logger that prints nothing and counts warnings and errors.
+type counter struct{ warnings, errors atomic.Int64 }
+
+func (c *counter) Infof(string, ...any)      {}
+func (c *counter) Warningf(string, ...any)   { c.warnings.Add(1) }
+func (c *counter) Errorf(string, ...any)     { c.errors.Add(1) }
+func (c *counter) Group(string) (end func()) { return func() {} }
+
+// latency compares the time each watcher takes to notice a finished rollout.
+func latency(ctx context.Context, runs int, rolloutSeconds float64, awsPath string, skipCLI bool) error {
+	w := sandbox.DemoWorld()
+	w.ECS = &sandbox.ECSSettings{
+		// Drained deployments leave deployments[] at once, so that the AWS
+		// CLI's waiter (which wants a single deployment) is judged on its
+		// polling alone.
+		InactiveDeploymentSeconds: 0.001,
+	}
+	w.Accounts[account].Clusters[cluster].Services["api-service"].RolloutSeconds = rolloutSeconds
+	e, err := start(ctx, w)
+	if err != nil {
+		return err
+	}
+	defer e.sb.Close()
+
+	var ours, cli []time.Duration
+	for i := range runs {
+		// Ours: deploy and watch.
+		d, err := e.push(ctx, fmt.Sprintf("ours-%d", i))
+		if err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+		log := &counter{}
+		results, err := deploy.Run(ctx, e.ecs, request(e, d, true), log)
+		returned := time.Now()
+		if err != nil {
+			return fmt.Errorf("deploy run %d: %w", i, err)
+		}
+		fin, status, err := e.finishedAt(ctx, results[0].ServiceDeploymentARN)
+		if err != nil {
+			return err
+		}
+		ours = append(ours, returned.Sub(fin))
+		fmt.Printf("  ours run %d: %s after the sandbox marked the deployment %s\n", i+1, returned.Sub(fin).Round(time.Millisecond), status)
+
+		if skipCLI {
+			continue
+		}
+		// The AWS CLI: the same rollout started by us without waiting,
+		// then watched by its waiter.
+		d, err = e.push(ctx, fmt.Sprintf("cli-%d", i))
+		if err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+		results, err = deploy.Run(ctx, e.ecs, request(e, d, false), log)
+		if err != nil {
+			return fmt.Errorf("deploy run %d without waiting: %w", i, err)
+		}
+		if err := awsWait(ctx, e, awsPath); err != nil {
+			return err
+		}
+		returned = time.Now()
+		fin, status, err = e.finishedAt(ctx, results[0].ServiceDeploymentARN)
+		if err != nil {
+			return err
+		}
+		cli = append(cli, returned.Sub(fin))
+		fmt.Printf("  aws ecs wait services-stable run %d: %s after the sandbox marked the deployment %s\n", i+1, returned.Sub(fin).Round(time.Millisecond), status)
+	}
+	fmt.Printf("latency from completion to the watcher returning (median of %d, %g s rollouts):\n", runs, rolloutSeconds)
+	fmt.Printf("  ours:                         %s\n", median(ours).Round(time.Millisecond))
+	if !skipCLI {
+		ratio := float64(median(ours)) / float64(median(cli))
+		fmt.Printf("  aws ecs wait services-stable: %s\n", median(cli).Round(time.Millisecond))
+		fmt.Printf("  ratio: %.3f (target <= 0.25) %s\n", ratio, verdict(ratio <= 0.25))
+	}
+	return nil
+}
+
+func request(e *env, digest string, wait bool) deploy.Request {
+	return deploy.Request{
+		Cluster:     cluster,
+		Services:    []string{"api-service"},
+		Image:       deploy.Image{RepositoryURI: e.repo, Digest: digest},
+		Wait:        wait,
+		WaitTimeout: 10 * time.Minute,
+	}
+}
+
+// awsWait runs `aws ecs wait services-stable` with the session's credentials
+// in its environment, isolated from any AWS configuration on the machine.
+func awsWait(ctx context.Context, e *env, awsPath string) error {
+	creds, err := e.cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("credentials for the AWS CLI: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, awsPath, "ecs", "wait", "services-stable",
+		"--cluster", cluster, "--services", "api-service",
+		"--endpoint-url", e.sb.AWSEndpoint(), "--region", e.sb.Region())
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.TempDir(),
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN=" + creds.SessionToken,
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("aws ecs wait services-stable: %w: %s", err, out)
+	}
+	return nil
+}
+
+// fanOut compares one run deploying n services with one deploying a single
+// service, each service its own task definition family, under the
+// sandbox's default throttling.
+func fanOut(ctx context.Context, n int, rolloutSeconds float64) error {
+	one, _, err := fanOutRun(ctx, 1, rolloutSeconds)
+	if err != nil {
+		return err
+	}
+	many, log, err := fanOutRun(ctx, n, rolloutSeconds)
+	if err != nil {
+		return err
+	}
+	ratio := float64(many) / float64(one)
+	fmt.Printf("fan-out (%g s rollouts, default ECS throttling):\n", rolloutSeconds)
+	fmt.Printf("  1 service:   %s\n", one.Round(time.Millisecond))
+	fmt.Printf("  %d services: %s, %d errors, %d warnings\n", n, many.Round(time.Millisecond), log.errors.Load(), log.warnings.Load())
+	fmt.Printf("  ratio: %.2f (target <= 1.5) %s; errors: %s\n", ratio, verdict(ratio <= 1.5), verdict(log.errors.Load() == 0))
+	return nil
+}
+
+func fanOutRun(ctx context.Context, n int, rolloutSeconds float64) (time.Duration, *counter, error) {
+	w := sandbox.DemoWorld()
+	w.ECS = &sandbox.ECSSettings{}
+	acct := w.Accounts[account]
+	services := acct.Clusters[cluster].Services
+	clear(services)
+	var names []string
+	for i := range n {
+		family := fmt.Sprintf("web-api-%02d", i+1)
+		svc := fmt.Sprintf("api-%02d", i+1)
+		td, err := json.Marshal(map[string]any{
+			"family": family, "networkMode": "awsvpc", "requiresCompatibilities": []string{"FARGATE"},
+			"cpu": "256", "memory": "512",
+			"containerDefinitions": []map[string]any{{"name": "web", "image": "{{ecr:111122223333}}/web-api:bootstrap", "essential": true}},
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+		acct.TaskDefinitions = append(acct.TaskDefinitions, td)
+		services[svc] = &sandbox.ServiceSpec{TaskDefinition: family + ":1", DesiredCount: 3, CircuitBreaker: true, RolloutSeconds: rolloutSeconds}
+		names = append(names, svc)
+	}
+	e, err := start(ctx, w)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer e.sb.Close()
+	d, err := e.push(ctx, "fanout")
+	if err != nil {
+		return 0, nil, err
+	}
+	log := &counter{}
+	req := request(e, d, true)
+	req.Services = names
+	began := time.Now()
+	results, err := deploy.Run(ctx, e.ecs, req, log)
+	took := time.Since(began)
+	if err != nil {
+		return 0, nil, fmt.Errorf("deploy %d services: %w", n, err)
+	}
+	for _, r := range results {
+		if r.Outcome != deploy.OutcomeSucceeded {
+			return 0, nil, errors.New(r.Service + ": " + string(r.Outcome))
+		}
+	}
+	return took, log, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "MET"
+	}
+	return "NOT MET"
+}
