@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=(push shelljob)
+SECTIONS=(push shelljob watch)
 
 # push: one image (5 incompressible layers of 20 MB and one compressible
 # layer of 100 MB) pushed to the same real registry by our push (through the
@@ -36,6 +36,20 @@ bench_shelljob() {
   echo "== bench: shelljob"
   go build -o "$BENCH_BIN/shelljob" ./bench/shelljob
   "$BENCH_BIN/shelljob" -runs "${BENCH_RUNS:-5}" -rollout-seconds "${BENCH_ROLLOUT_SECONDS:-20}"
+}
+
+# watch: the time from the sandbox marking our deployment complete (its
+# service deployment's finishedAt) to our watcher returning, against the same
+# rollout watched by Debian's `aws ecs wait services-stable`, BENCH_RUNS runs
+# each: medians and the ratio (target <= 0.25); then BENCH_SERVICES services
+# deployed in one run against one service, each with its own task definition
+# family, under the sandbox's default ECS throttling: wall-time ratio (target
+# <= 1.5) and the errors met (target 0).
+bench_watch() {
+  echo "== bench: watch"
+  go build -o "$BENCH_BIN/watch" ./bench/watch
+  "$BENCH_BIN/watch" -runs "${BENCH_RUNS:-5}" -services "${BENCH_SERVICES:-20}" \
+    -fanout-rollout-seconds "${BENCH_FANOUT_ROLLOUT_SECONDS:-30}"
 }
 
 bash scripts/install-deps.sh
