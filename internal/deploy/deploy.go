@@ -139,6 +139,10 @@ type ServiceResult struct {
 // Run deploys req.Image to every service of req and, when req.Wait, watches
 // the deployments. It returns one result per service, in req.Services order,
 // even when it fails; the error joins every service's failure.
+//
+// Every failure is also reported through log.Errorf (an error annotation),
+// with the stopped tasks' reasons and the latest events when a rollout
+// failed, so the caller need not print the error again.
 func Run(ctx context.Context, client ECSAPI, req Request, log Logger) ([]ServiceResult, error) {
 	plan, err := Prepare(ctx, client, req, log)
 	if err != nil {
@@ -159,6 +163,8 @@ type Plan struct {
 	fileBase *taskDef
 	// problems are per-service failures found while preparing.
 	problems map[string]string
+	// prepareErr is why Prepare failed; such a plan cannot be deployed.
+	prepareErr error
 }
 
 // Prepare reads the services and their task definitions (or the task
@@ -167,6 +173,15 @@ type Plan struct {
 // pushed. The Plan is never nil, so its results can be reported even when
 // Prepare fails.
 func Prepare(ctx context.Context, client ECSAPI, req Request, log Logger) (*Plan, error) {
+	p, err := prepare(ctx, client, req, log)
+	if err != nil {
+		p.prepareErr = err
+		p.log.errorf(err)
+	}
+	return p, err
+}
+
+func prepare(ctx context.Context, client ECSAPI, req Request, log Logger) (*Plan, error) {
 	if req.Cluster == "" {
 		req.Cluster = DefaultCluster
 	}
@@ -245,21 +260,35 @@ func (p *Plan) notStarted() []ServiceResult {
 // deployments. It returns one result per service, in request order; the
 // error joins every service's failure.
 func (p *Plan) Deploy(ctx context.Context, image Image) ([]ServiceResult, error) {
-	if err := p.problemError(); err != nil {
+	if err := p.check(image); err != nil {
+		p.log.errorf(err)
 		return p.notStarted(), err
+	}
+	p.req.Image = image
+	return p.deploy(ctx)
+}
+
+// check refuses to deploy a plan with problems, or an image it cannot pin.
+func (p *Plan) check(image Image) error {
+	if p.prepareErr != nil {
+		return p.prepareErr
 	}
 	if !p.req.ForceNewDeployment {
 		if !digestPattern.MatchString(image.Digest) {
-			return p.notStarted(), fmt.Errorf("deploy: image digest %q is not sha256:<64 hex digits>", image.Digest)
+			return fmt.Errorf("deploy: image digest %q is not sha256:<64 hex digits>", image.Digest)
 		}
 		if image.RepositoryURI == "" {
-			return p.notStarted(), errors.New("deploy: no image repository to pin the digest in")
+			return errors.New("deploy: no image repository to pin the digest in")
 		}
 		if p.req.Image.RepositoryURI != "" && image.RepositoryURI != p.req.Image.RepositoryURI {
-			return p.notStarted(), fmt.Errorf("deploy: image repository %s is not the prepared one, %s", image.RepositoryURI, p.req.Image.RepositoryURI)
+			return fmt.Errorf("deploy: image repository %s is not the prepared one, %s", image.RepositoryURI, p.req.Image.RepositoryURI)
 		}
 	}
-	p.req.Image = image
+	return nil
+}
+
+// deploy starts every service's deployment and watches them.
+func (p *Plan) deploy(ctx context.Context) ([]ServiceResult, error) {
 
 	// Services sharing a base task definition share the new revision: one
 	// RegisterTaskDefinition each, not one per service.
@@ -272,6 +301,13 @@ func (p *Plan) Deploy(ctx context.Context, image Image) ([]ServiceResult, error)
 
 	if p.req.Wait {
 		p.watch(ctx)
+	}
+	// Every failure reaches the log as an error annotation, once; the
+	// watch has already reported those it explained.
+	for _, s := range p.services {
+		if s.err != nil && !s.reported {
+			s.log.errorf("%v", s.err)
+		}
 	}
 	return p.results()
 }
@@ -309,6 +345,8 @@ type serviceState struct {
 	watch     *watchState
 	result    ServiceResult
 	err       error
+	// reported is set once the failure was printed as an error annotation.
+	reported bool
 }
 
 // fail records a failure that ended the service's part of the run.
@@ -333,6 +371,13 @@ func (l *syncLogger) forService(name string, prefixed bool) *serviceLogger {
 		sl.prefix = "[" + name + "] "
 	}
 	return sl
+}
+
+// errorf reports a run's error as one error annotation.
+func (l *syncLogger) errorf(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log.Errorf("%v", err)
 }
 
 // group prints lines inside a collapsible group.

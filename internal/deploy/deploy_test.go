@@ -256,10 +256,13 @@ func TestDistinctFailures(t *testing.T) {
 			if tt.prepare != nil {
 				tt.prepare(e, &req)
 			}
-			runner, _ := newRunner(t)
+			runner, logs := newRunner(t)
 			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
 			if err == nil {
 				t.Fatalf("Run succeeded; want a failure")
+			}
+			if n := strings.Count(logs.String(), "error: "); n != 1 {
+				t.Errorf("the failure was reported %d times as an error annotation, want once", n)
 			}
 			for _, want := range tt.wantErr {
 				if !strings.Contains(err.Error(), want) {

@@ -502,6 +502,7 @@ func (p *Plan) explainFailures(ctx, parent context.Context, failed []*serviceSta
 			msg += "\nLatest service events:" + indent(s.result.LastEvents, "  ")
 		}
 		s.log.errorf("%s", msg)
+		s.reported = true
 	}
 }
 
