@@ -547,3 +547,91 @@ func readFile(tb testing.TB, path string) string {
 	}
 	return string(b)
 }
+
+func TestReplacedByAnotherDeploymentFails(t *testing.T) {
+	t.Parallel()
+	w := fastWorld(t)
+	w.Accounts[account].Clusters[cluster].Services["api-service"].RolloutSeconds = 600
+	e := startSandbox(t, w)
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	runner, _ := newRunner(t)
+
+	type outcome struct {
+		results []deploy.ServiceResult
+		err     error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		results, err := deploy.Run(context.Background(), e.ecs, e.request(digest), runner)
+		done <- outcome{results, err}
+	}()
+	// Someone else deploys while ours rolls out.
+	deadline := time.Now().Add(10 * time.Second)
+	for aws.ToString(e.describeService(t, "api-service").TaskDefinition) != "arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:2" {
+		if time.Now().After(deadline) {
+			t.Fatal("our deployment never started")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := e.ecs.UpdateService(context.Background(), &ecs.UpdateServiceInput{
+		Cluster: aws.String(cluster), Service: aws.String("api-service"),
+		TaskDefinition: aws.String("web-api:1"),
+	}); err != nil {
+		t.Fatalf("the other UpdateService: %v", err)
+	}
+	got := <-done
+	if got.err == nil || got.results[0].Outcome != deploy.OutcomeFailed {
+		t.Fatalf("Run = %v, %+v; want a failure once another deployment took over", got.err, got.results)
+	}
+	if !strings.Contains(got.err.Error(), "stopped") && !strings.Contains(got.err.Error(), "replaced") {
+		t.Errorf("error %q does not say our deployment was stopped or replaced", got.err)
+	}
+}
+
+// TestWithoutServiceDeploymentAPI watches a role that may not use the
+// ServiceDeployment API: the service's deployments[] entry with our id tells
+// success from a rollback just as well.
+func TestWithoutServiceDeploymentAPI(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		crash bool
+	}{
+		{"succeeds", false},
+		{"rolled_back_fails", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := fastWorld(t)
+			role := w.Accounts[account].Roles["gha-deploy"]
+			role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
+				Effect:   "Deny",
+				Action:   sandbox.StringList{"ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments"},
+				Resource: sandbox.StringList{"*"},
+			})
+			e := startSandbox(t, w)
+			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			if tt.crash {
+				e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: digest})
+			}
+			runner, logs := newRunner(t)
+			results, err := deploy.Run(context.Background(), e.ecs, e.request(digest), runner)
+			if !strings.Contains(logs.String(), "Not allowed to use the ServiceDeployment API") {
+				t.Errorf("log does not say the watch fell back to deployments[]")
+			}
+			if tt.crash {
+				if err == nil || results[0].Outcome != deploy.OutcomeFailed || !strings.Contains(err.Error(), "failed") {
+					t.Errorf("Run = %v, %q; want a failure saying the deployment failed", err, results[0].Outcome)
+				}
+				if !strings.Contains(strings.Join(results[0].StoppedReasons, "\n"), "Essential container in task exited") {
+					t.Errorf("stopped reasons = %q, want the crash", results[0].StoppedReasons)
+				}
+				return
+			}
+			if err != nil || results[0].Outcome != deploy.OutcomeSucceeded {
+				t.Errorf("Run = %v, %q; want success", err, results[0].Outcome)
+			}
+		})
+	}
+}

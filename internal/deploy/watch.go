@@ -329,6 +329,9 @@ func (s *serviceState) rollout() string {
 	if sd != nil && sd.LifecycleStage != "" && sd.Status == types.ServiceDeploymentStatusInProgress {
 		parts = append(parts, "stage "+string(sd.LifecycleStage))
 	}
+	if len(parts) == 0 {
+		return "no longer among the service's deployments"
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -416,6 +419,12 @@ func (s *serviceState) evaluate() {
 			s.failRollout(ours)
 			return
 		}
+		// Our entry may be gone already: ECS drops a failed deployment once
+		// its rollback is done. Its events still say what became of it.
+		if msg := eventAbout(svc, s.result.DeploymentID, "failed"); msg != "" {
+			s.fail(OutcomeFailed, fmt.Errorf("service %q: deployment %s failed (%s); the service is not running %s", s.name, s.result.DeploymentID, msg, ourTD))
+			return
+		}
 		replaced()
 	case ours.RolloutState == types.DeploymentRolloutStateFailed:
 		s.failRollout(ours)
@@ -429,6 +438,17 @@ func (s *serviceState) evaluate() {
 		// ECS without rollout states: steady on our deployment alone.
 		s.succeed()
 	}
+}
+
+// eventAbout returns the newest service event that names the deployment
+// and contains word; empty when there is none.
+func eventAbout(svc *types.Service, deploymentID, word string) string {
+	for _, e := range svc.Events { // newest first
+		if m := aws.ToString(e.Message); strings.Contains(m, deploymentID) && strings.Contains(m, word) {
+			return m
+		}
+	}
+	return ""
 }
 
 func (s *serviceState) failRollout(d *types.Deployment) {
