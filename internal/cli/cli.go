@@ -141,6 +141,20 @@ func report(ctx context.Context, runner *ghaction.Runner, err error) int {
 		}
 		return ExitUsage
 	}
+	var reported reportedError
+	if errors.As(err, &reported) {
+		// Each failure is already an error annotation; say so once, plainly.
+		runner.Infof("failed: %d problem(s), each reported above", len(splitJoined(reported.err)))
+		return ExitFailure
+	}
 	runner.Errorf("%v", err)
 	return ExitFailure
+}
+
+// splitJoined lists the errors that errors.Join combined into err.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -156,12 +156,14 @@ func TestDemoPrintsNoSecret(t *testing.T) {
 				}
 				var stdout, stderr syncBuffer
 				var sb *sandbox.Sandbox
-				code := runDemo(context.Background(), []string{"--scenario", sc.Name}, getenvOf(env), &stdout, &stderr,
-					func(s *sandbox.Sandbox) { sb = s })
+				code := runDemo(context.Background(), []string{"--scenario", sc.Name}, getenvOf(env), &stdout, &stderr, demoHooks{
+					world:   func(w *sandbox.World) { w.ECS = &sandbox.ECSSettings{TimeScale: 0.2} },
+					started: func(s *sandbox.Sandbox) { sb = s },
+				})
 				printed := stdout.String() + stderr.String()
-				wantCode := ExitFailure
-				if sc.Name == "success" || sc.Name == "role-chain" || sc.Name == "sts-throttling" {
-					wantCode = ExitOK
+				wantCode := ExitOK
+				if sc.Fails {
+					wantCode = ExitFailure
 				}
 				if code != wantCode {
 					t.Errorf("exit code %d, want %d:\n%s", code, wantCode, printed)

@@ -2,10 +2,15 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
@@ -19,6 +24,8 @@ type Scenario struct {
 	Name string
 	// Description says what happens, in one line.
 	Description string
+	// Fails says the scenario ends in a failed run, as it should.
+	Fails bool
 	// World changes the built-in world before the sandbox starts.
 	World func(w *sandbox.World)
 	// Inputs are action inputs (by input name) set on top of the demo's.
@@ -27,6 +34,10 @@ type Scenario struct {
 	Unset []string
 	// Faults are injected once the sandbox runs.
 	Faults []sandbox.Fault
+	// Prepare runs once the sandbox runs and the demo image is built, for
+	// scenarios that need either: it may inject faults and return more
+	// inputs.
+	Prepare func(sb *sandbox.Sandbox, image v1.Image, dir string) (map[string]string, error)
 }
 
 // demoInputs are the action inputs of the demo job.
@@ -34,8 +45,12 @@ func demoInputs(sb *sandbox.Sandbox) map[string]string {
 	return map[string]string{
 		config.InputRoleToAssume: "arn:aws:iam::111122223333:role/gha-deploy",
 		config.InputAWSRegion:    sb.Region(),
-		// The push and deploy steps add image, repository, cluster and
-		// service here when they are wired into Run.
+		// The image is generated in memory (Deps.ImageSource); this name
+		// is what the log calls it.
+		config.InputImage:      "web-api:demo",
+		config.InputRepository: "web-api",
+		config.InputCluster:    "prod-cluster",
+		config.InputService:    "api-service",
 	}
 }
 
@@ -50,23 +65,69 @@ func Scenarios() []Scenario {
 				{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "Throttling", Times: 1},
 				{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "IDPCommunicationError", Times: 1},
 			}},
-		{Name: "access-denied", Description: "the job runs on a feature branch without an environment; the trust policy refuses it and the log explains why",
+		{Name: "access-denied", Fails: true, Description: "the job runs on a feature branch without an environment; the trust policy refuses it and the log explains why",
 			World: func(w *sandbox.World) {
 				w.GitHub.Claims["ref"] = "refs/heads/feature-x"
 				w.GitHub.Claims["job_workflow_ref"] = w.GitHub.Claims["repository"] + "/.github/workflows/deploy.yml@refs/heads/feature-x"
 				delete(w.GitHub.Claims, "environment")
 			}},
-		{Name: "no-id-token-permission", Description: "the workflow lacks permissions: id-token: write",
+		{Name: "no-id-token-permission", Fails: true, Description: "the workflow lacks permissions: id-token: write",
 			Unset: []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}},
-		{Name: "wrong-audience", Description: "the token is requested for an audience the IAM OIDC provider does not list",
+		{Name: "wrong-audience", Fails: true, Description: "the token is requested for an audience the IAM OIDC provider does not list",
 			Inputs: map[string]string{config.InputAudience: "api://acme-deploy"}},
-		{Name: "expired-token", Description: "the token service's clock is ten minutes behind: STS sees expired tokens",
+		{Name: "expired-token", Fails: true, Description: "the token service's clock is ten minutes behind: STS sees expired tokens",
 			World: func(w *sandbox.World) { w.GitHub.IssuedAtOffsetSeconds = -600 }},
-		{Name: "unknown-issuer", Description: "the token comes from an issuer the account has no IAM OIDC provider for",
+		{Name: "unknown-issuer", Fails: true, Description: "the token comes from an issuer the account has no IAM OIDC provider for",
 			World: func(w *sandbox.World) { w.GitHub.Issuer = "https://token.example.invalid" }},
-		{Name: "wrong-external-id", Description: "the role chain sends the wrong external ID to the production account",
+		{Name: "wrong-external-id", Fails: true, Description: "the role chain sends the wrong external ID to the production account",
 			Inputs: map[string]string{config.InputRoleChain: "arn:aws:iam::444455556666:role/prod-deploy external-id=acme-prod-0000"}},
+		{Name: "two-services", Description: "the API and the worker are deployed in parallel from one push",
+			Inputs: map[string]string{config.InputService: "api-service\nworker-service"}},
+		{Name: "crash-loop", Fails: true, Description: "the new image crashes on start: the circuit breaker rolls the service back, and the deploy fails",
+			Prepare: func(sb *sandbox.Sandbox, image v1.Image, _ string) (map[string]string, error) {
+				digest, err := image.Digest()
+				if err != nil {
+					return nil, err
+				}
+				sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: digest.String()})
+				return nil, nil
+			}},
+		{Name: "missing-image", Fails: true, Description: "the task definition's log sidecar names a tag nobody pushed: its tasks cannot pull it, and the deploy fails",
+			Prepare: func(sb *sandbox.Sandbox, _ v1.Image, dir string) (map[string]string, error) {
+				path, err := writeDemoTaskDefinition(sb, dir, "metrics-sidecar:2.1")
+				if err != nil {
+					return nil, err
+				}
+				return map[string]string{config.InputTaskDefinition: path}, nil
+			}},
 	}
+}
+
+// writeDemoTaskDefinition writes a task definition file for the demo's
+// api-service whose second container runs sidecar (repository:tag) from
+// the demo account's registry.
+func writeDemoTaskDefinition(sb *sandbox.Sandbox, dir, sidecar string) (string, error) {
+	host := sb.RegistryHost("111122223333")
+	td := map[string]any{
+		"family":                  "web-api",
+		"networkMode":             "awsvpc",
+		"requiresCompatibilities": []string{"FARGATE"},
+		"cpu":                     "256",
+		"memory":                  "512",
+		"executionRoleArn":        "arn:aws:iam::111122223333:role/ecsTaskExecutionRole",
+		"taskRoleArn":             "arn:aws:iam::111122223333:role/web-api-task",
+		"containerDefinitions": []map[string]any{
+			{"name": "web", "image": host + "/web-api:bootstrap", "essential": true,
+				"portMappings": []map[string]any{{"containerPort": 8080, "protocol": "tcp"}}},
+			{"name": "metrics", "image": host + "/" + sidecar, "essential": true},
+		},
+	}
+	data, err := json.MarshalIndent(td, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "task-definition.json")
+	return path, os.WriteFile(path, data, 0o600)
 }
 
 // demoCommand starts the sandbox in-process with the built-in world and
@@ -75,12 +136,19 @@ func Scenarios() []Scenario {
 // from the sandbox. The process environment is never changed; the flow gets
 // a getenv that overlays the sandbox's on the real one.
 func demoCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	return runDemo(ctx, args, getenv, stdout, stderr, nil)
+	return runDemo(ctx, args, getenv, stdout, stderr, demoHooks{})
 }
 
-// runDemo is demoCommand; started, when set, is handed the running sandbox
-// (tests collect its secrets from it).
-func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, started func(*sandbox.Sandbox)) int {
+// demoHooks let tests see into a demo run: world changes the world before
+// the sandbox starts (tests speed up its clock); started is handed the
+// running sandbox (tests collect its secrets from it).
+type demoHooks struct {
+	world   func(*sandbox.World)
+	started func(*sandbox.Sandbox)
+}
+
+// runDemo is demoCommand, with hooks for tests.
+func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hooks demoHooks) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("scenario", Scenarios()[0].Name, "the scenario to run (see --list)")
@@ -114,14 +182,17 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if scenario.World != nil {
 		scenario.World(world)
 	}
+	if hooks.world != nil {
+		hooks.world(world)
+	}
 	sb, err := sandbox.Start(ctx, world, sandbox.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "start the sandbox: %v\n", err)
 		return ExitFailure
 	}
 	defer sb.Close()
-	if started != nil {
-		started(sb)
+	if hooks.started != nil {
+		hooks.started(sb)
 	}
 	for _, f := range scenario.Faults {
 		sb.InjectFault(f)
@@ -137,6 +208,27 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	inputs := demoInputs(sb)
 	for k, v := range scenario.Inputs {
 		inputs[k] = v
+	}
+	image, err := demoImage(sb.Env()["GITHUB_SHA"])
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return ExitFailure
+	}
+	if scenario.Prepare != nil {
+		dir, err := os.MkdirTemp("", "oidc-ecs-deploy-demo-")
+		if err != nil {
+			fmt.Fprintf(stderr, "demo: %v\n", err)
+			return ExitFailure
+		}
+		defer os.RemoveAll(dir)
+		more, err := scenario.Prepare(sb, image, dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "demo scenario %s: %v\n", scenario.Name, err)
+			return ExitFailure
+		}
+		for k, v := range more {
+			inputs[k] = v
+		}
 	}
 	for k, v := range inputs {
 		overlay[config.InputEnvName(k)] = v
@@ -160,7 +252,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return report(ctx, runner, err)
 	}
-	_, err = Run(ctx, cfg, Deps{Getenv: demoGetenv, Runner: runner})
+	_, err = Run(ctx, cfg, Deps{Getenv: demoGetenv, Runner: runner, ImageSource: image})
 	code := report(ctx, runner, err)
 	runner.Infof("demo finished: exit code %d", code)
 	return code

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
@@ -32,6 +34,9 @@ type Deps struct {
 	// Auth tunes retries and refresh (tests shorten the backoff); its
 	// Getenv, HTTPClient and Mask are filled in from the fields above.
 	Auth awsauth.Options
+	// ImageSource, when set, is pushed instead of reading the image input
+	// from the Docker engine or a file: the demo's generated image.
+	ImageSource v1.Image
 }
 
 // Result is what a run did. Fields of steps that did not run stay empty.
@@ -47,6 +52,8 @@ type Result struct {
 	// refreshed with a new OIDC token before then.
 	CredentialsExpire time.Time
 
+	// Repository is the repository URI the image was pushed to (push step).
+	Repository string
 	// ImageURI is repository:tag of the pushed image (push step).
 	ImageURI string
 	// ImageDigest is the pushed image's sha256:... digest (push step).
@@ -69,6 +76,10 @@ type ServiceResult struct {
 	Duration time.Duration
 	// Err is why the deployment failed; nil on success.
 	Err error
+	// StoppedReasons are why ECS stopped the deployment's tasks, when it failed.
+	StoppedReasons []string
+	// LastEvents are the service's latest events, oldest first, when it failed.
+	LastEvents []string
 }
 
 // run is the state of one Run, handed from phase to phase.
@@ -78,6 +89,10 @@ type run struct {
 	out    *ghaction.Runner
 	awsCfg aws.Config
 	result Result
+
+	// prep is the deploy's preparation, started during the push.
+	prepMu sync.Mutex
+	prep   *preparation
 }
 
 // phase is one step of the flow, printed as one log group.
@@ -96,10 +111,10 @@ func (r *run) phases() []phase {
 		// Push (ECR): runs when cfg.PushRequested(). It uses r.awsCfg,
 		// masks the registry password with r.out.Mask, and fills
 		// r.result.ImageURI, ImageDigest and Image.
-		{title: "Push image", enabled: r.cfg.PushRequested()},
+		{title: "Push image", enabled: r.cfg.PushRequested(), do: r.push},
 		// Deploy (ECS): runs when cfg.DeployRequested(). It uses r.awsCfg
 		// and r.result.Image, and fills r.result.Services.
-		{title: "Deploy", enabled: r.cfg.DeployRequested()},
+		{title: "Deploy", enabled: r.cfg.DeployRequested(), do: r.deploy},
 	}
 }
 
@@ -113,6 +128,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 		deps.Now = time.Now
 	}
 	r := &run{cfg: cfg, deps: deps, out: deps.Runner}
+	defer r.stopBackground()
 	r.result.RoleSessionName = cfg.RoleSessionName
 	phases := r.phases()
 	// A requested step this build cannot do fails the run before anything
@@ -224,6 +240,25 @@ func (r *run) summarize(runErr error) {
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.Service, s.TaskDefinitionARN, s.DeploymentID,
 				strings.ReplaceAll(status, "\n", " "), s.Duration.Round(time.Second))
+		}
+	}
+	for _, s := range res.Services {
+		if s.Err == nil || (len(s.StoppedReasons) == 0 && len(s.LastEvents) == 0) {
+			continue
+		}
+		fmt.Fprintf(&b, "\n**%s**\n", s.Service)
+		if len(s.StoppedReasons) > 0 {
+			b.WriteString("\nStopped tasks:\n\n")
+			for _, reason := range s.StoppedReasons {
+				fmt.Fprintf(&b, "- `%s`\n", strings.ReplaceAll(reason, "`", "'"))
+			}
+		}
+		if len(s.LastEvents) > 0 {
+			b.WriteString("\nLast service events:\n\n```\n")
+			for _, ev := range s.LastEvents {
+				b.WriteString(ev + "\n")
+			}
+			b.WriteString("```\n")
 		}
 	}
 	if runErr != nil {

@@ -260,6 +260,10 @@ func (p *Plan) notStarted() []ServiceResult {
 // deployments. It returns one result per service, in request order; the
 // error joins every service's failure.
 func (p *Plan) Deploy(ctx context.Context, image Image) ([]ServiceResult, error) {
+	if p.prepareErr != nil {
+		// Prepare has reported it already.
+		return p.notStarted(), p.prepareErr
+	}
 	if err := p.check(image); err != nil {
 		p.log.errorf(err)
 		return p.notStarted(), err

@@ -48,6 +48,10 @@ type PushRequest struct {
 	HTTPClient *http.Client
 	// Concurrency bounds parallel blob uploads; 4 when zero.
 	Concurrency int
+	// OnRepository, when set, is called with the repository URI (host/name)
+	// as soon as it is known, before any upload: the deploy reads the
+	// services and their task definitions meanwhile.
+	OnRepository func(uri string)
 }
 
 // PushResult is what a push produced.
@@ -119,6 +123,9 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	g.Go(func() error {
 		var err error
 		t, err = resolveTarget(gctx, api, req.Repository)
+		if err == nil && req.OnRepository != nil {
+			req.OnRepository(t.uri())
+		}
 		return err
 	})
 	g.Go(func() error {

@@ -338,6 +338,9 @@ func (f *registryFront) forward(w http.ResponseWriter, r *http.Request, route re
 			Transport:     f.ecr.client.Transport,
 			FlushInterval: -1,
 			ModifyResponse: func(resp *http.Response) error {
+				if resp.StatusCode == http.StatusNotFound {
+					return emptyRepositoryAnswer(resp)
+				}
 				loc := resp.Header.Get("Location")
 				if loc == "" {
 					return nil
@@ -364,4 +367,28 @@ func (f *registryFront) forward(w http.ResponseWriter, r *http.Request, route re
 	out.URL.Path = "/v2/" + f.ecr.backendRepository(f.account, route.name) + strings.TrimPrefix(r.URL.Path, "/v2/"+route.name)
 	out.URL.RawPath = ""
 	f.proxy.ServeHTTP(w, out)
+}
+
+// emptyRepositoryAnswer rewrites a backend's NAME_UNKNOWN, which a registry
+// answers for a repository that holds nothing yet, into what ECR answers
+// for a repository that exists (the front has checked that it does): the
+// manifest or blob is unknown, not the repository.
+func emptyRepositoryAnswer(resp *http.Response) error {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(body, []byte("NAME_UNKNOWN")) {
+		code, msg := "MANIFEST_UNKNOWN", "Requested image not found"
+		if strings.Contains(resp.Request.URL.Path, "/blobs/") {
+			code, msg = "BLOB_UNKNOWN", "blob unknown to registry"
+		}
+		body, _ = json.Marshal(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+		resp.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
 }

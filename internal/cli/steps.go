@@ -1,0 +1,294 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
+)
+
+// The step outputs, as action.yml declares them.
+const (
+	OutputImageURI          = "image-uri"
+	OutputImageDigest       = "image-digest"
+	OutputImage             = "image"
+	OutputTaskDefinitionARN = "task-definition-arn"
+	OutputDeploymentID      = "deployment-id"
+	OutputResults           = "results"
+)
+
+// OutputNames lists every output the action can write.
+func OutputNames() []string {
+	return []string{OutputImageURI, OutputImageDigest, OutputImage, OutputTaskDefinitionARN, OutputDeploymentID, OutputResults}
+}
+
+// preparation is the deploy's first half (reading the services and their
+// task definitions), which runs while the image is pushed.
+type preparation struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	plan   *deploy.Plan
+	err    error
+	log    *deferredLogger
+}
+
+// startPrepare starts reading the services for the deploy, with the
+// repository the push goes to (empty when nothing is pushed). Its log is
+// held back until the Deploy group prints it.
+func (r *run) startPrepare(ctx context.Context, repositoryURI string) {
+	r.prepMu.Lock()
+	defer r.prepMu.Unlock()
+	if r.prep != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &preparation{done: make(chan struct{}), cancel: cancel, log: &deferredLogger{out: r.out}}
+	r.prep = p
+	req := r.deployRequest(repositoryURI)
+	client := ecs.NewFromConfig(r.awsCfg)
+	go func() {
+		defer close(p.done)
+		p.plan, p.err = deploy.Prepare(ctx, client, req, p.log)
+	}()
+}
+
+// stopBackground cancels a preparation that a failed push left behind and
+// waits for it, so no goroutine outlives Run.
+func (r *run) stopBackground() {
+	r.prepMu.Lock()
+	p := r.prep
+	r.prepMu.Unlock()
+	if p != nil {
+		p.cancel()
+		<-p.done
+	}
+}
+
+func (r *run) deployRequest(repositoryURI string) deploy.Request {
+	return deploy.Request{
+		Cluster:            r.cfg.Cluster,
+		Services:           r.cfg.Services,
+		TaskDefinitionFile: r.cfg.TaskDefinition,
+		ContainerNames:     r.cfg.ContainerNames,
+		Image:              deploy.Image{RepositoryURI: repositoryURI, Tags: r.cfg.Tags},
+		ForceNewDeployment: r.cfg.ForceNewDeployment,
+		Wait:               r.cfg.WaitForServiceStability,
+		WaitTimeout:        time.Duration(r.cfg.WaitForMinutes) * time.Minute,
+	}
+}
+
+// push logs into ECR and pushes the image under every tag. When a deploy
+// follows, the services are read as soon as the repository is known, while
+// the layers upload.
+func (r *run) push(ctx context.Context) error {
+	req := registry.PushRequest{
+		Image:      r.cfg.Image,
+		Source:     r.deps.ImageSource,
+		Repository: r.cfg.Repository,
+		Tags:       r.cfg.Tags,
+		Getenv:     r.deps.Getenv,
+		Mask:       r.out.Mask,
+		HTTPClient: r.deps.HTTPClient,
+	}
+	if r.cfg.DeployRequested() {
+		req.OnRepository = func(uri string) { r.startPrepare(ctx, uri) }
+	}
+	r.out.Infof("Pushing %s to %s, tags %v", describeImageInput(r.cfg.Image, r.deps.ImageSource != nil), r.cfg.Repository, r.cfg.Tags)
+	res, err := registry.Push(ctx, r.awsCfg, req, r.out.Writer())
+	if err != nil {
+		return awsauth.Explained(err)
+	}
+	r.result.Repository = res.Repository
+	r.result.ImageURI = res.ImageURI
+	r.result.ImageDigest = res.Digest
+	r.result.Image = res.Image
+	r.out.Infof("Pushed %s: %d layers uploaded (%s), %d already there", res.Image, res.LayersPushed, byteSize(res.BytesPushed), res.LayersSkipped)
+	return r.setOutputs(map[string]string{
+		OutputImageURI:    res.ImageURI,
+		OutputImageDigest: res.Digest,
+		OutputImage:       res.Image,
+	})
+}
+
+func describeImageInput(image string, inMemory bool) string {
+	if inMemory {
+		return "the generated image " + image
+	}
+	return image
+}
+
+// deploy rolls the pushed image out to every service and watches it.
+func (r *run) deploy(ctx context.Context) error {
+	// Without a push (force-new-deployment alone) nothing started reading
+	// the services yet.
+	r.startPrepare(ctx, "")
+	p := r.prep
+	<-p.done
+	p.log.flush()
+
+	// A plan whose preparation failed deploys nothing; its results say
+	// which services were not started.
+	results, err := p.plan.Deploy(ctx, deploy.Image{RepositoryURI: r.result.Repository, Digest: r.result.ImageDigest, Tags: r.cfg.Tags})
+	for _, res := range results {
+		var serr error
+		if res.Failure != "" {
+			serr = errors.New(res.Failure)
+		}
+		r.result.Services = append(r.result.Services, ServiceResult{
+			Service:           res.Service,
+			Cluster:           res.Cluster,
+			TaskDefinitionARN: res.TaskDefinitionARN,
+			DeploymentID:      res.DeploymentID,
+			Status:            string(res.Outcome),
+			Duration:          res.Duration,
+			Err:               serr,
+			StoppedReasons:    res.StoppedReasons,
+			LastEvents:        res.LastEvents,
+		})
+	}
+	if outErr := r.setDeployOutputs(results); outErr != nil && err == nil {
+		err = outErr
+	}
+	if err != nil {
+		// The deploy package has already printed each failure as an
+		// error annotation, with the stopped reasons and last events.
+		return reportedError{awsauth.Explained(err)}
+	}
+	return nil
+}
+
+// resultJSON is one element of the results output.
+type resultJSON struct {
+	Service           string  `json:"service"`
+	Cluster           string  `json:"cluster"`
+	TaskDefinitionARN string  `json:"taskDefinitionArn,omitempty"`
+	DeploymentID      string  `json:"deploymentId,omitempty"`
+	Status            string  `json:"status"`
+	Reason            string  `json:"reason,omitempty"`
+	DurationSeconds   float64 `json:"durationSeconds"`
+}
+
+func (r *run) setDeployOutputs(results []deploy.ServiceResult) error {
+	all := make([]resultJSON, 0, len(results))
+	for _, res := range results {
+		all = append(all, resultJSON{
+			Service:           res.Service,
+			Cluster:           res.Cluster,
+			TaskDefinitionARN: res.TaskDefinitionARN,
+			DeploymentID:      res.DeploymentID,
+			Status:            string(res.Outcome),
+			Reason:            res.Failure,
+			DurationSeconds:   res.Duration.Round(time.Millisecond).Seconds(),
+		})
+	}
+	data, err := json.Marshal(all)
+	if err != nil {
+		return fmt.Errorf("encode the results output: %w", err)
+	}
+	outputs := map[string]string{OutputResults: string(data)}
+	// The single-value outputs describe the first service, which is the
+	// only one in the common case.
+	if len(results) > 0 {
+		outputs[OutputTaskDefinitionARN] = results[0].TaskDefinitionARN
+		outputs[OutputDeploymentID] = results[0].DeploymentID
+	}
+	return r.setOutputs(outputs)
+}
+
+// setOutputs writes step outputs in a stable order.
+func (r *run) setOutputs(outputs map[string]string) error {
+	for _, name := range OutputNames() {
+		v, ok := outputs[name]
+		if !ok || v == "" {
+			continue
+		}
+		if err := r.out.SetOutput(name, v); err != nil {
+			return fmt.Errorf("set output %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// reportedError is a failure whose explanation is already in the log as an
+// error annotation; the run's end repeats only a one-line pointer to it.
+type reportedError struct{ err error }
+
+func (e reportedError) Error() string { return e.err.Error() }
+func (e reportedError) Unwrap() error { return e.err }
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}
+
+// deferredLogger holds a background step's lines until flush, then passes
+// them through, so that lines from the deploy's preparation, which runs
+// during the push, appear in the Deploy group rather than amid the push's.
+// Groups are printed as headings: the runner cannot nest groups, and the
+// deploy already runs inside one.
+type deferredLogger struct {
+	out     *ghaction.Runner
+	mu      sync.Mutex
+	flushed bool
+	held    []func()
+}
+
+var _ deploy.Logger = (*deferredLogger)(nil)
+
+func (l *deferredLogger) do(f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.flushed {
+		f()
+		return
+	}
+	l.held = append(l.held, f)
+}
+
+func (l *deferredLogger) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.held {
+		f()
+	}
+	l.held, l.flushed = nil, true
+}
+
+// Infof prints a line.
+func (l *deferredLogger) Infof(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.do(func() { l.out.Infof("%s", msg) })
+}
+
+// Warningf prints a warning annotation.
+func (l *deferredLogger) Warningf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.do(func() { l.out.Warningf("%s", msg) })
+}
+
+// Errorf prints an error annotation.
+func (l *deferredLogger) Errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.do(func() { l.out.Errorf("%s", msg) })
+}
+
+// Group prints title as a heading.
+func (l *deferredLogger) Group(title string) func() {
+	l.do(func() { l.out.Infof("── %s", title) })
+	return func() {}
+}
