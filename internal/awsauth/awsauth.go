@@ -257,13 +257,15 @@ func (p *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 
 // Explained returns the *Error inside err, if there is one, without the
 // SDK's wrapping ("failed to refresh cached credentials, ..."); otherwise
-// err itself. Use it on any error of a call made with Load's credentials.
+// an AccessDeniedException from ECR or ECS as a *DeniedError naming the
+// missing permission; otherwise err itself. Use it on any error of a call
+// made with Load's credentials.
 func Explained(err error) error {
 	var explained *Error
 	if errors.As(err, &explained) {
 		return explained
 	}
-	return err
+	return explainDenied(err)
 }
 
 // Identity is who the credentials are, as STS GetCallerIdentity says.

@@ -135,7 +135,7 @@ func report(ctx context.Context, runner *ghaction.Runner, err error) int {
 		return ExitFailure
 	}
 	var inputErr *config.InputError
-	if errors.As(err, &inputErr) || errors.Is(err, ErrStepUnavailable) {
+	if errors.As(err, &inputErr) {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			runner.Errorf("%s", line)
 		}

@@ -197,6 +197,9 @@ func TestDemoScenarioMessages(t *testing.T) {
 		"expired-token":          {"ExpiredTokenException", "clock"},
 		"unknown-issuer":         {"no IAM OIDC identity provider", "https://token.example.invalid"},
 		"wrong-external-id":      {"role-chain hop 1", "arn:aws:iam::444455556666:role/prod-deploy", "sts:ExternalId"},
+		"two-services":           {"[api-service] Deployment", "[worker-service] Deployment", `"service":"worker-service"`},
+		"crash-loop":             {"circuit breaker", "rolled", "Essential container in task exited"},
+		"missing-image":          {"CannotPullContainerError", "metrics-sidecar:2.1"},
 	}
 	for name, wants := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -324,24 +327,6 @@ func TestInterruptedIsNotAnAWSFailure(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "STS") {
 		t.Errorf("an interrupt was reported as an STS failure:\n%s", out.String())
-	}
-}
-
-func TestRequestedStepUnavailableFailsFirst(t *testing.T) {
-	t.Parallel()
-	// Until the push and deploy steps are wired into Run, asking for them
-	// must fail before anything happens. Remove this test when they are.
-	sb := startSandbox(t, nil)
-	getenv := getenvOf(sb.Env())
-	cfg := demoConfig()
-	cfg.Image, cfg.Repository, cfg.Tags = "my-api", "web-api", []string{"abc"}
-	var out syncBuffer
-	_, err := Run(context.Background(), cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv)})
-	if !errors.Is(err, ErrStepUnavailable) {
-		t.Skipf("Run with an image = %v: the push step is wired", err)
-	}
-	if sb.TokenRequests() != 0 {
-		t.Error("a token was fetched before the run gave up")
 	}
 }
 

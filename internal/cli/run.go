@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -99,7 +98,7 @@ type run struct {
 type phase struct {
 	title   string
 	enabled bool
-	// do runs the phase; nil means this build does not have the step yet.
+	// do runs the phase.
 	do func(ctx context.Context) error
 }
 
@@ -131,13 +130,6 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	defer r.stopBackground()
 	r.result.RoleSessionName = cfg.RoleSessionName
 	phases := r.phases()
-	// A requested step this build cannot do fails the run before anything
-	// happens, rather than after authenticating.
-	for _, p := range phases {
-		if p.enabled && p.do == nil {
-			return Result{}, fmt.Errorf("%s: %w", strings.ToLower(p.title), ErrStepUnavailable)
-		}
-	}
 	var err error
 	for _, p := range phases {
 		if !p.enabled {
@@ -155,8 +147,6 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	return r.result, err
 }
 
-// ErrStepUnavailable is returned for a requested step this build lacks.
-var ErrStepUnavailable = errors.New("this step is not available in this build")
 
 // authenticate turns the job's OIDC token into credentials for the role,
 // then the role chain, and proves them with GetCallerIdentity.
