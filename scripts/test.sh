@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-export PATH="$(go env GOPATH)/bin:$PATH"
+# Go-installed tools (crane, actionlint), then Debian's packages ahead of any
+# other installation of the same tool (the AWS CLI the tests and benchmarks
+# use is Debian's awscli 2).
+export PATH="$(go env GOPATH)/bin:/usr/bin:$PATH"
 
 # shellcheck source=/dev/null
 source scripts/services.sh
