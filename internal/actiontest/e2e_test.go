@@ -287,7 +287,7 @@ func (e *e2e) run(tb testing.TB, with map[string]string, edit func(env map[strin
 		tb.Fatal(err)
 	}
 	r.summary = string(summary)
-	tb.Logf("action log:\n%s", r.log)
+	tb.Logf("action log:\n%s\njob summary:\n%s\noutputs:\n%s", r.log, r.summary, r.rawOut)
 	return r
 }
 
@@ -396,10 +396,44 @@ func (e *e2e) ecsClient(tb testing.TB) *ecs.Client {
 }
 
 // registryDigest asks the real registry behind the ECR front, with plain
-// HTTP, which manifest digest a tag names.
-func registryDigest(tb testing.TB, registry, repository, tag string) string {
+// HTTP, which manifest digest a tag names. The front keeps each sandbox's
+// repositories under a prefix of its own in the backend
+// (.../ACCOUNT/NAME); the catalog finds it, as the repository's name is
+// unique to the test.
+func registryDigest(tb testing.TB, registry, account, repository, tag string) string {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodHead, "http://"+registry+"/v2/"+repository+"/manifests/"+tag, nil)
+	var backendName string
+	next := "/v2/_catalog?n=1000"
+	for next != "" {
+		resp, err := http.Get("http://" + registry + next)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var catalog struct {
+			Repositories []string `json:"repositories"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&catalog)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			tb.Fatalf("read the registry's catalog: %s, %v", resp.Status, err)
+		}
+		for _, r := range catalog.Repositories {
+			if r == repository || strings.HasSuffix(r, "/"+account+"/"+repository) {
+				backendName = r
+			}
+		}
+		// The next page, if any: Link: </v2/_catalog?last=...&n=1000>; rel="next"
+		next = ""
+		if link := resp.Header.Get("Link"); strings.Contains(link, `rel="next"`) {
+			if i, j := strings.Index(link, "<"), strings.Index(link, ">"); i >= 0 && j > i {
+				next = link[i+1 : j]
+			}
+		}
+	}
+	if backendName == "" {
+		tb.Fatalf("the registry holds no repository for %s", repository)
+	}
+	req, err := http.NewRequest(http.MethodHead, "http://"+registry+"/v2/"+backendName+"/manifests/"+tag, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -416,7 +450,7 @@ func registryDigest(tb testing.TB, registry, repository, tag string) string {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		tb.Fatalf("the registry has no %s:%s: %s", repository, tag, resp.Status)
+		tb.Fatalf("the registry has no %s:%s: %s", backendName, tag, resp.Status)
 	}
 	return resp.Header.Get("Docker-Content-Digest")
 }
@@ -467,7 +501,7 @@ func TestActionDeploys(t *testing.T) {
 			if !digestPattern.MatchString(digest) {
 				t.Fatalf("output image-digest = %q, want sha256:<64 hex>", digest)
 			}
-			if got := registryDigest(t, e.registry, e.repository, e.sha); got != digest {
+			if got := registryDigest(t, e.registry, testAccount, e.repository, e.sha); got != digest {
 				t.Errorf("the registry says %s:%s is %s; output image-digest = %s", e.repository, e.sha, got, digest)
 			}
 			uri := r.outputs["image-uri"]
