@@ -948,6 +948,25 @@ func TestECSEventTimesAreDistinct(t *testing.T) {
 	}
 }
 
+// cliTime is a timestamp as the AWS CLI prints it: epoch seconds (version 1)
+// or ISO 8601 (version 2).
+type cliTime struct{ time.Time }
+
+func (t *cliTime) UnmarshalJSON(data []byte) error {
+	var secs float64
+	if err := json.Unmarshal(data, &secs); err == nil {
+		t.Time = time.Unix(0, int64(secs*1e9))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	parsed, err := time.Parse(time.RFC3339Nano, s)
+	t.Time = parsed
+	return err
+}
+
 // TestECSAWSCLI reads the stand-in with the real AWS CLI, whose parser
 // checks every timestamp and structure against ECS's model.
 func TestECSAWSCLI(t *testing.T) {
@@ -967,7 +986,7 @@ func TestECSAWSCLI(t *testing.T) {
 			TaskDefinition string `json:"taskDefinition"`
 			Deployments    []struct {
 				RolloutState string  `json:"rolloutState"`
-				CreatedAt    float64 `json:"createdAt"`
+				CreatedAt    cliTime `json:"createdAt"`
 			} `json:"deployments"`
 			Events []struct {
 				Message string `json:"message"`
@@ -979,16 +998,20 @@ func TestECSAWSCLI(t *testing.T) {
 		len(services.Services[0].Deployments) != 1 || services.Services[0].Deployments[0].RolloutState != "COMPLETED" {
 		t.Errorf("aws ecs describe-services = %+v, want api-service COMPLETED on %s", services, aws.ToString(td.TaskDefinitionArn))
 	}
-	if d := services.Services[0].Deployments; len(d) == 1 && time.Since(time.Unix(int64(d[0].CreatedAt), 0)) > time.Minute {
+	if d := services.Services[0].Deployments; len(d) == 1 && time.Since(d[0].CreatedAt.Time) > time.Minute {
 		t.Errorf("createdAt as the CLI prints it: %v, want about now", d[0].CreatedAt)
 	}
-	var sds struct {
-		ServiceDeployments []struct {
-			Status string `json:"status"`
-		} `json:"serviceDeployments"`
+	// Debian's CLI (2.9) predates the ServiceDeployment API, which the SDK
+	// tests cover; every version reads task definitions.
+	var described struct {
+		TaskDefinition struct {
+			TaskDefinitionArn string  `json:"taskDefinitionArn"`
+			RegisteredAt      cliTime `json:"registeredAt"`
+			RegisteredBy      string  `json:"registeredBy"`
+		} `json:"taskDefinition"`
 	}
-	awsCLI(t, sb, env, &sds, "ecs", "describe-service-deployments", "--service-deployment-arns", sdARN)
-	if len(sds.ServiceDeployments) != 1 || sds.ServiceDeployments[0].Status != "SUCCESSFUL" {
-		t.Errorf("aws ecs describe-service-deployments = %+v, want SUCCESSFUL", sds)
+	awsCLI(t, sb, env, &described, "ecs", "describe-task-definition", "--task-definition", aws.ToString(td.TaskDefinitionArn))
+	if got := described.TaskDefinition; got.TaskDefinitionArn != aws.ToString(td.TaskDefinitionArn) || got.RegisteredBy == "" || got.RegisteredAt.IsZero() {
+		t.Errorf("aws ecs describe-task-definition = %+v, want %s with its registration", got, aws.ToString(td.TaskDefinitionArn))
 	}
 }
