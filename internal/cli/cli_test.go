@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
 )
 
 // syncBuffer is an output that may be written from several goroutines.
@@ -392,6 +396,10 @@ func TestSandboxCommandServesItsEnvFile(t *testing.T) {
 		t.Errorf("assumed role %q", res.AssumedRoleARN)
 	}
 
+	// A client we did not write, the AWS CLI, accepts the standalone
+	// sandbox too: web identity, then a signed call with what it got.
+	awsCLIAgainstStandalone(t, env)
+
 	cancel()
 	select {
 	case code := <-done:
@@ -400,5 +408,74 @@ func TestSandboxCommandServesItsEnvFile(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("sandbox did not stop after its context ended")
+	}
+}
+
+// awsCLIAgainstStandalone runs the AWS CLI against a standalone sandbox
+// described by env: assume-role-with-web-identity with a token fetched from
+// the token service, then get-caller-identity with the credentials it got.
+func awsCLIAgainstStandalone(t *testing.T, env map[string]string) {
+	t.Helper()
+	bin := testenv.Command(t, "aws")
+	req, err := http.NewRequest(http.MethodGet, env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience=sts.amazonaws.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var token struct {
+		Value string `json:"value"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&token); err != nil || token.Value == "" {
+		t.Fatalf("token service answered %s: %v", resp.Status, err)
+	}
+
+	home := t.TempDir()
+	empty := filepath.Join(home, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_CONFIG_FILE=" + empty,
+		"AWS_SHARED_CREDENTIALS_FILE=" + empty, "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
+	if root := os.Getenv("PYENV_ROOT"); root != "" {
+		base = append(base, "PYENV_ROOT="+root)
+	}
+	aws := func(extraEnv []string, out any, args ...string) {
+		t.Helper()
+		// Debian's CLI (2.9) does not read AWS_ENDPOINT_URL.
+		args = append(args, "--endpoint-url", env["AWS_ENDPOINT_URL"], "--region", env["AWS_REGION"], "--output", "json")
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(append([]string{}, base...), extraEnv...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args[:2], " "), err, stderr.String())
+		}
+		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+			t.Fatalf("aws %s printed %q: %v", strings.Join(args[:2], " "), stdout.String(), err)
+		}
+	}
+	var assumed struct {
+		Credentials struct {
+			AccessKeyID     string `json:"AccessKeyId"`
+			SecretAccessKey string `json:"SecretAccessKey"`
+			SessionToken    string `json:"SessionToken"`
+		} `json:"Credentials"`
+	}
+	aws(nil, &assumed, "sts", "assume-role-with-web-identity",
+		"--role-arn", "arn:aws:iam::111122223333:role/gha-deploy",
+		"--role-session-name", "aws-cli-check", "--web-identity-token", token.Value)
+	var identity struct {
+		Arn string `json:"Arn"`
+	}
+	c := assumed.Credentials
+	aws([]string{"AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken},
+		&identity, "sts", "get-caller-identity")
+	if want := "arn:aws:sts::111122223333:assumed-role/gha-deploy/aws-cli-check"; identity.Arn != want {
+		t.Errorf("aws sts get-caller-identity = %q, want %q", identity.Arn, want)
 	}
 }

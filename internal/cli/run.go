@@ -147,7 +147,6 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	return r.result, err
 }
 
-
 // authenticate turns the job's OIDC token into credentials for the role,
 // then the role chain, and proves them with GetCallerIdentity.
 func (r *run) authenticate(ctx context.Context) error {
