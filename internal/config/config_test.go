@@ -237,8 +237,15 @@ func TestStepRequirements(t *testing.T) {
 		}, nil},
 		{"deploy_without_image", func(c *Config) { c.Services = []string{"api-service"} }, []string{InputImage}},
 		{"deploy_force", func(c *Config) { c.Services, c.ForceNewDeployment = []string{"api-service"}, true }, nil},
-		{"deploy_task_definition_file", func(c *Config) { c.Services, c.TaskDefinition = []string{"api-service"}, taskDef }, nil},
+		{"deploy_task_definition_file", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "my-api", "web-api", []string{"abc"}
+			c.Services, c.TaskDefinition = []string{"api-service"}, taskDef
+		}, nil},
+		// The file is a base: the pushed image is pinned into it, so it
+		// needs an image like the service's own task definition does.
+		{"deploy_task_definition_without_image", func(c *Config) { c.Services, c.TaskDefinition = []string{"api-service"}, taskDef }, []string{InputImage}},
 		{"deploy_task_definition_missing", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "my-api", "web-api", []string{"abc"}
 			c.Services, c.TaskDefinition = []string{"api-service"}, filepath.Join(dir, "absent.json")
 		}, []string{InputTaskDefinition}},
 		{"force_without_service", func(c *Config) { c.ForceNewDeployment = true }, []string{InputForceNewDeployment}},

@@ -184,7 +184,7 @@ func (c Config) deployProblems() []*InputError {
 			add(InputTaskDefinition, c.TaskDefinition, "is a directory, not a JSON file", "task-definition.json")
 		}
 	}
-	if !c.PushRequested() && !c.ForceNewDeployment && c.TaskDefinition == "" {
+	if !c.PushRequested() && !c.ForceNewDeployment {
 		add(InputImage, "", "is required to deploy a new revision (the pushed image is pinned by digest); or set force-new-deployment: true to redeploy the current task definition", exampleImage)
 	}
 	return ps
