@@ -15,6 +15,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 const (
@@ -22,21 +23,6 @@ const (
 	prodRole    = "arn:aws:iam::444455556666:role/prod-deploy"
 	sessionName = "acme-web-api-9876543210-1"
 )
-
-// startSandbox starts the demo world, changed by mutate.
-func startSandbox(tb testing.TB, mutate func(w *sandbox.World)) *sandbox.Sandbox {
-	tb.Helper()
-	w := sandbox.DemoWorld()
-	if mutate != nil {
-		mutate(w)
-	}
-	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { sb.Close() })
-	return sb
-}
 
 func testConfig() config.Config {
 	c := config.Default()
@@ -86,7 +72,7 @@ func load(tb testing.TB, sb *sandbox.Sandbox, cfg config.Config, rec *recorder, 
 
 func TestCredentialsForRequestedRoleAndSession(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, nil)
+	sb := sandboxtest.Start(t, nil)
 	rec := &recorder{}
 	awsCfg := load(t, sb, testConfig(), rec, nil)
 	ctx := context.Background()
@@ -120,7 +106,7 @@ func TestAccessDeniedExplainedAndFailsFast(t *testing.T) {
 	t.Parallel()
 	// The job runs on a feature branch without an environment; the role
 	// trusts only the production environment.
-	sb := startSandbox(t, func(w *sandbox.World) {
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
 		w.GitHub.Claims["ref"] = "refs/heads/feature-x"
 		w.GitHub.Claims["job_workflow_ref"] = "acme/web-api/.github/workflows/deploy.yml@refs/heads/feature-x"
 		delete(w.GitHub.Claims, "environment")
@@ -198,7 +184,7 @@ func TestTokenRejectionsAreDistinct(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sb := startSandbox(t, tt.world)
+			sb := sandboxtest.Start(t, tt.world)
 			cfg := testConfig()
 			if tt.config != nil {
 				tt.config(&cfg)
@@ -259,7 +245,7 @@ func TestNoIDTokenPermissionMakesNoCall(t *testing.T) {
 
 func TestRefreshFetchesNewToken(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, func(w *sandbox.World) { w.CredentialLifetimeSeconds = 3 })
+	sb := sandboxtest.Start(t, func(w *sandbox.World) { w.CredentialLifetimeSeconds = 3 })
 	awsCfg := load(t, sb, testConfig(), &recorder{}, func(o *Options) { o.ExpiryWindow = 500 * time.Millisecond })
 	ctx := context.Background()
 
@@ -306,7 +292,7 @@ func TestTransientFailuresRetried(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sb := startSandbox(t, nil)
+			sb := sandboxtest.Start(t, nil)
 			f := tt.fault
 			f.Service, f.Operation, f.Times = "sts", "AssumeRoleWithWebIdentity", 2
 			sb.InjectFault(f)
@@ -340,7 +326,7 @@ func TestTransientFailuresRetried(t *testing.T) {
 
 func TestTransientFailureGivesUp(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, nil)
+	sb := sandboxtest.Start(t, nil)
 	sb.InjectFault(sandbox.Fault{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "IDPCommunicationError"})
 	awsCfg := load(t, sb, testConfig(), &recorder{}, func(o *Options) { o.MaxAttempts = 3 })
 	_, err := awsCfg.Credentials.Retrieve(context.Background())
@@ -355,7 +341,7 @@ func TestTransientFailureGivesUp(t *testing.T) {
 
 func TestRoleChain(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, nil)
+	sb := sandboxtest.Start(t, nil)
 	cfg := testConfig()
 	cfg.RoleDurationSeconds = 3600
 	cfg.RoleChain = []config.ChainRole{{RoleARN: prodRole, ExternalID: "acme-prod-7f3c"}}
@@ -390,7 +376,7 @@ func TestRoleChainWrongExternalID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sb := startSandbox(t, nil)
+			sb := sandboxtest.Start(t, nil)
 			cfg := testConfig()
 			cfg.RoleChain = []config.ChainRole{{RoleARN: prodRole, ExternalID: tt.externalID}}
 			awsCfg := load(t, sb, cfg, &recorder{}, nil)

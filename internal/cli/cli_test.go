@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,40 +18,9 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
 )
-
-// syncBuffer is an output that may be written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startSandbox(tb testing.TB, mutate func(w *sandbox.World)) *sandbox.Sandbox {
-	tb.Helper()
-	w := sandbox.DemoWorld()
-	if mutate != nil {
-		mutate(w)
-	}
-	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { sb.Close() })
-	return sb
-}
 
 // getenvOf reads the first map that has the key.
 func getenvOf(maps ...map[string]string) func(string) string {
@@ -79,7 +47,7 @@ var fastAuth = awsauth.Options{MaxBackoff: 50 * time.Millisecond}
 
 func TestRunAuthenticates(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, nil)
+	sb := sandboxtest.Start(t, nil)
 	dir := t.TempDir()
 	files := map[string]string{
 		"GITHUB_ACTIONS":      "true",
@@ -87,7 +55,7 @@ func TestRunAuthenticates(t *testing.T) {
 		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md"),
 	}
 	getenv := getenvOf(files, sb.Env())
-	var out syncBuffer
+	var out sandboxtest.SyncBuffer
 	cfg := demoConfig()
 	cfg.RoleChain = []config.ChainRole{{RoleARN: "arn:aws:iam::444455556666:role/prod-deploy", ExternalID: "acme-prod-7f3c"}}
 	res, err := Run(context.Background(), cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth})
@@ -158,7 +126,7 @@ func TestDemoPrintsNoSecret(t *testing.T) {
 				if inActions {
 					env["GITHUB_ACTIONS"] = "true"
 				}
-				var stdout, stderr syncBuffer
+				var stdout, stderr sandboxtest.SyncBuffer
 				var sb *sandbox.Sandbox
 				code := runDemo(context.Background(), []string{"--scenario", sc.Name}, getenvOf(env), &stdout, &stderr, demoHooks{
 					world:   func(w *sandbox.World) { w.ECS = &sandbox.ECSSettings{TimeScale: 0.2} },
@@ -208,7 +176,7 @@ func TestDemoScenarioMessages(t *testing.T) {
 	for name, wants := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var stdout, stderr syncBuffer
+			var stdout, stderr sandboxtest.SyncBuffer
 			Main(context.Background(), []string{"demo", "--scenario", name}, getenvOf(), &stdout, &stderr)
 			for _, want := range wants {
 				if !strings.Contains(stdout.String(), want) {
@@ -230,7 +198,7 @@ func (f failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestNoIDTokenPermissionBeforeAnyCall(t *testing.T) {
 	t.Parallel()
 	getenv := getenvOf(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
-	var out syncBuffer
+	var out sandboxtest.SyncBuffer
 	_, err := Run(context.Background(), demoConfig(), Deps{
 		Getenv:     getenv,
 		HTTPClient: &http.Client{Transport: failingTransport{t}},
@@ -270,7 +238,7 @@ func TestDeployCommandBadInputs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var stdout, stderr syncBuffer
+			var stdout, stderr sandboxtest.SyncBuffer
 			code := Main(context.Background(), tt.args, getenvOf(tt.env), &stdout, &stderr)
 			if code != tt.code {
 				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout.String(), stderr.String())
@@ -286,7 +254,7 @@ func TestDeployCommandBadInputs(t *testing.T) {
 
 func TestActionMode(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, nil)
+	sb := sandboxtest.Start(t, nil)
 	dir := t.TempDir()
 	env := map[string]string{
 		"GITHUB_ACTIONS":       "true",
@@ -296,7 +264,7 @@ func TestActionMode(t *testing.T) {
 		"INPUT_AWS-REGION":     sb.Region(),
 		"INPUT_AUDIENCE":       "",
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr sandboxtest.SyncBuffer
 	code := Main(context.Background(), nil, getenvOf(env, sb.Env()), &stdout, &stderr)
 	if code != ExitOK {
 		t.Fatalf("exit code %d\n%s%s", code, stdout.String(), stderr.String())
@@ -313,12 +281,12 @@ func TestActionMode(t *testing.T) {
 
 func TestInterruptedIsNotAnAWSFailure(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, nil)
+	sb := sandboxtest.Start(t, nil)
 	sb.InjectFault(sandbox.Fault{Service: "github", Operation: "token", LatencyMillis: 10000})
 	getenv := getenvOf(sb.Env())
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	var out syncBuffer
+	var out sandboxtest.SyncBuffer
 	runner := ghaction.New(&out, getenv)
 	start := time.Now()
 	_, err := Run(ctx, demoConfig(), Deps{Getenv: getenv, Runner: runner, Auth: fastAuth})
@@ -339,7 +307,7 @@ func TestSandboxCommandServesItsEnvFile(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "sandbox.env")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr sandboxtest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"sandbox", "--env-file", envFile, "--quiet"}, getenvOf(), &stdout, &stderr)
@@ -384,7 +352,7 @@ func TestSandboxCommandServesItsEnvFile(t *testing.T) {
 
 	// A client that knows only the file gets credentials through the SDK.
 	getenv := getenvOf(env)
-	var out syncBuffer
+	var out sandboxtest.SyncBuffer
 	cfg := demoConfig()
 	cfg.AWSRegion = env["AWS_REGION"]
 	cfg.RoleSessionName = config.DefaultSessionName(getenv)

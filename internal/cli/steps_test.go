@@ -12,6 +12,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 // actionRun runs the flow as the runner would, with outputs and summary
@@ -43,7 +44,7 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out sandboxtest.SyncBuffer
 	res, runErr := Run(context.Background(), rc.cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth, ImageSource: image})
 	run := actionRun{log: out.String(), err: runErr, res: res, outputs: readOutputs(t, files["GITHUB_OUTPUT"])}
 	summary, _ := os.ReadFile(files["GITHUB_STEP_SUMMARY"])
@@ -95,7 +96,7 @@ func fastWorld(w *sandbox.World) { w.ECS = &sandbox.ECSSettings{TimeScale: 0.2} 
 
 func TestRunPushesAndDeploys(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, fastWorld)
+	sb := sandboxtest.Start(t, fastWorld)
 	run := runInActions(t, sb, nil)
 	if run.err != nil {
 		t.Fatalf("Run: %v\n%s", run.err, run.log)
@@ -142,7 +143,7 @@ func TestRunPushesAndDeploys(t *testing.T) {
 
 func TestRunFailedRolloutAnnotatesOnceAndSummarizes(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, fastWorld)
+	sb := sandboxtest.Start(t, fastWorld)
 	image, err := demoImage(sb.Env()["GITHUB_SHA"])
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestRunFailedRolloutAnnotatesOnceAndSummarizes(t *testing.T) {
 
 func TestRunPushDeniedNamesThePermission(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t, func(w *sandbox.World) {
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
 		fastWorld(w)
 		role := w.Accounts["111122223333"].Roles["gha-deploy"]
 		role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{

@@ -12,18 +12,8 @@ import (
 	"time"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
-
-// startSandbox starts a sandbox with the demo world.
-func startSandbox(tb testing.TB) *sandbox.Sandbox {
-	tb.Helper()
-	sb, err := sandbox.Start(context.Background(), sandbox.DemoWorld(), sandbox.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { sb.Close() })
-	return sb
-}
 
 // masks records what a TokenSource masked.
 type masks struct {
@@ -53,7 +43,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestTokenIsFreshAndMasked(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t)
+	sb := sandboxtest.Start(t, nil)
 	env := sb.Env()
 	var m masks
 	src := &TokenSource{Getenv: func(k string) string { return env[k] }, Mask: m.mask}
@@ -102,7 +92,7 @@ func TestTransientFailuresRetried(t *testing.T) {
 	for _, status := range []int{500, 503, 429} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			t.Parallel()
-			sb := startSandbox(t)
+			sb := sandboxtest.Start(t, nil)
 			sb.InjectFault(sandbox.Fault{Service: "github", Operation: "token", Status: status, Times: 2})
 			env := sb.Env()
 			transport := &countingTransport{}
@@ -124,7 +114,7 @@ func TestTransientFailuresRetried(t *testing.T) {
 
 func TestRefusedRequestFailsFast(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t)
+	sb := sandboxtest.Start(t, nil)
 	env := sb.Env()
 	env[RequestTokenVar] = "not-the-request-token"
 	transport := &countingTransport{}
@@ -140,7 +130,7 @@ func TestRefusedRequestFailsFast(t *testing.T) {
 
 func TestGivesUpWithContext(t *testing.T) {
 	t.Parallel()
-	sb := startSandbox(t)
+	sb := sandboxtest.Start(t, nil)
 	sb.InjectFault(sandbox.Fault{Service: "github", Operation: "token", Status: 503})
 	env := sb.Env()
 	src := &TokenSource{Getenv: func(k string) string { return env[k] }, Mask: func(string) {}, Attempts: 100, Backoff: 20 * time.Millisecond}

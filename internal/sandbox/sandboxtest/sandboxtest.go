@@ -1,0 +1,196 @@
+// Package sandboxtest holds helpers for tests and benchmarks that run
+// against the sandbox: starting it, fetching GitHub ID tokens from its token
+// service, AWS configurations whose credentials come from the web-identity
+// flow, pushing a random image, and small goroutine-safe test fixtures.
+//
+// The functions that take a context return errors, so that the benchmark
+// programs can use them; the ones that take a testing.TB fail the test.
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+// STSAudience is the audience the action asks its ID token for.
+const STSAudience = "sts.amazonaws.com"
+
+// Start starts the demo world, changed by mutate when it is not nil, with
+// default options, and closes the sandbox when the test ends.
+func Start(tb testing.TB, mutate func(w *sandbox.World)) *sandbox.Sandbox {
+	tb.Helper()
+	w := sandbox.DemoWorld()
+	if mutate != nil {
+		mutate(w)
+	}
+	return StartWorld(tb, w, sandbox.Options{})
+}
+
+// StartWorld starts a sandbox serving w with opts and closes it when the
+// test ends.
+func StartWorld(tb testing.TB, w *sandbox.World, opts sandbox.Options) *sandbox.Sandbox {
+	tb.Helper()
+	sb, err := sandbox.Start(context.Background(), w, opts)
+	if err != nil {
+		tb.Fatalf("start sandbox: %v", err)
+	}
+	tb.Cleanup(func() { sb.Close() })
+	return sb
+}
+
+// IDToken fetches a GitHub ID token for audience from the token service that
+// env describes (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN), as a job does.
+func IDToken(ctx context.Context, env map[string]string, audience string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience="+audience, nil)
+	if err != nil {
+		return "", fmt.Errorf("request an ID token: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("request an ID token: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("request an ID token: %s", resp.Status)
+	}
+	var body struct {
+		Value string `json:"value"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return "", fmt.Errorf("decode the ID token response: %w", err)
+	}
+	if body.Value == "" {
+		return "", errors.New("decode the ID token response: no token in it")
+	}
+	return body.Value, nil
+}
+
+// TokenRetriever fetches a fresh ID token for STS from the token service
+// that Env describes on every call, as a job's credential refresh does. It
+// is a stscreds.IdentityTokenRetriever.
+type TokenRetriever struct{ Env map[string]string }
+
+// GetIdentityToken fetches a new ID token.
+func (r TokenRetriever) GetIdentityToken() ([]byte, error) {
+	tok, err := IDToken(context.Background(), r.Env, STSAudience)
+	return []byte(tok), err
+}
+
+// WebIdentityConfig returns an AWS configuration for the endpoint and region
+// in env (AWS_ENDPOINT_URL, AWS_REGION) whose credentials come from the
+// web-identity flow the action uses: a fresh ID token from the token service
+// in env for every refresh, exchanged at STS for credentials of roleARN,
+// cached until a second before they expire. An empty sessionName lets the
+// SDK choose one.
+func WebIdentityConfig(env map[string]string, roleARN, sessionName string) aws.Config {
+	base := aws.Config{
+		Region:       env["AWS_REGION"],
+		BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"]),
+	}
+	provider := stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(base), roleARN, TokenRetriever{Env: env}, func(o *stscreds.WebIdentityRoleOptions) {
+		if sessionName != "" {
+			o.RoleSessionName = sessionName
+		}
+	})
+	cfg := base.Copy()
+	cfg.Credentials = aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = time.Second
+	})
+	return cfg
+}
+
+// PushRandomImage pushes a small random image to ref (repository:tag on the
+// sandbox's ECR front) with the registry login cfg's credentials get from
+// ECR, and returns the image's digest.
+func PushRandomImage(ctx context.Context, cfg aws.Config, ref string) (string, error) {
+	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		return "", fmt.Errorf("ECR GetAuthorizationToken: %w", err)
+	}
+	if len(out.AuthorizationData) == 0 {
+		return "", errors.New("ECR GetAuthorizationToken: no authorization data")
+	}
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken))
+	if err != nil {
+		return "", fmt.Errorf("decode the ECR authorization token: %w", err)
+	}
+	user, pass, _ := strings.Cut(string(raw), ":")
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		return "", fmt.Errorf("make a random image: %w", err)
+	}
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return "", fmt.Errorf("parse reference: %w", err)
+	}
+	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+		return "", fmt.Errorf("push %s: %w", r, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", fmt.Errorf("image digest: %w", err)
+	}
+	return d.String(), nil
+}
+
+// SyncBuffer is a buffer that goroutines or a process may write while a
+// test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Clock is a sandbox clock (sandbox.Options.Now) that a test moves forward.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the wall clock moved forward by every Advance so far.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
