@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,12 +25,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 const (
@@ -295,10 +291,11 @@ func child(args []string) error {
 		return errors.New("usage: push child IMAGE REPOSITORY")
 	}
 	ctx := context.Background()
-	endpoint := os.Getenv("AWS_ENDPOINT_URL")
-	stsClient := sts.New(sts.Options{Region: os.Getenv("AWS_REGION"), BaseEndpoint: aws.String(endpoint)})
-	provider := stscreds.NewWebIdentityRoleProvider(stsClient, roleARN, tokenRetriever{})
-	cfg := aws.Config{Region: os.Getenv("AWS_REGION"), BaseEndpoint: aws.String(endpoint), Credentials: aws.NewCredentialsCache(provider)}
+	env := map[string]string{}
+	for _, k := range []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION"} {
+		env[k] = os.Getenv(k)
+	}
+	cfg := sandboxtest.WebIdentityConfig(env, roleARN, "")
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
@@ -311,29 +308,6 @@ func child(args []string) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
-}
-
-// tokenRetriever fetches a GitHub ID token from the sandbox's token service.
-type tokenRetriever struct{}
-
-func (tokenRetriever) GetIdentityToken() ([]byte, error) {
-	req, err := http.NewRequest(http.MethodGet, os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL")+"&audience=sts.amazonaws.com", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+os.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Value string `json:"value"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	return []byte(body.Value), nil
 }
 
 type layerSpec struct {

@@ -24,12 +24,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,12 +36,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/bench/internal/stats"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/actiontest"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 const (
@@ -182,16 +180,16 @@ func run() error {
 	}
 
 	fmt.Println("== results")
-	shell := median(times[modeShell])
+	shell := stats.Median(times[modeShell])
 	for _, mode := range o.modes {
-		m := median(times[mode])
+		m := stats.Median(times[mode])
 		fmt.Printf("median %-8s %6.1f s", mode, m.Seconds())
 		if mode != modeShell && shell > 0 {
 			fmt.Printf("   %.2f× the shell job", m.Seconds()/shell.Seconds())
 		}
 		fmt.Println()
 	}
-	if f := median(times[modeForce]); shell > 0 && f > 0 {
+	if f := stats.Median(times[modeForce]); shell > 0 && f > 0 {
 		verdict := "meets"
 		if f.Seconds()/shell.Seconds() > 0.75 {
 			verdict = "MISSES"
@@ -352,7 +350,7 @@ func (b *bench) shellJob(ctx context.Context, env map[string]string, dir, regist
 		return 0, err
 	}
 	start := time.Now()
-	token, err := fetchIDToken(ctx, env)
+	token, err := sandboxtest.IDToken(ctx, env, sandboxtest.STSAudience)
 	if err != nil {
 		return 0, err
 	}
@@ -526,7 +524,7 @@ func (b *bench) startToFirstRequest(ctx context.Context) (time.Duration, error) 
 		l.Close()
 		os.RemoveAll(dir)
 	}
-	return median(samples), nil
+	return stats.Median(samples), nil
 }
 
 // clients are SDK clients acting as the deploy role, for checks outside the
@@ -537,58 +535,12 @@ type clients struct {
 }
 
 func newClients(ctx context.Context, env map[string]string) (*clients, error) {
-	token, err := fetchIDToken(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	endpoint := env["AWS_ENDPOINT_URL"]
-	out, err := sts.New(sts.Options{Region: region, BaseEndpoint: aws.String(endpoint)}).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
-		RoleArn:          aws.String(roleARN),
-		RoleSessionName:  aws.String("bench-check"),
-		WebIdentityToken: aws.String(token),
-	})
-	if err != nil {
+	cfg := sandboxtest.WebIdentityConfig(env, roleARN, "bench-check")
+	cfg.Region = region
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return nil, fmt.Errorf("assume the deploy role: %w", err)
 	}
-	c := out.Credentials
-	creds := credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
-	return &clients{
-		ecr: ecr.New(ecr.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds}),
-		ecs: ecs.New(ecs.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds}),
-	}, nil
-}
-
-// fetchIDToken asks the token service for an ID token, as a job does.
-func fetchIDToken(ctx context.Context, env map[string]string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience=sts.amazonaws.com", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("fetch an ID token: %w", err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		Value string `json:"value"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Value == "" {
-		return "", fmt.Errorf("fetch an ID token: %s (%v)", resp.Status, err)
-	}
-	return tok.Value, nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return &clients{ecr: ecr.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg)}, nil
 }
 
 func randomHex(n int) string {

@@ -14,33 +14,23 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/bench/internal/stats"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 const (
@@ -89,74 +79,13 @@ func start(ctx context.Context, w *sandbox.World) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := webIdentityConfig(sb)
+	cfg := sandboxtest.WebIdentityConfig(sb.Env(), roleARN, "")
 	return &env{sb: sb, cfg: cfg, ecs: ecs.NewFromConfig(cfg), repo: sb.RegistryHost(account) + "/web-api"}, nil
-}
-
-// webIdentityConfig gets credentials as the action does: a fresh ID token
-// from the token service for every refresh, exchanged at STS.
-func webIdentityConfig(sb *sandbox.Sandbox) aws.Config {
-	e := sb.Env()
-	base := aws.Config{
-		Region:       sb.Region(),
-		BaseEndpoint: aws.String(sb.AWSEndpoint()),
-		Retryer:      func() aws.Retryer { return retry.NewStandard() },
-	}
-	tokens := tokenRetriever{url: e["ACTIONS_ID_TOKEN_REQUEST_URL"], bearer: e["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]}
-	cfg := base.Copy()
-	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(base), roleARN, tokens))
-	return cfg
-}
-
-type tokenRetriever struct{ url, bearer string }
-
-func (r tokenRetriever) GetIdentityToken() ([]byte, error) {
-	req, err := http.NewRequest(http.MethodGet, r.url+"&audience=sts.amazonaws.com", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.bearer)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("token service: %s", resp.Status)
-	}
-	var body struct {
-		Value string `json:"value"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	return []byte(body.Value), nil
 }
 
 // push pushes a random image under tag and returns its digest.
 func (e *env) push(ctx context.Context, tag string) (string, error) {
-	out, err := ecr.NewFromConfig(e.cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
-	if err != nil {
-		return "", err
-	}
-	raw, err := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken))
-	if err != nil {
-		return "", err
-	}
-	user, pass, _ := strings.Cut(string(raw), ":")
-	img, err := random.Image(1024, 2)
-	if err != nil {
-		return "", err
-	}
-	ref, err := name.ParseReference(e.repo+":"+tag, name.Insecure)
-	if err != nil {
-		return "", err
-	}
-	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
-		return "", err
-	}
-	d, err := img.Digest()
-	return d.String(), err
+	return sandboxtest.PushRandomImage(ctx, e.cfg, e.repo+":"+tag)
 }
 
 // finishedAt is when the sandbox marked a service deployment finished.
@@ -241,10 +170,10 @@ func latency(ctx context.Context, runs int, rolloutSeconds float64, awsPath stri
 		fmt.Printf("  aws ecs wait services-stable run %d: %s after the sandbox marked the deployment %s\n", i+1, returned.Sub(fin).Round(time.Millisecond), status)
 	}
 	fmt.Printf("latency from completion to the watcher returning (median of %d, %g s rollouts):\n", runs, rolloutSeconds)
-	fmt.Printf("  ours:                         %s\n", median(ours).Round(time.Millisecond))
+	fmt.Printf("  ours:                         %s\n", stats.Median(ours).Round(time.Millisecond))
 	if !skipCLI {
-		ratio := float64(median(ours)) / float64(median(cli))
-		fmt.Printf("  aws ecs wait services-stable: %s\n", median(cli).Round(time.Millisecond))
+		ratio := float64(stats.Median(ours)) / float64(stats.Median(cli))
+		fmt.Printf("  aws ecs wait services-stable: %s\n", stats.Median(cli).Round(time.Millisecond))
 		fmt.Printf("  ratio: %.3f (target <= 0.25) %s\n", ratio, verdict(ratio <= 0.25))
 	}
 	return nil
@@ -352,18 +281,6 @@ func fanOutRun(ctx context.Context, n int, rolloutSeconds float64) (time.Duratio
 		}
 	}
 	return took, log, nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func verdict(ok bool) string {
