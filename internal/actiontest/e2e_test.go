@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
 )
 
@@ -357,30 +358,18 @@ func (e *e2e) ecsClient(tb testing.TB) *ecs.Client {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.sandbox.Env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience=sts.amazonaws.com", nil)
+	token, err := sandboxtest.IDToken(ctx, e.sandbox.Env, sandboxtest.STSAudience)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+e.sandbox.Env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		Value string `json:"value"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Value == "" {
-		tb.Fatalf("fetch an ID token: %s, %v", resp.Status, err)
-	}
-	e.recorder.add("ID token", tok.Value)
+	e.recorder.add("ID token", token)
 
 	endpoint := e.sandbox.Env["AWS_ENDPOINT_URL"]
 	stsClient := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(endpoint)})
 	out, err := stsClient.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn:          aws.String(testRole),
 		RoleSessionName:  aws.String("actiontest-check"),
-		WebIdentityToken: aws.String(tok.Value),
+		WebIdentityToken: aws.String(token),
 	})
 	if err != nil {
 		tb.Fatalf("assume the deploy role to check the result: %v", err)

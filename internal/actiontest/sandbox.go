@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 // Sandbox is a standalone sandbox: the action's own binary running
@@ -21,27 +22,9 @@ type Sandbox struct {
 	Env map[string]string
 
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *sandboxtest.SyncBuffer
 	done chan struct{}
 	err  error
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // StartSandbox starts `binary sandbox --world worldFile --env-file ...` with
@@ -56,7 +39,7 @@ func StartSandbox(ctx context.Context, binary, worldFile, registryBackend, dir s
 		args = append(args, "--registry-backend", registryBackend)
 	}
 	args = append(args, extraArgs...)
-	s := &Sandbox{log: &syncBuffer{}, done: make(chan struct{})}
+	s := &Sandbox{log: &sandboxtest.SyncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

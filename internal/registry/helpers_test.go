@@ -1,25 +1,17 @@
 package registry_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
 )
 
@@ -52,73 +44,7 @@ func startSandbox(tb testing.TB, w *sandbox.World, opts sandbox.Options) *sandbo
 	if opts.RegistryBackend == "" {
 		opts.RegistryBackend = "http://" + testenv.Registry(tb)
 	}
-	sb, err := sandbox.Start(context.Background(), w, opts)
-	if err != nil {
-		tb.Fatalf("start sandbox: %v", err)
-	}
-	tb.Cleanup(func() { sb.Close() })
-	return sb
-}
-
-// tokenRetriever fetches a fresh GitHub ID token from the sandbox's token
-// service on every call, as a job's credential refresh does.
-type tokenRetriever struct{ env map[string]string }
-
-func (r tokenRetriever) GetIdentityToken() ([]byte, error) {
-	req, err := http.NewRequest(http.MethodGet, r.env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience=sts.amazonaws.com", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("token request: %s", resp.Status)
-	}
-	var body struct {
-		Value string `json:"value"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	return []byte(body.Value), nil
-}
-
-// awsConfig returns credentials of the deploy role obtained the way the
-// action obtains them: a GitHub ID token exchanged with STS
-// AssumeRoleWithWebIdentity.
-func awsConfig(tb testing.TB, sb *sandbox.Sandbox) aws.Config {
-	tb.Helper()
-	env := sb.Env()
-	endpoint := env["AWS_ENDPOINT_URL"]
-	stsClient := sts.New(sts.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(endpoint)})
-	provider := stscreds.NewWebIdentityRoleProvider(stsClient, testRoleARN, tokenRetriever{env: env})
-	return aws.Config{
-		Region:       env["AWS_REGION"],
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  aws.NewCredentialsCache(provider),
-	}
-}
-
-// syncBuffer collects a push's progress output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return sandboxtest.StartWorld(tb, w, opts)
 }
 
 // buildImage builds a FROM scratch image of random files (one COPY layer
@@ -173,22 +99,4 @@ func assertNoSecrets(tb testing.TB, sb *sandbox.Sandbox, text string) {
 			tb.Errorf("output contains a secret the sandbox issued (%d characters)", len(s))
 		}
 	}
-}
-
-// offsetClock is the sandbox's clock, which a test can move forward.
-type offsetClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *offsetClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *offsetClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
 )
 
@@ -58,7 +59,7 @@ func TestPushSources(t *testing.T) {
 	docker := testenv.Command(t, "docker")
 	w := testWorld(t)
 	sb := startSandbox(t, w, sandbox.Options{})
-	cfg := awsConfig(t, sb)
+	cfg := sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, "")
 	sha := w.GitHub.Claims["sha"]
 
 	tests := []struct {
@@ -97,7 +98,7 @@ func TestPushSources(t *testing.T) {
 			image, wantDigest := tc.source(t)
 			repo := "app"
 			tags := []string{sha[:12] + "-" + tc.name, tc.name + "-latest"}
-			var out syncBuffer
+			var out sandboxtest.SyncBuffer
 			var masked []string
 			res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
 				Image:      image,
@@ -179,12 +180,12 @@ func TestPushImmutableRepository(t *testing.T) {
 	t.Parallel()
 	dockerHost := testenv.DockerHost(t)
 	sb := startSandbox(t, testWorld(t), sandbox.Options{})
-	cfg := awsConfig(t, sb)
+	cfg := sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, "")
 	env := getenvOf(map[string]string{"DOCKER_HOST": dockerHost})
 	first := buildImage(t, dockerHost, 1<<20, 200<<10)
 
 	push := func(image string) (*registry.PushResult, string, error) {
-		var out syncBuffer
+		var out sandboxtest.SyncBuffer
 		res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
 			Image: image, Repository: "frozen", Tags: []string{"v1"}, Getenv: env,
 		}, &out)
@@ -241,8 +242,8 @@ func TestPushFaults(t *testing.T) {
 				sb.InjectFault(f)
 			}
 			image := buildImage(t, dockerHost, 2<<20, 100<<10)
-			var out syncBuffer
-			res, err := registry.Push(context.Background(), awsConfig(t, sb), registry.PushRequest{
+			var out sandboxtest.SyncBuffer
+			res, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 				Image: image, Repository: "app", Tags: []string{"t1"},
 				Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 			}, &out)
@@ -268,7 +269,7 @@ func TestPushErrors(t *testing.T) {
 	t.Parallel()
 	dockerHost := testenv.DockerHost(t)
 	sb := startSandbox(t, testWorld(t), sandbox.Options{})
-	cfg := awsConfig(t, sb)
+	cfg := sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, "")
 	image := buildImage(t, dockerHost, 10<<10)
 	tests := []struct {
 		name string
@@ -289,7 +290,7 @@ func TestPushErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var out syncBuffer
+			var out sandboxtest.SyncBuffer
 			tc.req.Tags = []string{"t1"}
 			tc.req.Getenv = getenvOf(map[string]string{"DOCKER_HOST": dockerHost})
 			_, err := registry.Push(context.Background(), cfg, tc.req, &out)
@@ -312,17 +313,17 @@ func TestPushErrors(t *testing.T) {
 func TestPushExpiredPassword(t *testing.T) {
 	t.Parallel()
 	dockerHost := testenv.DockerHost(t)
-	var clock offsetClock
-	sb := startSandbox(t, testWorld(t), sandbox.Options{Now: clock.now})
+	var clock sandboxtest.Clock
+	sb := startSandbox(t, testWorld(t), sandbox.Options{Now: clock.Now})
 	// The first registry request waits; meanwhile 13 hours pass.
 	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "manifest-get", LatencyMillis: 1500, Times: 1})
 	image := buildImage(t, dockerHost, 10<<10)
 	go func() {
 		time.Sleep(700 * time.Millisecond)
-		clock.advance(13 * time.Hour)
+		clock.Advance(13 * time.Hour)
 	}()
-	var out syncBuffer
-	_, err := registry.Push(context.Background(), awsConfig(t, sb), registry.PushRequest{
+	var out sandboxtest.SyncBuffer
+	_, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 		Image: image, Repository: "app", Tags: []string{"t1"},
 		Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 	}, &out)
