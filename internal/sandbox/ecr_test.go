@@ -3,20 +3,16 @@ package sandbox_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,49 +21,18 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
-const ecrTestAccount = "111122223333"
-
-// ecrIDTokens fetches GitHub ID tokens from the sandbox for stscreds.
-type ecrIDTokens struct{ env map[string]string }
-
-func (r ecrIDTokens) GetIdentityToken() ([]byte, error) {
-	req, _ := http.NewRequest(http.MethodGet, r.env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience=sts.amazonaws.com", nil)
-	req.Header.Set("Authorization", "Bearer "+r.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Value string `json:"value"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&body)
-	return []byte(body.Value), err
-}
-
-type ecrClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *ecrClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *ecrClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
+const (
+	ecrTestAccount = "111122223333"
+	ecrTestRole    = "arn:aws:iam::111122223333:role/gha-deploy"
+)
 
 // ecrSandbox starts the demo world (with a mutable repository "scratch"
 // besides the immutable "web-api") on the in-process registry, and returns
 // an ECR client with web-identity credentials of the deploy role.
-func ecrSandbox(t *testing.T, clock *ecrClock) (*sandbox.Sandbox, *ecr.Client) {
+func ecrSandbox(t *testing.T, clock *sandboxtest.Clock) (*sandbox.Sandbox, *ecr.Client) {
 	t.Helper()
 	w := sandbox.DemoWorld()
 	acct := w.Accounts[ecrTestAccount]
@@ -79,17 +44,10 @@ func ecrSandbox(t *testing.T, clock *ecrClock) (*sandbox.Sandbox, *ecr.Client) {
 	})
 	opts := sandbox.Options{}
 	if clock != nil {
-		opts.Now = clock.now
+		opts.Now = clock.Now
 	}
-	sb, err := sandbox.Start(context.Background(), w, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	env := sb.Env()
-	stsClient := sts.New(sts.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"])})
-	creds := aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient, "arn:aws:iam::111122223333:role/gha-deploy", ecrIDTokens{env}))
-	client := ecr.New(ecr.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"]), Credentials: creds})
+	sb := sandboxtest.StartWorld(t, w, opts)
+	client := ecr.NewFromConfig(sandboxtest.WebIdentityConfig(sb.Env(), ecrTestRole, ""))
 	return sb, client
 }
 
@@ -158,16 +116,9 @@ func TestECRDescribeRepositoriesMissing(t *testing.T) {
 	w := sandbox.DemoWorld()
 	role := w.Accounts[ecrTestAccount].Roles["gha-deploy"]
 	role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{Effect: "Allow", Action: sandbox.StringList{"ecr:*"}, Resource: sandbox.StringList{"*"}})
-	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	env := sb.Env()
-	stsClient := sts.New(sts.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"])})
-	creds := aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient, "arn:aws:iam::111122223333:role/gha-deploy", ecrIDTokens{env}))
-	client := ecr.New(ecr.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"]), Credentials: creds})
-	_, err = client.DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"nope"}})
+	sb := sandboxtest.StartWorld(t, w, sandbox.Options{})
+	client := ecr.NewFromConfig(sandboxtest.WebIdentityConfig(sb.Env(), ecrTestRole, ""))
+	_, err := client.DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"nope"}})
 	var nf *ecrtypes.RepositoryNotFoundException
 	if !errors.As(err, &nf) {
 		t.Fatalf("DescribeRepositories(nope) = %v, want RepositoryNotFoundException", err)
@@ -181,7 +132,7 @@ func TestECRDescribeRepositoriesMissing(t *testing.T) {
 // checks what ECR's API then reports, and the front's refusals.
 func TestECRFront(t *testing.T) {
 	t.Parallel()
-	clock := &ecrClock{}
+	clock := &sandboxtest.Clock{}
 	sb, client := ecrSandbox(t, clock)
 	ctx := context.Background()
 	pw, _ := registryLogin(t, client)
@@ -259,7 +210,7 @@ func TestECRFront(t *testing.T) {
 		t.Errorf("anonymous /v2/ = %d %q, want 401 with a Basic challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 
-	clock.advance(13 * time.Hour)
+	clock.Advance(13 * time.Hour)
 	_, err = remote.Head(ref, auth)
 	if err == nil {
 		t.Fatal("an expired password was accepted")
@@ -289,22 +240,15 @@ func TestECRFrontRepositoryAndPermissions(t *testing.T) {
 		sandbox.Statement{Effect: "Deny", Action: sandbox.StringList{"ecr:InitiateLayerUpload", "ecr:PutImage"}, Resource: sandbox.StringList{"arn:aws:ecr:us-east-1:111122223333:repository/pull-only"}},
 		sandbox.Statement{Effect: "Allow", Action: sandbox.StringList{"ecr:*"}, Resource: sandbox.StringList{"arn:aws:ecr:us-east-1:111122223333:repository/pull-only"}},
 	)
-	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	env := sb.Env()
-	stsClient := sts.New(sts.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"])})
-	creds := aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(stsClient, "arn:aws:iam::111122223333:role/gha-deploy", ecrIDTokens{env}))
-	client := ecr.New(ecr.Options{Region: env["AWS_REGION"], BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL"]), Credentials: creds})
+	sb := sandboxtest.StartWorld(t, w, sandbox.Options{})
+	client := ecr.NewFromConfig(sandboxtest.WebIdentityConfig(sb.Env(), ecrTestRole, ""))
 	pw, _ := registryLogin(t, client)
 	auth := remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw})
 	host := sb.RegistryHost(ecrTestAccount)
 	img, _ := random.Image(1024, 1)
 
 	ref, _ := name.ParseReference(host+"/nope:v1", name.Insecure)
-	err = remote.Write(ref, img, auth)
+	err := remote.Write(ref, img, auth)
 	assertRegistryError(t, err, http.StatusNotFound, "NAME_UNKNOWN", "The repository with name 'nope' does not exist in the registry with id '111122223333'")
 
 	ref, _ = name.ParseReference(host+"/pull-only:v1", name.Insecure)
