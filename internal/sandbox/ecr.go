@@ -630,15 +630,21 @@ func (e *ecrService) backendURL(account, name, rest string) string {
 	return u.String()
 }
 
-// headManifest asks the backend for the digest a reference resolves to;
-// nil when it resolves to nothing.
-func (e *ecrService) headManifest(ctx context.Context, account, name, reference string) (*storedImage, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, e.backendURL(account, name, "/manifests/"+reference), nil)
+// manifestRequest sends a request for a manifest to the backend, accepting
+// every manifest type ECR stores.
+func (e *ecrService) manifestRequest(ctx context.Context, method, account, name, reference string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, e.backendURL(account, name, "/manifests/"+reference), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", manifestAccept)
-	resp, err := e.client.Do(req)
+	return e.client.Do(req)
+}
+
+// headManifest asks the backend for the digest a reference resolves to;
+// nil when it resolves to nothing.
+func (e *ecrService) headManifest(ctx context.Context, account, name, reference string) (*storedImage, error) {
+	resp, err := e.manifestRequest(ctx, http.MethodHead, account, name, reference)
 	if err != nil {
 		return nil, err
 	}
@@ -654,12 +660,7 @@ func (e *ecrService) headManifest(ctx context.Context, account, name, reference 
 
 // getManifest reads a manifest from the backend; nil when absent.
 func (e *ecrService) getManifest(ctx context.Context, account, name, reference string) (*storedImage, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.backendURL(account, name, "/manifests/"+reference), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", manifestAccept)
-	resp, err := e.client.Do(req)
+	resp, err := e.manifestRequest(ctx, http.MethodGet, account, name, reference)
 	if err != nil {
 		return nil, err
 	}

@@ -223,6 +223,21 @@ func checkMaxSession(role *Role, duration int) *APIError {
 	return nil
 }
 
+// issueSession issues a session of the role p names, for the duration p
+// asks, once that is within the role's maximum; sourceIdentity is who asked.
+func (st *stsService) issueSession(role *Role, p assumeRoleParams, sourceIdentity string) (*Session, *APIError) {
+	if apiErr := checkMaxSession(role, p.Duration); apiErr != nil {
+		return nil, apiErr
+	}
+	return st.s.sessions.issue(Session{
+		Account:        p.Account,
+		RoleName:       p.RoleName,
+		RoleID:         roleID(p.Account, p.RoleName),
+		SessionName:    p.SessionName,
+		SourceIdentity: sourceIdentity,
+	}, time.Duration(p.Duration)*time.Second), nil
+}
+
 // assumeRoleWithWebIdentity exchanges an OIDC ID token for credentials: the
 // token must come from an identity provider the role's account registered,
 // be signed by a key the issuer publishes, be current, be meant for an
@@ -274,17 +289,10 @@ func (st *stsService) assumeRoleWithWebIdentity(c *Call) (any, *APIError) {
 	}) {
 		return nil, denied
 	}
-	if apiErr := checkMaxSession(role, p.Duration); apiErr != nil {
+	sess, apiErr := st.issueSession(role, p, idt.subject)
+	if apiErr != nil {
 		return nil, apiErr
 	}
-
-	sess := st.s.sessions.issue(Session{
-		Account:        p.Account,
-		RoleName:       p.RoleName,
-		RoleID:         roleID(p.Account, p.RoleName),
-		SessionName:    p.SessionName,
-		SourceIdentity: idt.subject,
-	}, time.Duration(p.Duration)*time.Second)
 	return assumeRoleWithWebIdentityResult{
 		Credentials:                 credentialsOf(sess),
 		SubjectFromWebIdentityToken: idt.subject,
@@ -355,17 +363,10 @@ func (st *stsService) assumeRole(c *Call) (any, *APIError) {
 	if !trusted || !(identityAllows || (namedDirectly && caller.Account == p.Account)) {
 		return nil, denied
 	}
-	if apiErr := checkMaxSession(role, p.Duration); apiErr != nil {
+	sess, apiErr := st.issueSession(role, p, caller.AssumedRoleARN())
+	if apiErr != nil {
 		return nil, apiErr
 	}
-
-	sess := st.s.sessions.issue(Session{
-		Account:        p.Account,
-		RoleName:       p.RoleName,
-		RoleID:         roleID(p.Account, p.RoleName),
-		SessionName:    p.SessionName,
-		SourceIdentity: caller.AssumedRoleARN(),
-	}, time.Duration(p.Duration)*time.Second)
 	return assumeRoleResult{
 		Credentials:     credentialsOf(sess),
 		AssumedRoleUser: stsAssumedRoleUser{Arn: sess.AssumedRoleARN(), AssumedRoleId: sess.AssumedRoleID()},
