@@ -161,33 +161,44 @@ func TestSigV4ClockSkew(t *testing.T) {
 	}
 }
 
+// signedSTSPost returns a POST of body to the sandbox's STS endpoint signed
+// with the credentials of session the way a client other than the Go SDK
+// signs it; with unsignedLength, Content-Length stays out of the signature,
+// as botocore leaves it.
+func signedSTSPost(tb testing.TB, sb *Sandbox, session *sts.AssumeRoleWithWebIdentityOutput, body string, unsignedLength bool) *http.Request {
+	tb.Helper()
+	creds := aws.Credentials{
+		AccessKeyID:     aws.ToString(session.Credentials.AccessKeyId),
+		SecretAccessKey: aws.ToString(session.Credentials.SecretAccessKey),
+		SessionToken:    aws.ToString(session.Credentials.SessionToken),
+	}
+	req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
+	if unsignedLength {
+		req.ContentLength = 0 // hide the length from the signer
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sts", sb.Region(), time.Now()); err != nil {
+		tb.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	return req
+}
+
 // Clients other than the Go SDK (botocore among them) do not sign
 // Content-Length; the sandbox must verify what the client signed, no more.
 func TestSigV4ContentLengthUnsigned(t *testing.T) {
 	t.Parallel()
 	sb := startIdentitySandbox(t, nil, Options{})
 	out := webIdentity(t, sb, demoRoleARN, "botocore-like")
-	creds := aws.Credentials{
-		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
-		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
-		SessionToken:    aws.ToString(out.Credentials.SessionToken),
-	}
-	body := "Action=GetCallerIdentity&Version=2011-06-15"
-	req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
-	req.ContentLength = 0 // hide the length from the signer
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sts", sb.Region(), time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	req := signedSTSPost(t, sb, out, "Action=GetCallerIdentity&Version=2011-06-15", true)
 	if h := req.Header.Get("Authorization"); strings.Contains(h, "content-length") {
 		t.Fatalf("the signer signed content-length: %s", h)
 	}
-	req.ContentLength = int64(len(body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

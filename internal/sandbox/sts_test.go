@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -26,7 +25,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -527,22 +525,7 @@ func TestSTSInvalidAction(t *testing.T) {
 	t.Parallel()
 	sb := startIdentitySandbox(t, nil, Options{})
 	first := webIdentity(t, sb, demoRoleARN, "hop1")
-	creds := aws.Credentials{
-		AccessKeyID:     aws.ToString(first.Credentials.AccessKeyId),
-		SecretAccessKey: aws.ToString(first.Credentials.SecretAccessKey),
-		SessionToken:    aws.ToString(first.Credentials.SessionToken),
-	}
-	body := "Action=DescribeEverything&Version=2011-06-15"
-	req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sts", sb.Region(), time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	req := signedSTSPost(t, sb, first, "Action=DescribeEverything&Version=2011-06-15", false)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
