@@ -22,8 +22,19 @@ func (e *ecsService) registerTaskDefinition(c *Call, a *ecsAccount, now time.Tim
 		return nil, apiErr
 	}
 	if len(in.Tags) > 0 {
-		// Tagging on create is authorized as its own action, as in ECS.
-		if apiErr := e.s.authorize(c, "ecs:TagResource", next); apiErr != nil {
+		// Tagging on create is authorized as its own action, as in ECS,
+		// with ecs:CreateAction naming the call that creates the resource.
+		if apiErr := e.s.authorizeWith(c, "ecs:TagResource", next, map[string]string{"ecs:CreateAction": "RegisterTaskDefinition"}); apiErr != nil {
+			return nil, apiErr
+		}
+	}
+	// Naming a task role or an execution role passes it to ECS tasks: the
+	// caller needs iam:PassRole on it, as in IAM.
+	for _, role := range []string{in.TaskRoleArn, in.ExecutionRoleArn} {
+		if role == "" {
+			continue
+		}
+		if apiErr := e.s.authorizeWith(c, "iam:PassRole", role, map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}); apiErr != nil {
 			return nil, apiErr
 		}
 	}
@@ -506,7 +517,9 @@ func (e *ecsService) describeServiceDeployments(c *Call, a *ecsAccount, now time
 		if !strings.HasPrefix(arn, "arn:") || len(parts) != 3 {
 			return nil, ecsInvalidParameter("Invalid service deployment ARN: %s", arn)
 		}
-		if apiErr := e.s.authorize(c, "ecs:DescribeServiceDeployments", e.arn(a.id, "service/"+parts[0]+"/"+parts[1])); apiErr != nil {
+		// IAM names the service deployment itself as the resource.
+		if apiErr := e.s.authorizeWith(c, "ecs:DescribeServiceDeployments", e.arn(a.id, "service-deployment/"+path),
+			map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+parts[0]), "ecs:service": e.arn(a.id, "service/"+parts[0]+"/"+parts[1])}); apiErr != nil {
 			return nil, apiErr
 		}
 		var found *ecsServiceDeployment
@@ -581,7 +594,9 @@ func (e *ecsService) listTasks(c *Call, a *ecsAccount, now time.Time) (any, *API
 		return nil, apiErr
 	}
 	cname := ecsClusterName(in.Cluster)
-	if apiErr := e.s.authorize(c, "ecs:ListTasks", e.arn(a.id, "cluster/"+cname)); apiErr != nil {
+	// ListTasks names no resource in IAM ("*"); policies narrow it to a
+	// cluster with the ecs:cluster condition key.
+	if apiErr := e.s.authorizeWith(c, "ecs:ListTasks", "*", map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+cname)}); apiErr != nil {
 		return nil, apiErr
 	}
 	cl, apiErr := e.cluster(a, in.Cluster)
@@ -639,7 +654,8 @@ func (e *ecsService) describeTasks(c *Call, a *ecsAccount, now time.Time) (any, 
 	}
 	cname := ecsClusterName(in.Cluster)
 	for _, ref := range in.Tasks {
-		if apiErr := e.s.authorize(c, "ecs:DescribeTasks", e.arn(a.id, "task/"+cname+"/"+ecsTaskID(ref))); apiErr != nil {
+		if apiErr := e.s.authorizeWith(c, "ecs:DescribeTasks", e.arn(a.id, "task/"+cname+"/"+ecsTaskID(ref)),
+			map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+cname)}); apiErr != nil {
 			return nil, apiErr
 		}
 	}

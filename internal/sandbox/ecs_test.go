@@ -826,6 +826,64 @@ func TestECSAccessDenied(t *testing.T) {
 	}
 }
 
+// TestECSPermissionConditions checks the permission checks that depend on
+// condition keys, as IAM makes them: iam:PassRole for the task definition's
+// roles (only to ECS tasks), ecs:CreateAction on tagging a new revision, and
+// ListTasks narrowed to a cluster with ecs:cluster.
+func TestECSPermissionConditions(t *testing.T) {
+	t.Parallel()
+	const taskRole = "arn:aws:iam::111122223333:role/web-api-task"
+	const execRole = "arn:aws:iam::111122223333:role/ecsTaskExecutionRole"
+	base := []Statement{
+		{Effect: "Allow", Action: StringList{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"}, Resource: StringList{"*"}},
+		{Effect: "Allow", Action: StringList{"ecs:TagResource"}, Resource: StringList{"*"},
+			Condition: map[string]map[string]StringList{"StringEquals": {"ecs:CreateAction": {"RegisterTaskDefinition"}}}},
+		{Effect: "Allow", Action: StringList{"ecs:ListTasks"}, Resource: StringList{"*"},
+			Condition: map[string]map[string]StringList{"ArnEquals": {"ecs:cluster": {"arn:aws:ecs:us-east-1:111122223333:cluster/other-cluster"}}}},
+	}
+	passRole := func(service string, roles ...string) Statement {
+		return Statement{Effect: "Allow", Action: StringList{"iam:PassRole"}, Resource: roles,
+			Condition: map[string]map[string]StringList{"StringEquals": {"iam:PassedToService": {service}}}}
+	}
+	tests := []struct {
+		name     string
+		extra    []Statement
+		deniedOn string // the resource named in the AccessDenied message; empty: allowed
+	}{
+		{"both_roles_passed_to_ecs_tasks", []Statement{passRole("ecs-tasks.amazonaws.com", taskRole, execRole)}, ""},
+		{"no_pass_role", nil, "iam:PassRole on resource: " + taskRole},
+		{"execution_role_missing", []Statement{passRole("ecs-tasks.amazonaws.com", taskRole)}, "iam:PassRole on resource: " + execRole},
+		{"passed_to_another_service", []Statement{passRole("lambda.amazonaws.com", taskRole, execRole)}, "iam:PassRole on resource: " + taskRole},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sb := startECSSandbox(t, func(w *World) {
+				w.Accounts[ecsTestAccount].Roles["registrar"] = &Role{Permissions: PolicyDocument{Statement: append(append([]Statement{}, base...), tc.extra...)}}
+			}, Options{})
+			client := ecsClientFor(t, sb, "registrar")
+			_, err := client.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+				Family: aws.String("web-api"), Memory: aws.String("512"),
+				TaskRoleArn: aws.String(taskRole), ExecutionRoleArn: aws.String(execRole),
+				ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("web"), Image: aws.String("public.ecr.aws/nginx/nginx:1")}},
+				Tags:                 []types.Tag{{Key: aws.String("team"), Value: aws.String("payments")}},
+			})
+			var denied *types.AccessDeniedException
+			switch {
+			case tc.deniedOn == "" && err != nil:
+				t.Errorf("RegisterTaskDefinition: %v, want it allowed", err)
+			case tc.deniedOn != "" && (!errors.As(err, &denied) || !strings.Contains(denied.ErrorMessage(), tc.deniedOn)):
+				t.Errorf("RegisterTaskDefinition: %v, want AccessDeniedException for %s", err, tc.deniedOn)
+			}
+			// ListTasks is allowed only in the cluster the condition names.
+			_, err = client.ListTasks(context.Background(), &ecs.ListTasksInput{Cluster: aws.String("prod-cluster")})
+			if !errors.As(err, &denied) || !strings.Contains(denied.ErrorMessage(), "ecs:ListTasks") {
+				t.Errorf("ListTasks in prod-cluster: %v, want AccessDeniedException: the policy allows only other-cluster", err)
+			}
+		})
+	}
+}
+
 func TestECSWorldValidation(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

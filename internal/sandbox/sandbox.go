@@ -323,11 +323,27 @@ func (s *Sandbox) logf(format string, args ...any) {
 // Deny wins, otherwise some Allow must match the action and the resource.
 // The error is the one AWS returns to an awsJson1_1 caller.
 func (s *Sandbox) authorize(c *Call, action, resource string) *APIError {
+	return s.authorizeWith(c, action, resource, nil)
+}
+
+// authorizeWith is authorize with the request's condition keys (e.g.
+// ecs:cluster, iam:PassedToService), which statements' Conditions test. The
+// global keys aws:PrincipalArn, aws:PrincipalAccount and aws:RequestedRegion
+// are always present.
+func (s *Sandbox) authorizeWith(c *Call, action, resource string, keys map[string]string) *APIError {
 	if c.Caller == nil {
 		return &APIError{Status: 400, Code: "AccessDeniedException", Message: "anonymous callers are not authorized to perform: " + action}
 	}
+	ctx := map[string][]string{
+		"aws:principalarn":     {c.Caller.RoleARN()},
+		"aws:principalaccount": {c.Caller.Account},
+		"aws:requestedregion":  {s.world.Region},
+	}
+	for k, v := range keys {
+		ctx[strings.ToLower(k)] = []string{v}
+	}
 	role := s.role(c.Caller.Account, c.Caller.RoleName)
-	if role != nil && policyAllows(role.Permissions, action, resource) {
+	if role != nil && policyAllows(role.Permissions, action, resource, ctx) {
 		return nil
 	}
 	return &APIError{Status: 400, Code: "AccessDeniedException", Message: fmt.Sprintf(
@@ -344,8 +360,10 @@ func (s *Sandbox) role(account, name string) *Role {
 	return acct.Roles[name]
 }
 
-// policyAllows reports whether an identity policy allows action on resource.
-func policyAllows(p PolicyDocument, action, resource string) bool {
+// policyAllows reports whether an identity policy allows action on
+// resource for a request with the condition keys ctx (lower-case names).
+// A statement applies only when its Conditions hold, as in IAM.
+func policyAllows(p PolicyDocument, action, resource string, ctx map[string][]string) bool {
 	allowed := false
 	for _, st := range p.Statement {
 		if !matchesAny(st.Action, action, true) {
@@ -356,6 +374,9 @@ func policyAllows(p PolicyDocument, action, resource string) bool {
 			res = StringList{"*"}
 		}
 		if !matchesAny(res, resource, false) {
+			continue
+		}
+		if !conditionsHold(st.Condition, ctx) {
 			continue
 		}
 		switch st.Effect {

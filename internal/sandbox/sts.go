@@ -359,7 +359,7 @@ func (st *stsService) assumeRole(c *Call) (any, *APIError) {
 		Principals: []string{caller.RoleARN(), caller.AssumedRoleARN()},
 	})
 	callerRole := st.s.role(caller.Account, caller.RoleName)
-	identityAllows := callerRole != nil && policyAllows(callerRole.Permissions, "sts:AssumeRole", p.RoleARN)
+	identityAllows := callerRole != nil && policyAllows(callerRole.Permissions, "sts:AssumeRole", p.RoleARN, ctx)
 	if !trusted || !(identityAllows || (namedDirectly && caller.Account == p.Account)) {
 		return nil, denied
 	}
