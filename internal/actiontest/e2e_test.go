@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
@@ -90,6 +91,20 @@ type e2e struct {
 
 // newE2E starts a standalone sandbox of the action's own binary whose
 // world has a repository of the test's own, and builds an image to push.
+// deployInputs are the action inputs of a deploy of the test image to the
+// test service; cases change what they test.
+func (e *e2e) deployInputs() map[string]string {
+	return map[string]string{
+		"role-to-assume":   testRole,
+		"aws-region":       testRegion,
+		"image":            e.image,
+		"repository":       e.repository,
+		"cluster":          testCluster,
+		"service":          testService,
+		"wait-for-minutes": "3",
+	}
+}
+
 func newE2E(tb testing.TB) *e2e {
 	tb.Helper()
 	dockerHost := testenv.DockerHost(tb)
@@ -277,7 +292,7 @@ func (e *e2e) run(tb testing.TB, with map[string]string, edit func(env map[strin
 		tb.Fatal(err)
 	}
 	r.rawOut = string(raw)
-	if r.outputs, err = ParseOutputs(raw); err != nil {
+	if r.outputs, err = ghaction.ParseOutputs(raw); err != nil {
 		tb.Fatalf("GITHUB_OUTPUT as the runner reads it: %v\n%s", err, raw)
 	}
 	for _, m := range regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_-]*)(?:=|<<)`).FindAllStringSubmatch(r.rawOut, -1) {
@@ -460,15 +475,7 @@ func TestActionDeploys(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newE2E(t)
-			with := map[string]string{
-				"role-to-assume":   testRole,
-				"aws-region":       testRegion,
-				"image":            e.image,
-				"repository":       e.repository,
-				"cluster":          testCluster,
-				"service":          testService,
-				"wait-for-minutes": "3",
-			}
+			with := e.deployInputs()
 			if c.force {
 				with["force-new-deployment"] = "true"
 			}
@@ -605,15 +612,7 @@ func TestActionFails(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newE2E(t)
-			with := map[string]string{
-				"role-to-assume":   testRole,
-				"aws-region":       testRegion,
-				"image":            e.image,
-				"repository":       e.repository,
-				"cluster":          testCluster,
-				"service":          testService,
-				"wait-for-minutes": "3",
-			}
+			with := e.deployInputs()
 			if c.service != "" {
 				with["service"] = c.service
 			}

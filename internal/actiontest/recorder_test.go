@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -142,7 +143,7 @@ func TestSecretRecorder(t *testing.T) {
 		"registry-password-1": "ECR registry password",
 		"eyJa.eyJb.sig":       "ID token",
 	}
-	if got := r.all(); !mapsEqual(got, want) {
+	if got := r.all(); !maps.Equal(got, want) {
 		t.Errorf("recorded %v, want %v", got, want)
 	}
 }

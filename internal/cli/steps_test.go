@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,30 +56,19 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 // runConfig lets a test change the job's configuration.
 type runConfig struct{ cfg config.Config }
 
-// readOutputs parses a GITHUB_OUTPUT file (name=value and heredoc forms).
+// readOutputs reads the GITHUB_OUTPUT file a run left, if any.
 func readOutputs(t *testing.T, path string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	f, err := os.Open(path)
-	if err != nil {
-		return out
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if name, delim, ok := strings.Cut(line, "<<"); ok && !strings.Contains(name, "=") {
-			var value []string
-			for sc.Scan() && sc.Text() != delim {
-				value = append(value, sc.Text())
-			}
-			out[name] = strings.Join(value, "\n")
-			continue
-		}
-		if name, value, ok := strings.Cut(line, "="); ok {
-			out[name] = value
-		}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ghaction.ParseOutputs(data)
+	if err != nil {
+		t.Fatalf("GITHUB_OUTPUT as the runner reads it: %v\n%s", err, data)
 	}
 	return out
 }

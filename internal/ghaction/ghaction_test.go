@@ -1,7 +1,6 @@
 package ghaction
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -132,7 +131,14 @@ func TestSetOutputFileFormat(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("Actions mode printed %q for outputs, want nothing", out.String())
 	}
-	got := parseOutputFile(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseOutputs(data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]string{
 		"image-digest": "sha256:abc",
 		"services":     "api-service: ok\nworker-service: failed",
@@ -155,35 +161,6 @@ func TestSetOutputPlain(t *testing.T) {
 	if err := r.AppendSummary("# nothing"); err != nil {
 		t.Errorf("AppendSummary without a summary file = %v, want nil", err)
 	}
-}
-
-// parseOutputFile reads a GITHUB_OUTPUT file the way the runner does.
-func parseOutputFile(tb testing.TB, path string) map[string]string {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	got := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if name, delim, ok := strings.Cut(line, "<<"); ok && !strings.Contains(name, "=") {
-			var value []string
-			for sc.Scan() && sc.Text() != delim {
-				value = append(value, sc.Text())
-			}
-			got[name] = strings.Join(value, "\n")
-			continue
-		}
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			tb.Fatalf("output file line %q is neither name=value nor a heredoc", line)
-		}
-		got[name] = value
-	}
-	return got
 }
 
 func TestConcurrentUse(t *testing.T) {
