@@ -399,3 +399,46 @@ func TestRoleChainWrongExternalID(t *testing.T) {
 		})
 	}
 }
+
+// TestExplanationsNameTheRolesPartition refuses the job in aws, aws-cn and
+// aws-us-gov: the trust statement and the provider command the explanation
+// offers must name the OIDC provider in the role's own partition.
+func TestExplanationsNameTheRolesPartition(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ partition, region string }{
+		{"aws", "us-east-1"},
+		{"aws-cn", "cn-north-1"},
+		{"aws-us-gov", "us-gov-west-1"},
+	} {
+		for _, refusal := range []string{"access_denied", "wrong_audience"} {
+			t.Run(tt.partition+"_"+refusal, func(t *testing.T) {
+				t.Parallel()
+				sb := sandboxtest.Start(t, func(w *sandbox.World) {
+					w.Region = tt.region
+					delete(w.GitHub.Claims, "environment")
+				})
+				cfg := testConfig()
+				cfg.RoleToAssume = "arn:" + tt.partition + ":iam::111122223333:role/gha-deploy"
+				cfg.AWSRegion = tt.region
+				want := `"Federated": "arn:` + tt.partition + `:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"`
+				if refusal == "wrong_audience" {
+					cfg.Audience = "api://acme-deploy"
+					want = "--open-id-connect-provider-arn arn:" + tt.partition + ":iam::111122223333:oidc-provider/token.actions.githubusercontent.com "
+				}
+				if err := cfg.Validate(); err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				_, err := load(t, sb, cfg, &recorder{}, nil).Credentials.Retrieve(context.Background())
+				if err == nil {
+					t.Fatal("Retrieve succeeded, want a refusal")
+				}
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("explanation lacks %q:\n%v", want, err)
+				}
+				if tt.partition != "aws" && strings.Contains(err.Error(), "arn:aws:") {
+					t.Errorf("explanation names an arn:aws: ARN for a role in %s:\n%v", tt.partition, err)
+				}
+			})
+		}
+	}
+}

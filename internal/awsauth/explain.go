@@ -14,6 +14,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 )
 
 // Kind classifies a credential failure by what the user has to change.
@@ -138,7 +139,7 @@ func explainWebIdentity(err error, cfg config.Config, claims *oidc.Claims, now t
 			"The token was requested with audience %q, and the IAM OIDC provider for %s in account %s does not list it as a client ID.\n"+
 			"Either set the input audience to a client ID the provider lists (usually %s, the default), "+
 			"or add %q to the provider: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id %s",
-			said, aud, issuerHost(claims), account, config.DefaultAudience, aud, providerARN(account, claims), aud)
+			said, aud, issuerHost(claims), account, config.DefaultAudience, aud, providerARN(cfg.RoleToAssume, claims), aud)
 	case code == "InvalidIdentityToken" && strings.Contains(msg, "OpenIDConnect provider"):
 		e.Kind = KindUnknownIssuer
 		iss := issuerOf(claims)
@@ -194,7 +195,7 @@ func trustPolicyHelp(cfg config.Config, claims *oidc.Claims) string {
 	host := issuerHost(claims)
 	statement := trustStatement{
 		Effect:    "Allow",
-		Principal: map[string]string{"Federated": providerARN(accountOf(cfg.RoleToAssume), claims)},
+		Principal: map[string]string{"Federated": providerARN(cfg.RoleToAssume, claims)},
 		Action:    "sts:AssumeRoleWithWebIdentity",
 		Condition: map[string]map[string]string{"StringEquals": {
 			host + ":aud": claims.Audience.String(),
@@ -293,6 +294,15 @@ func issuerHost(claims *oidc.Claims) string {
 	return iss
 }
 
-func providerARN(account string, claims *oidc.Claims) string {
-	return "arn:aws:iam::" + account + ":oidc-provider/" + issuerHost(claims)
+// providerARN is the ARN of the IAM OIDC provider that the trust policy of
+// roleARN names: in the role's account and partition (arn:aws-cn: in China,
+// arn:aws-us-gov: in GovCloud).
+func providerARN(roleARN string, claims *oidc.Claims) string {
+	p, ok := partition.OfARN(roleARN)
+	if !ok {
+		// Config validation refuses unknown partitions; this only keeps a
+		// literal configuration's explanation readable.
+		p, _ = partition.Lookup("aws")
+	}
+	return p.OIDCProviderARN(accountOf(roleARN), issuerHost(claims))
 }

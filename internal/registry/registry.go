@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +21,8 @@ import (
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 )
 
 // PushRequest says what to push where.
@@ -78,9 +79,6 @@ type ecrAPI interface {
 	DescribeRepositories(ctx context.Context, in *ecr.DescribeRepositoriesInput, optFns ...func(*ecr.Options)) (*ecr.DescribeRepositoriesOutput, error)
 	GetAuthorizationToken(ctx context.Context, in *ecr.GetAuthorizationTokenInput, optFns ...func(*ecr.Options)) (*ecr.GetAuthorizationTokenOutput, error)
 }
-
-// ecrHostPattern matches an ECR registry host and captures its account and region.
-var ecrHostPattern = regexp.MustCompile(`^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$`)
 
 // target is the repository a push goes to.
 type target struct {
@@ -215,8 +213,8 @@ func parseRepository(repository string) (target, error) {
 	host, name, isURI := strings.Cut(repository, "/")
 	if isURI && (strings.ContainsAny(host, ".:") || host == "localhost") {
 		t.host, t.name = host, name
-		if m := ecrHostPattern.FindStringSubmatch(host); m != nil {
-			t.registryID, t.region = m[1], m[2]
+		if h, ok := partition.ParseECRRegistryHost(host); ok {
+			t.registryID, t.region = h.Account, h.Region
 		}
 	} else {
 		t.name = repository
