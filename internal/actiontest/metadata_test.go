@@ -91,7 +91,7 @@ func TestInputNamesMatchAWSActions(t *testing.T) {
 	for _, name := range []string{
 		"role-to-assume", "aws-region", "audience", "role-session-name", "role-duration-seconds",
 		"cluster", "service", "task-definition", "container-name", "force-new-deployment",
-		"wait-for-service-stability", "wait-for-minutes",
+		"wait-for-service-stability", "wait-for-minutes", "allowed-account-ids", "mask-aws-account-id",
 	} {
 		if _, ok := m.Inputs[name]; !ok {
 			t.Errorf("action.yml has no input %q", name)

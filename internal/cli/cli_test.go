@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -445,5 +447,74 @@ func awsCLIAgainstStandalone(t *testing.T, env map[string]string) {
 		&identity, "sts", "get-caller-identity")
 	if want := "arn:aws:sts::111122223333:assumed-role/gha-deploy/aws-cli-check"; identity.Arn != want {
 		t.Errorf("aws sts get-caller-identity = %q, want %q", identity.Arn, want)
+	}
+}
+
+// TestRepositoryOnAnotherRegistry: a repository on a host that is not an
+// ECR registry of aws-region is an input error before any network call,
+// so the ECR password can never be sent there. The loopback registry must
+// see no connection, and no request leaves through the HTTP client.
+func TestRepositoryOnAnotherRegistry(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	sb := sandboxtest.Start(t, nil)
+	for _, repo := range []string{l.Addr().String() + "/web-api", "ghcr.io/acme/web", "localhost/web-api"} {
+		host, _, _ := strings.Cut(repo, "/")
+		want := []string{`::error::input repository: "` + repo + `" names the registry ` + host + `, which is not an Amazon ECR registry`,
+			"for example: web-api (or 123456789012.dkr.ecr.us-east-1.amazonaws.com/web-api)"}
+
+		// As the runner starts the action: INPUT_* variables.
+		env := map[string]string{
+			"GITHUB_ACTIONS":       "true",
+			"INPUT_ROLE-TO-ASSUME": "arn:aws:iam::111122223333:role/gha-deploy",
+			"INPUT_AWS-REGION":     sb.Region(),
+			"INPUT_IMAGE":          "web-api:demo",
+			"INPUT_REPOSITORY":     repo,
+		}
+		var stdout, stderr sandboxtest.SyncBuffer
+		if code := Main(context.Background(), nil, getenvOf(env, sb.Env()), &stdout, &stderr); code != ExitUsage {
+			t.Errorf("repository %s: exit code %d, want %d (bad input)\n%s", repo, code, ExitUsage, stdout.String())
+		}
+		for _, w := range want {
+			if !strings.Contains(stdout.String(), w) {
+				t.Errorf("repository %s: log lacks %q:\n%s", repo, w, stdout.String())
+			}
+		}
+
+		// A literal Config through Run gets the same check, and its HTTP
+		// client sees nothing.
+		cfg := demoConfig()
+		cfg.Image, cfg.Repository, cfg.Tags = "web-api:demo", repo, []string{"v1"}
+		getenv := getenvOf(sb.Env())
+		_, err := Run(context.Background(), cfg, Deps{
+			Getenv:     getenv,
+			HTTPClient: &http.Client{Transport: failingTransport{t}},
+			Runner:     ghaction.New(&stdout, getenv),
+		})
+		var ie *config.InputError
+		if !errors.As(err, &ie) || ie.Input != config.InputRepository {
+			t.Errorf("Run with repository %s = %v, want an input error on repository", repo, err)
+		}
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the loopback registry accepted %d connections, want none", n)
+	}
+	if n := sb.TokenRequests(); n != 0 {
+		t.Errorf("%d ID tokens were fetched, want none: the input is refused before any network call", n)
 	}
 }

@@ -24,6 +24,13 @@ type Config struct {
 	RoleDurationSeconds int
 	// RoleChain lists the roles assumed, in order, after the web-identity role.
 	RoleChain []ChainRole
+	// AllowedAccountIDs, when not empty, are the only accounts the final
+	// role (after the chain) may be in: the run stops right after
+	// authentication otherwise, before anything is pushed or changed.
+	AllowedAccountIDs []string
+	// MaskAWSAccountID hides the account IDs of the run in the log and the
+	// job summary, for teams that treat them as sensitive.
+	MaskAWSAccountID bool
 
 	// Image is what to push: a Docker engine image, oci:PATH or docker-archive:PATH.
 	Image string
@@ -135,6 +142,8 @@ const (
 	InputRoleSessionName         = "role-session-name"
 	InputRoleDurationSeconds     = "role-duration-seconds"
 	InputRoleChain               = "role-chain"
+	InputAllowedAccountIDs       = "allowed-account-ids"
+	InputMaskAWSAccountID        = "mask-aws-account-id"
 	InputImage                   = "image"
 	InputRepository              = "repository"
 	InputTags                    = "tags"
@@ -159,7 +168,7 @@ var inputs = []Input{
 	{Name: InputRoleToAssume, Required: true,
 		Description: "ARN of the IAM role to assume with the job's GitHub OIDC token, e.g. arn:aws:iam::123456789012:role/gha-deploy. Its trust policy must allow this repository's token."},
 	{Name: InputAWSRegion, Required: true,
-		Description: "AWS region of the ECR repository and the ECS cluster, e.g. us-east-1."},
+		Description: "AWS region of the ECR repository and the ECS cluster, e.g. us-east-1. Its partition (aws, aws-cn, aws-us-gov, ...) must be that of the roles."},
 	{Name: InputAudience, Default: DefaultAudience,
 		Description: "Audience (aud) of the OIDC token; must be a client ID of the account's IAM OIDC provider."},
 	{Name: InputRoleSessionName,
@@ -168,10 +177,14 @@ var inputs = []Input{
 		Description: "Lifetime of the role session in seconds, 900 to 43200. Credentials are refreshed with a new OIDC token before they expire; role-chain sessions are capped at 3600."},
 	{Name: InputRoleChain, List: true,
 		Description: "Roles to assume in order with sts:AssumeRole after role-to-assume, one per line, each optionally followed by external-id=ID, e.g. `arn:aws:iam::444455556666:role/prod-deploy external-id=acme-prod-7f3c`."},
+	{Name: InputAllowedAccountIDs, List: true,
+		Description: "AWS account IDs, comma separated, that the final role (role-to-assume, or the last of role-chain) must be in, e.g. 111122223333,444455556666. Checked right after authentication: in any other account the run stops before anything is pushed or changed. Default: any account."},
+	{Name: InputMaskAWSAccountID, Default: "false", Boolean: true,
+		Description: "Mask the run's AWS account IDs (::add-mask::) so that the log and the job summary show *** instead. Outputs keep the real values, which later steps need; the runner will not pass an output that contains a masked value on as a job output."},
 	{Name: InputImage,
 		Description: "Image to push: a Docker engine image (name, name:tag or ID), oci:PATH (an OCI image layout) or docker-archive:PATH (a docker save tarball). Empty: nothing is pushed."},
 	{Name: InputRepository,
-		Description: "ECR repository to push to: a name in the role's account and region, or a full repository URI. Required with image."},
+		Description: "ECR repository to push to: a name in the role's account and region, or the URI of a repository in an ECR registry of aws-region (ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME). Other registries are refused: the ECR password goes to ECR alone. Required with image."},
 	{Name: InputTags, List: true,
 		Description: "Tags to push, comma or newline separated. Default: the commit SHA (GITHUB_SHA)."},
 	{Name: InputCluster, Default: DefaultCluster,
@@ -243,6 +256,12 @@ func parse(raw map[string]string, getenv func(string) string) (Config, error) {
 		bad(e)
 	}
 	c.RoleChain = chain
+	c.AllowedAccountIDs = SplitList(raw[InputAllowedAccountIDs])
+	if b, err := parseBool(InputMaskAWSAccountID, value(InputMaskAWSAccountID)); err != nil {
+		bad(err)
+	} else {
+		c.MaskAWSAccountID = b
+	}
 
 	c.Image = value(InputImage)
 	c.Repository = value(InputRepository)

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,8 @@ func TestFromInputs(t *testing.T) {
 		"INPUT_SERVICE":                    "api-service\nworker-service, api-service",
 		"INPUT_CLUSTER":                    "prod-cluster",
 		"INPUT_WAIT-FOR-SERVICE-STABILITY": "False",
+		"INPUT_ALLOWED-ACCOUNT-IDS":        "444455556666, 777788889999",
+		"INPUT_MASK-AWS-ACCOUNT-ID":        "true",
 	}
 	got, err := FromInputs(getenvOf(inputs, runEnv))
 	if err != nil {
@@ -62,6 +65,8 @@ func TestFromInputs(t *testing.T) {
 	want.Cluster = "prod-cluster"
 	want.Services = []string{"api-service", "worker-service"}
 	want.WaitForServiceStability = false
+	want.AllowedAccountIDs = []string{"444455556666", "777788889999"}
+	want.MaskAWSAccountID = true
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("FromInputs (-want +got):\n%s", diff)
 	}
@@ -82,6 +87,8 @@ func TestFromFlags(t *testing.T) {
 		"--tags", "v1.2.3,latest",
 		"--image", "my-api", "--repository", "web-api",
 		"--force-new-deployment",
+		"--allowed-account-ids", "444455556666", "--allowed-account-ids=777788889999",
+		"--mask-aws-account-id",
 	}
 	got, err := FromFlags(args, getenvOf(runEnv))
 	if err != nil {
@@ -101,6 +108,8 @@ func TestFromFlags(t *testing.T) {
 	want.Image = "my-api"
 	want.Repository = "web-api"
 	want.ForceNewDeployment = true
+	want.AllowedAccountIDs = []string{"444455556666", "777788889999"}
+	want.MaskAWSAccountID = true
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("FromFlags (-want +got):\n%s", diff)
 	}
@@ -149,6 +158,12 @@ func TestBadInputs(t *testing.T) {
 		{"bad_minutes", "wait-for-minutes", "0", []string{"input wait-for-minutes", "outside 1 to 360"}},
 		{"empty_audience", "audience", " ", nil}, // blank falls back to the default: no error
 		{"audience_with_space", "audience", "sts amazonaws", []string{"input audience", "one word"}},
+		{"unknown_partition", "role-to-assume", "arn:aws-foo:iam::111122223333:role/gha-deploy", []string{"input role-to-assume", `partition "aws-foo"`, "not an AWS partition (aws, aws-cn,", "for example: arn:aws:iam::"}},
+		{"partition_of_another_region", "role-to-assume", "arn:aws-cn:iam::111122223333:role/gha-deploy", []string{"input role-to-assume", "partition aws-cn", "us-east-1 is in aws", "cn-north-1", "for example: arn:aws:iam::123456789012:role/gha-deploy"}},
+		{"chain_partition_of_another_region", "role-chain", "arn:aws-us-gov:iam::444455556666:role/prod", []string{"input role-chain", "(entry 1) is in the partition aws-us-gov", "us-gov-east-1"}},
+		{"region_of_no_partition", "aws-region", "xx-east-1", []string{"input aws-region", `"xx-east-1"`, "none of the AWS partitions", "for example: us-east-1"}},
+		{"allowed_account_not_digits", "allowed-account-ids", "111122223333,prod", []string{"input allowed-account-ids", `"prod"`, "12 digits", "for example: 111122223333,444455556666"}},
+		{"mask_not_boolean", "mask-aws-account-id", "yes please", []string{"input mask-aws-account-id", "not a boolean"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +240,22 @@ func TestStepRequirements(t *testing.T) {
 		{"push_to_uri", func(c *Config) {
 			c.Image, c.Repository, c.Tags = "my-api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web-api", []string{"abc"}
 		}, nil},
-		{"push_to_loopback_uri", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "127.0.0.1:5000/web-api", []string{"abc"} }, nil},
+		{"push_to_fips_uri", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "my-api", "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/web-api", []string{"abc"}
+		}, nil},
+		// The ECR password goes to ECR registries of aws-region only.
+		{"push_to_loopback_uri", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "127.0.0.1:5000/web-api", []string{"abc"} }, []string{InputRepository}},
+		{"push_to_localhost_uri", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "localhost/web-api", []string{"abc"} }, []string{InputRepository}},
+		{"push_to_ghcr", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "ghcr.io/acme/web", []string{"abc"} }, []string{InputRepository}},
+		{"push_to_ecr_of_another_region", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "my-api", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web-api", []string{"abc"}
+		}, []string{InputRepository}},
+		{"push_to_ecr_lookalike", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "my-api", "123456789012.dkr.ecr.us-east-1.amazonaws.com.example.com/web-api", []string{"abc"}
+		}, []string{InputRepository}},
+		{"push_to_ecr_with_port", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "my-api", "123456789012.dkr.ecr.us-east-1.amazonaws.com:443/web-api", []string{"abc"}
+		}, []string{InputRepository}},
 		{"push_without_repository_or_tags", func(c *Config) { c.Image = "my-api" }, []string{InputRepository, InputTags}},
 		{"push_bad_tag", func(c *Config) { c.Image, c.Repository, c.Tags = "my-api", "web-api", []string{"feature/x"} }, []string{InputTags}},
 		{"push_missing_oci_layout", func(c *Config) {
@@ -255,6 +285,15 @@ func TestStepRequirements(t *testing.T) {
 		{"service_arn", func(c *Config) {
 			c.Services, c.ForceNewDeployment = []string{"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/api-service"}, true
 		}, nil},
+		{"service_arn_of_another_region", func(c *Config) {
+			c.Services, c.ForceNewDeployment = []string{"arn:aws:ecs:eu-west-1:111122223333:service/prod-cluster/api-service"}, true
+		}, []string{InputService}},
+		{"cluster_arn_of_another_partition", func(c *Config) {
+			c.Services, c.ForceNewDeployment = []string{"api-service"}, true
+			c.Cluster = "arn:aws-cn:ecs:cn-north-1:111122223333:cluster/prod-cluster"
+		}, []string{InputCluster}},
+		{"allowed_account_ids", func(c *Config) { c.AllowedAccountIDs = []string{"111122223333", "444455556666"} }, nil},
+		{"allowed_account_id_short", func(c *Config) { c.AllowedAccountIDs = []string{"111122223333", "4444"} }, []string{InputAllowedAccountIDs}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,6 +349,64 @@ func TestInputsMatchFlagsAndConfig(t *testing.T) {
 			var usage *UsageError
 			if errors.As(err, &usage) {
 				t.Errorf("flag --%s is not accepted: %v", in.Name, err)
+			}
+		}
+	}
+}
+
+// TestPartitions pairs role ARNs and ECR repository URIs with regions
+// across partitions: a role, a chain hop and a registry are usable only in
+// their own partition (and a registry only in its own region).
+func TestPartitions(t *testing.T) {
+	t.Parallel()
+	hosts := map[string]string{
+		"aws":        "amazonaws.com",
+		"aws-cn":     "amazonaws.com.cn",
+		"aws-us-gov": "amazonaws.com",
+		"aws-iso":    "c2s.ic.gov",
+		"aws-iso-b":  "sc2s.sgov.gov",
+	}
+	regions := map[string][]string{
+		"aws":        {"us-east-1", "eu-central-1"},
+		"aws-cn":     {"cn-north-1", "cn-northwest-1"},
+		"aws-us-gov": {"us-gov-west-1", "us-gov-east-1"},
+		"aws-iso":    {"us-iso-east-1"},
+		"aws-iso-b":  {"us-isob-east-1"},
+	}
+	for rolePartition := range regions {
+		for regionPartition, rs := range regions {
+			for _, region := range rs {
+				name := rolePartition + "_role_in_" + region
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					match := rolePartition == regionPartition
+					role := "arn:" + rolePartition + ":iam::111122223333:role/gha-deploy"
+					inputs := map[string]string{
+						"INPUT_ROLE-TO-ASSUME": role,
+						"INPUT_AWS-REGION":     region,
+						"INPUT_ROLE-CHAIN":     "arn:" + rolePartition + ":iam::444455556666:role/prod-deploy",
+						"INPUT_IMAGE":          "my-api",
+						"INPUT_REPOSITORY":     "444455556666.dkr.ecr." + region + "." + hosts[regionPartition] + "/web-api",
+					}
+					_, err := FromInputs(getenvOf(inputs, runEnv))
+					if match {
+						if err != nil {
+							t.Fatalf("FromInputs(%s in %s) = %v, want no error", role, region, err)
+						}
+						return
+					}
+					var named []string
+					for _, line := range strings.Split(fmt.Sprint(err), "\n") {
+						name, _, _ := strings.Cut(strings.TrimPrefix(line, "input "), ":")
+						named = append(named, name)
+					}
+					if diff := cmp.Diff([]string{InputRoleToAssume, InputRoleChain}, named); diff != "" {
+						t.Errorf("inputs named (-want +got):\n%s\n%v", diff, err)
+					}
+					if want := "but aws-region " + region + " is in " + regionPartition; !strings.Contains(fmt.Sprint(err), want) {
+						t.Errorf("error %v does not say %q", err, want)
+					}
+				})
 			}
 		}
 	}

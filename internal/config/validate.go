@@ -5,6 +5,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 )
 
 // The examples that error messages show.
@@ -18,12 +20,14 @@ const (
 	exampleCluster  = "prod-cluster"
 	exampleImage    = "my-api:latest (or oci:./build/oci, docker-archive:./image.tar)"
 	exampleAudience = DefaultAudience
+	exampleAccounts = "111122223333,444455556666"
 )
 
 var (
-	// roleARNPattern is an IAM role ARN in any partition; a role name is
-	// 1-64 characters of [\w+=,.@-], after an optional path.
-	roleARNPattern = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$`)
+	// roleARNPattern is an IAM role ARN, its partition captured (checked
+	// against the region's); a role name is 1-64 characters of [\w+=,.@-],
+	// after an optional path.
+	roleARNPattern = regexp.MustCompile(`^arn:([a-z0-9-]+):iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$`)
 	// regionPattern matches every AWS region name: us-east-1, eu-central-2,
 	// us-gov-west-1, cn-north-1, us-isob-east-1.
 	regionPattern      = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$`)
@@ -35,8 +39,12 @@ var (
 	tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	// ecsNamePattern is what ECS accepts as a cluster, service or container name.
 	ecsNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	clusterARN     = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$`)
-	serviceARN     = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:ecs:[a-z0-9-]+:\d{12}:service/(?:[A-Za-z0-9_-]{1,255}/)?[A-Za-z0-9_-]{1,255}$`)
+	// clusterARN and serviceARN capture the partition, region and account,
+	// which are checked against the run's.
+	clusterARN = regexp.MustCompile(`^arn:([a-z0-9-]+):ecs:([a-z0-9-]+):(\d{12}):cluster/[A-Za-z0-9_-]{1,255}$`)
+	serviceARN = regexp.MustCompile(`^arn:([a-z0-9-]+):ecs:([a-z0-9-]+):(\d{12}):service/(?:[A-Za-z0-9_-]{1,255}/)?[A-Za-z0-9_-]{1,255}$`)
+	// accountIDPattern is an AWS account ID.
+	accountIDPattern = regexp.MustCompile(`^\d{12}$`)
 )
 
 // The bounds AWS sets on session lifetimes.
@@ -65,13 +73,23 @@ func (c Config) problems() []*InputError {
 	case c.RoleToAssume == "":
 		add(InputRoleToAssume, "", "is required: the ARN of the role to assume", exampleRoleARN)
 	case !roleARNPattern.MatchString(c.RoleToAssume):
-		add(InputRoleToAssume, c.RoleToAssume, "is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)", exampleRoleARN)
+		add(InputRoleToAssume, c.RoleToAssume, "is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)", c.exampleRoleARN())
+	default:
+		if problem := c.placeProblem(roleARNPattern.FindStringSubmatch(c.RoleToAssume)[1], ""); problem != "" {
+			add(InputRoleToAssume, c.RoleToAssume, problem, c.exampleRoleARN())
+		}
 	}
 	switch {
 	case c.AWSRegion == "":
 		add(InputAWSRegion, "", "is required: the region of the repository and cluster", exampleRegion)
 	case !regionPattern.MatchString(c.AWSRegion):
 		add(InputAWSRegion, c.AWSRegion, "is not an AWS region name (lower case, like us-east-1)", exampleRegion)
+	default:
+		if _, ok := partition.ForRegion(c.AWSRegion); !ok {
+			add(InputAWSRegion, c.AWSRegion,
+				fmt.Sprintf("is in none of the AWS partitions the AWS SDK %s knows (%s)", partition.SDKVersion, strings.Join(partition.IDs(), ", ")),
+				exampleRegion)
+		}
 	}
 	if c.Audience == "" || strings.ContainsAny(c.Audience, " \t\r\n") {
 		add(InputAudience, c.Audience, "must be one word, a client ID of the IAM OIDC provider", exampleAudience)
@@ -86,15 +104,24 @@ func (c Config) problems() []*InputError {
 			fmt.Sprintf("is outside %d to %d seconds", MinRoleDurationSeconds, MaxRoleDurationSeconds), "3600")
 	}
 	for i, hop := range c.RoleChain {
-		if !roleARNPattern.MatchString(hop.RoleARN) {
+		m := roleARNPattern.FindStringSubmatch(hop.RoleARN)
+		if m == nil {
 			add(InputRoleChain, hop.RoleARN,
 				fmt.Sprintf("(entry %d) is not an IAM role ARN; each line is a role ARN, optionally followed by external-id=ID", i+1),
 				exampleChainEntry)
+		} else if problem := c.placeProblem(m[1], ""); problem != "" {
+			add(InputRoleChain, hop.RoleARN, fmt.Sprintf("(entry %d) %s", i+1, problem), c.exampleRoleARN())
 		}
 		if id := hop.ExternalID; id != "" && (len(id) < 2 || len(id) > 1224 || !externalIDPattern.MatchString(id)) {
 			add(InputRoleChain, hop.String(),
 				fmt.Sprintf("(entry %d) has an external ID that is not 2 to 1224 characters of letters, digits and _+=,.@:/-", i+1),
 				exampleChainEntry)
+		}
+	}
+
+	for _, id := range c.AllowedAccountIDs {
+		if !accountIDPattern.MatchString(id) {
+			add(InputAllowedAccountIDs, id, "is not an AWS account ID (12 digits); list them comma separated", exampleAccounts)
 		}
 	}
 
@@ -124,9 +151,11 @@ func (c Config) pushProblems() []*InputError {
 	}
 	switch {
 	case c.Repository == "":
-		add(InputRepository, "", "is required when image is set: the ECR repository to push to", exampleRepo)
-	case !validRepository(c.Repository):
-		add(InputRepository, c.Repository, "is not an ECR repository name or repository URI", exampleRepo)
+		add(InputRepository, "", "is required when image is set: the ECR repository to push to", c.exampleRepository())
+	default:
+		if problem := c.repositoryProblem(); problem != "" {
+			add(InputRepository, c.Repository, problem, c.exampleRepository())
+		}
 	}
 	if len(c.Tags) == 0 {
 		add(InputTags, "", "is empty and GITHUB_SHA is not set: give at least one tag", exampleTag)
@@ -146,10 +175,18 @@ func (c Config) deployProblems() []*InputError {
 	}
 	if c.Cluster == "" || !ecsNamePattern.MatchString(c.Cluster) && !clusterARN.MatchString(c.Cluster) {
 		add(InputCluster, c.Cluster, "is not an ECS cluster name or ARN", exampleCluster)
+	} else if m := clusterARN.FindStringSubmatch(c.Cluster); m != nil {
+		if problem := c.placeProblem(m[1], m[2]); problem != "" {
+			add(InputCluster, c.Cluster, problem, exampleCluster)
+		}
 	}
 	for _, s := range c.Services {
 		if !ecsNamePattern.MatchString(s) && !serviceARN.MatchString(s) {
 			add(InputService, s, "is not an ECS service name or ARN", exampleService)
+		} else if m := serviceARN.FindStringSubmatch(s); m != nil {
+			if problem := c.placeProblem(m[1], m[2]); problem != "" {
+				add(InputService, s, problem, exampleService)
+			}
 		}
 	}
 	for _, n := range c.ContainerNames {
@@ -190,19 +227,122 @@ func (c Config) deployProblems() []*InputError {
 	return ps
 }
 
-// validRepository accepts an ECR repository name or a repository URI
-// (host/name, the host being an ECR registry or, in tests, host:port).
-func validRepository(s string) bool {
-	if repositoryNamePattern.MatchString(s) && len(s) >= 2 && len(s) <= 256 {
-		host, _, found := strings.Cut(s, "/")
-		// A first component with a dot or colon is a registry host.
-		if !found || !strings.ContainsAny(host, ".:") {
-			return true
+// placeProblem says what is wrong with where an ARN points, given its
+// partition and region (empty for a global service such as IAM), in a run
+// in c.AWSRegion; "" when nothing is. A bad aws-region is reported on its
+// own input, not again here.
+func (c Config) placeProblem(arnPartition, arnRegion string) string {
+	p, ok := partition.Lookup(arnPartition)
+	if !ok {
+		return fmt.Sprintf("names the partition %q, which is not an AWS partition (%s)", arnPartition, strings.Join(partition.IDs(), ", "))
+	}
+	home, ok := partition.ForRegion(c.AWSRegion)
+	if !ok || !regionPattern.MatchString(c.AWSRegion) {
+		return ""
+	}
+	if home.ID != p.ID {
+		return fmt.Sprintf("is in the partition %s, but aws-region %s is in %s, and nothing crosses partitions: use a region of %s (%s) or an ARN that starts with arn:%s:",
+			p.ID, c.AWSRegion, home.ID, p.ID, strings.Join(p.ExampleRegions(3), ", "), home.ID)
+	}
+	if arnRegion != "" && arnRegion != c.AWSRegion {
+		return fmt.Sprintf("is in the region %s, but aws-region is %s: the run deploys in aws-region only", arnRegion, c.AWSRegion)
+	}
+	return ""
+}
+
+// homePartition is the partition of aws-region, or aws while that is unknown.
+func (c Config) homePartition() partition.Partition {
+	if p, ok := partition.ForRegion(c.AWSRegion); ok {
+		return p
+	}
+	p, _ := partition.Lookup("aws")
+	return p
+}
+
+// exampleRoleARN is a role ARN in the partition of aws-region.
+func (c Config) exampleRoleARN() string {
+	return c.homePartition().ARN("iam", "", "123456789012", "role/gha-deploy")
+}
+
+// exampleRepository is a repository name, or its URI in aws-region.
+func (c Config) exampleRepository() string {
+	if _, ok := partition.ForRegion(c.AWSRegion); !ok || !regionPattern.MatchString(c.AWSRegion) {
+		return exampleRepo
+	}
+	return "web-api (or " + c.homePartition().ECRRegistryHost("123456789012", c.AWSRegion, false) + "/web-api)"
+}
+
+// SplitRepository splits the repository input into its registry host and
+// repository name the way Docker reads an image reference: a first
+// component with a dot or a colon, or localhost, is a host. host is empty
+// for a bare name.
+func SplitRepository(s string) (host, name string) {
+	first, rest, found := strings.Cut(s, "/")
+	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first, rest
+	}
+	return "", s
+}
+
+// repositoryProblem says what is wrong with the repository input; "" when
+// nothing is. A URI must name an ECR registry of aws-region: the run logs in
+// to ECR, and its password must never go to another host.
+func (c Config) repositoryProblem() string {
+	host, name := SplitRepository(c.Repository)
+	if !repositoryNamePattern.MatchString(name) || len(name) < 2 || len(name) > 256 {
+		return "is not an ECR repository name or repository URI"
+	}
+	if host == "" {
+		return ""
+	}
+	ecrHost, ok := partition.ParseECRRegistryHost(host)
+	if !ok {
+		return fmt.Sprintf("names the registry %s, which is not an Amazon ECR registry (ACCOUNT.dkr.ecr.REGION.%s): "+
+			"the action logs in to ECR and sends that password to ECR alone; name a repository of aws-region, or push to other registries with another step",
+			host, c.homePartition().DNSSuffix)
+	}
+	if ecrHost.Region != c.AWSRegion {
+		return fmt.Sprintf("names an ECR registry in %s, but aws-region is %s: the ECR login is for aws-region's registries; set aws-region to %s, or name a repository of %s",
+			ecrHost.Region, c.AWSRegion, ecrHost.Region, c.AWSRegion)
+	}
+	return ""
+}
+
+// AccountIDs lists every AWS account ID the inputs name (the roles, the
+// allowed accounts, the repository's registry, cluster and service ARNs),
+// each once: what mask-aws-account-id hides before anything is printed.
+func (c Config) AccountIDs() []string {
+	var ids []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if accountIDPattern.MatchString(id) && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
 	}
-	host, name, ok := strings.Cut(s, "/")
-	if !ok || !strings.ContainsAny(host, ".:") && host != "localhost" {
-		return false
+	if m := roleARNPattern.FindStringSubmatch(c.RoleToAssume); m != nil {
+		add(m[2])
 	}
-	return repositoryNamePattern.MatchString(name) && len(name) <= 256
+	for _, hop := range c.RoleChain {
+		if m := roleARNPattern.FindStringSubmatch(hop.RoleARN); m != nil {
+			add(m[2])
+		}
+	}
+	for _, id := range c.AllowedAccountIDs {
+		add(id)
+	}
+	if host, _ := SplitRepository(c.Repository); host != "" {
+		if h, ok := partition.ParseECRRegistryHost(host); ok {
+			add(h.Account)
+		}
+	}
+	if m := clusterARN.FindStringSubmatch(c.Cluster); m != nil {
+		add(m[3])
+	}
+	for _, s := range c.Services {
+		if m := serviceARN.FindStringSubmatch(s); m != nil {
+			add(m[3])
+		}
+	}
+	return ids
 }
