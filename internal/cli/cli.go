@@ -111,6 +111,8 @@ func deployCommand(ctx context.Context, args []string, getenv func(string) strin
 		return ExitUsage
 	}
 	if err != nil {
+		// The problems quote the inputs: hide the accounts in them too.
+		maskAccountIDs(runner, cfg)
 		return report(ctx, runner, err)
 	}
 	_, err = Run(ctx, cfg, Deps{Getenv: getenv, Runner: runner})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -128,6 +129,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	}
 	r := &run{cfg: cfg, deps: deps, out: deps.Runner}
 	defer r.stopBackground()
+	maskAccountIDs(r.out, cfg)
 	r.result.RoleSessionName = cfg.RoleSessionName
 	phases := r.phases()
 	var err error
@@ -184,17 +186,54 @@ func (r *run) authenticate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.cfg.MaskAWSAccountID {
+		r.out.MaskIdentifier(id.Account)
+	}
+	if err := checkAllowedAccount(r.cfg, id); err != nil {
+		return err
+	}
 	r.awsCfg = awsCfg
 	r.result.AccountID = id.Account
 	r.result.AssumedRoleARN = id.ARN
 	r.result.CredentialsExpire = creds.Expires
 	r.out.Infof("Assumed role:      %s", id.ARN)
-	r.out.Infof("Account:           %s", id.Account)
+	if len(r.cfg.AllowedAccountIDs) > 0 {
+		r.out.Infof("Account:           %s (one of allowed-account-ids)", id.Account)
+	} else {
+		r.out.Infof("Account:           %s", id.Account)
+	}
 	r.out.Infof("Credentials expire %s (in %s); they are refreshed with a new OIDC token before then",
 		creds.Expires.UTC().Format(time.RFC3339), creds.Expires.Sub(r.deps.Now()).Round(time.Second))
 	// No step output here: action.yml declares only the push and deploy
 	// outputs, and the identity is in the log and the job summary.
 	return nil
+}
+
+// maskAccountIDs hides, under mask-aws-account-id, every account ID the
+// inputs name, before anything is printed.
+func maskAccountIDs(out *ghaction.Runner, cfg config.Config) {
+	if !cfg.MaskAWSAccountID {
+		return
+	}
+	for _, id := range cfg.AccountIDs() {
+		out.MaskIdentifier(id)
+	}
+}
+
+// checkAllowedAccount is the account guard: with allowed-account-ids set,
+// the final role's account must be one of them, or the run stops before
+// anything is pushed or changed.
+func checkAllowedAccount(cfg config.Config, id awsauth.Identity) error {
+	if len(cfg.AllowedAccountIDs) == 0 || slices.Contains(cfg.AllowedAccountIDs, id.Account) {
+		return nil
+	}
+	which := "role-to-assume"
+	if len(cfg.RoleChain) > 0 {
+		which = "the last role of role-chain"
+	}
+	return fmt.Errorf("the credentials are for account %s (%s, %s), which allowed-account-ids (%s) does not list: "+
+		"stopped before anything was pushed or changed; check %s, or add %s to allowed-account-ids if the run is meant for it",
+		id.Account, id.ARN, which, strings.Join(cfg.AllowedAccountIDs, ", "), which, id.Account)
 }
 
 // summarize writes the job summary: what was done, and on failure why.

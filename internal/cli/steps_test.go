@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
@@ -45,7 +51,7 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 		t.Fatal(err)
 	}
 	var out sandboxtest.SyncBuffer
-	res, runErr := Run(context.Background(), rc.cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth, ImageSource: image})
+	res, runErr := Run(context.Background(), rc.cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth, ImageSource: image, HTTPClient: rc.httpClient})
 	run := actionRun{log: out.String(), err: runErr, res: res, outputs: readOutputs(t, files["GITHUB_OUTPUT"])}
 	summary, _ := os.ReadFile(files["GITHUB_STEP_SUMMARY"])
 	run.summary = string(summary)
@@ -53,8 +59,45 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 	return run
 }
 
-// runConfig lets a test change the job's configuration.
-type runConfig struct{ cfg config.Config }
+// runConfig lets a test change the job's configuration, and the HTTP
+// client every request goes through.
+type runConfig struct {
+	cfg        config.Config
+	httpClient *http.Client
+}
+
+// requestRecorder passes requests on and records, for each, what it was
+// for: "AWS <X-Amz-Target>" for ECR and ECS, "STS <Action>", or the path.
+type requestRecorder struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (rr *requestRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	what := req.URL.Path
+	switch {
+	case req.Header.Get("X-Amz-Target") != "":
+		what = "AWS " + req.Header.Get("X-Amz-Target")
+	case req.Method == http.MethodPost && req.URL.Path == "/" && req.Body != nil:
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		what = "STS " + form.Get("Action")
+	}
+	rr.mu.Lock()
+	rr.requests = append(rr.requests, what)
+	rr.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (rr *requestRecorder) recorded() []string {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return slices.Clone(rr.requests)
+}
 
 // readOutputs reads the GITHUB_OUTPUT file a run left, if any.
 func readOutputs(t *testing.T, path string) map[string]string {
@@ -179,4 +222,112 @@ func TestRunPushDeniedNamesThePermission(t *testing.T) {
 	if len(run.outputs) != 0 {
 		t.Errorf("a run that pushed nothing set outputs %v", run.outputs)
 	}
+}
+
+// TestAllowedAccountIDs: the account guard checks the final role of the
+// chain right after authentication. Without its account the run stops
+// before the first ECR, registry or ECS request; with it, it deploys.
+func TestAllowedAccountIDs(t *testing.T) {
+	t.Parallel()
+	const prodAccount = "444455556666"
+	tests := []struct {
+		name    string
+		allowed []string
+		wantErr bool
+	}{
+		{"only_the_first_roles_account", []string{"111122223333"}, true},
+		{"another_account", []string{"999988887777"}, true},
+		{"the_final_account", []string{"111122223333", prodAccount}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sb := sandboxtest.Start(t, fastWorld)
+			rec := &requestRecorder{}
+			run := runInActions(t, sb, func(rc *runConfig) {
+				rc.cfg.RoleChain = []config.ChainRole{{RoleARN: "arn:aws:iam::" + prodAccount + ":role/prod-deploy", ExternalID: "acme-prod-7f3c"}}
+				rc.cfg.AllowedAccountIDs = tt.allowed
+				rc.httpClient = &http.Client{Transport: rec}
+			})
+			if !tt.wantErr {
+				if run.err != nil {
+					t.Fatalf("Run: %v\n%s", run.err, run.log)
+				}
+				if !strings.Contains(run.res.Repository, sb.RegistryHost(prodAccount)) || len(run.res.Services) != 1 {
+					t.Errorf("pushed to %q, deployed %+v; want the push and deploy in %s", run.res.Repository, run.res.Services, prodAccount)
+				}
+				return
+			}
+			if run.err == nil {
+				t.Fatalf("Run succeeded with allowed-account-ids %v, want the account guard to stop it\n%s", tt.allowed, run.log)
+			}
+			for _, want := range append([]string{"account " + prodAccount, "allowed-account-ids", "role-chain", "before anything was pushed or changed"}, tt.allowed...) {
+				if !strings.Contains(run.err.Error(), want) {
+					t.Errorf("error lacks %q: %v", want, run.err)
+				}
+			}
+			if !strings.Contains(run.summary, "failed") || !strings.Contains(run.summary, "allowed-account-ids") {
+				t.Errorf("the summary does not say why the run stopped:\n%s", run.summary)
+			}
+			requests := rec.recorded()
+			for _, r := range requests {
+				if !strings.HasPrefix(r, "STS ") && !strings.Contains(r, "token") {
+					t.Errorf("request %q after the guard refused the account; all requests: %q", r, requests)
+				}
+			}
+			if !slices.Contains(requests, "STS GetCallerIdentity") {
+				t.Errorf("requests %q: the guard did not ask STS who the credentials are", requests)
+			}
+			if len(run.outputs) != 0 {
+				t.Errorf("outputs %v after the guard refused the account", run.outputs)
+			}
+		})
+	}
+}
+
+// TestMaskAWSAccountID: every account of the run is masked in the log and
+// the summary, from the first line on, while outputs keep the real values.
+func TestMaskAWSAccountID(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, fastWorld)
+	const prodAccount = "444455556666"
+	run := runInActions(t, sb, func(rc *runConfig) {
+		rc.cfg.RoleChain = []config.ChainRole{{RoleARN: "arn:aws:iam::" + prodAccount + ":role/prod-deploy", ExternalID: "acme-prod-7f3c"}}
+		rc.cfg.AllowedAccountIDs = []string{prodAccount}
+		rc.cfg.MaskAWSAccountID = true
+	})
+	if run.err != nil {
+		t.Fatalf("Run: %v\n%s", run.err, run.log)
+	}
+	for _, account := range []string{"111122223333", prodAccount} {
+		if !strings.Contains(run.log, "::add-mask::"+account+"\n") {
+			t.Errorf("account %s was not masked:\n%s", account, run.log)
+		}
+		first := strings.Index(run.log, "::add-mask::"+account)
+		if i := strings.Index(run.log, account); i < first {
+			t.Errorf("account %s printed before it was masked:\n%s", account, run.log)
+		}
+		for where, text := range map[string]string{"log": withoutMaskCommands(run.log), "summary": run.summary} {
+			if strings.Contains(text, account) {
+				t.Errorf("the %s shows account %s:\n%s", where, account, text)
+			}
+		}
+	}
+	if got := run.outputs[OutputImage]; !strings.HasPrefix(got, sb.RegistryHost(prodAccount)+"/") {
+		t.Errorf("output image = %q; want the real repository of account %s", got, prodAccount)
+	}
+	if run.outputs[OutputTaskDefinitionARN] == "" || !strings.Contains(run.outputs[OutputTaskDefinitionARN], prodAccount) {
+		t.Errorf("output task-definition-arn = %q, want the real ARN in %s", run.outputs[OutputTaskDefinitionARN], prodAccount)
+	}
+}
+
+// withoutMaskCommands drops the ::add-mask:: lines, which the runner consumes.
+func withoutMaskCommands(log string) string {
+	var keep []string
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.HasPrefix(line, "::add-mask::") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }

@@ -30,6 +30,9 @@ type Runner struct {
 
 	mu      sync.Mutex
 	secrets []string // longest first, so a secret containing another is redacted whole
+	// identifiers are the masked values that are not credentials (see
+	// MaskIdentifier): step outputs may carry them.
+	identifiers []string
 }
 
 // New returns a Runner that prints to stdout and reads GITHUB_ACTIONS,
@@ -73,6 +76,31 @@ func (r *Runner) Mask(secret string) {
 		r.secrets = append(r.secrets, v)
 	}
 	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+}
+
+// MaskIdentifier hides a value that is no credential but that the workflow
+// treats as sensitive (an AWS account ID under mask-aws-account-id): it is
+// masked and redacted like a secret, but step outputs may carry it, since
+// later steps need the real value (the runner itself will not pass such an
+// output on as a job output).
+func (r *Runner) MaskIdentifier(value string) {
+	r.Mask(value)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.identifiers, value) {
+		r.identifiers = append(r.identifiers, value)
+	}
+}
+
+// carriesSecretLocked reports whether s contains a registered secret other
+// than an identifier.
+func (r *Runner) carriesSecretLocked(s string) bool {
+	for _, secret := range r.secrets {
+		if !slices.Contains(r.identifiers, secret) && strings.Contains(s, secret) {
+			return true
+		}
+	}
+	return false
 }
 
 // Redact returns s with every registered secret replaced by ***.
@@ -162,7 +190,7 @@ func (r *Runner) SetOutput(name, value string) error {
 		return fmt.Errorf("set output %q: not a valid output name", name)
 	}
 	r.mu.Lock()
-	leaks := r.redactLocked(value) != value
+	leaks := r.carriesSecretLocked(value)
 	r.mu.Unlock()
 	if leaks {
 		return fmt.Errorf("set output %s: %w", name, ErrSecretInOutput)

@@ -186,3 +186,52 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskIdentifier: an identifier is masked and redacted from the log
+// and the summary like a secret, yet an output may carry it.
+func TestMaskIdentifier(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	vars := map[string]string{
+		"GITHUB_ACTIONS":      "true",
+		"GITHUB_OUTPUT":       filepath.Join(dir, "output"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md"),
+	}
+	var out strings.Builder
+	r := New(&out, env(vars))
+	const account, secret = "111122223333", "s3cr3t-session-token"
+	r.MaskIdentifier(account)
+	r.Mask(secret)
+	r.Infof("Account: %s", account)
+	if err := r.AppendSummary("| Account | " + account + " |"); err != nil {
+		t.Fatal(err)
+	}
+	image := account + ".dkr.ecr.us-east-1.amazonaws.com/web-api@sha256:abc"
+	if err := r.SetOutput("image", image); err != nil {
+		t.Errorf("SetOutput(an image URI with the masked account) = %v, want it written", err)
+	}
+	if err := r.SetOutput("leak", account+secret); !errors.Is(err, ErrSecretInOutput) {
+		t.Errorf("SetOutput(account and secret) = %v, want ErrSecretInOutput: a secret stays out of outputs", err)
+	}
+	summary, err := os.ReadFile(vars["GITHUB_STEP_SUMMARY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := withoutAddMask(out.String()) + string(summary); strings.Contains(got, account) {
+		t.Errorf("the log or the summary shows the masked account:\n%s", got)
+	}
+	if !strings.Contains(out.String(), "::add-mask::"+account+"\n") {
+		t.Errorf("the account was not masked for the runner:\n%s", out.String())
+	}
+	data, err := os.ReadFile(vars["GITHUB_OUTPUT"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs, err := ParseOutputs(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"image": image}, outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+}
