@@ -30,10 +30,7 @@ func FromInputs(getenv func(string) string) (Config, error) {
 func FromFlags(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	raw := map[string]string{}
-	for _, in := range inputs {
-		fs.Var(&rawFlag{input: in, raw: raw}, in.Name, in.Description)
-	}
+	values := AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return Config{}, err
@@ -43,7 +40,32 @@ func FromFlags(args []string, getenv func(string) string) (Config, error) {
 	if fs.NArg() > 0 {
 		return Config{}, &UsageError{Err: fmt.Errorf("unexpected argument %q: every setting is a --name value flag", fs.Arg(0))}
 	}
-	return parse(raw, getenv)
+	return values.Config(getenv)
+}
+
+// FlagValues holds the inputs given as flags of a FlagSet that may define
+// other flags too: the policy, setup and doctor commands take every input
+// beside their own flags.
+type FlagValues struct{ raw map[string]string }
+
+// AddFlags defines a flag for every input on fs, as FromFlags reads them.
+func AddFlags(fs *flag.FlagSet) *FlagValues {
+	v := &FlagValues{raw: map[string]string{}}
+	for _, in := range inputs {
+		fs.Var(&rawFlag{input: in, raw: v.raw}, in.Name, in.Description)
+	}
+	return v
+}
+
+// Given reports whether the input was given on the command line.
+func (v *FlagValues) Given(name string) bool {
+	_, ok := v.raw[name]
+	return ok
+}
+
+// Config reads and validates the inputs given, as FromFlags does.
+func (v *FlagValues) Config(getenv func(string) string) (Config, error) {
+	return parse(v.raw, getenv)
 }
 
 // UsageError is a command line that could not be parsed at all (an unknown

@@ -32,6 +32,18 @@ var readOnlyFields = []string{
 	"registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt",
 }
 
+// ReadTaskDefinitionFile reads a task definition file as a deploy reads it
+// (see parseTaskDefinition): the RegisterTaskDefinition input it holds.
+// The policy command reads the roles and tags a new revision will carry
+// from it.
+func ReadTaskDefinitionFile(path string) (*ecs.RegisterTaskDefinitionInput, error) {
+	td, err := readTaskDefinitionFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return td.input, nil
+}
+
 // readTaskDefinitionFile reads a task definition file.
 func readTaskDefinitionFile(path string) (*taskDef, error) {
 	data, err := os.ReadFile(path)
