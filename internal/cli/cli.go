@@ -35,6 +35,9 @@ Usage:
   oidc-ecs-deploy deploy [flags]     run the flow (every action input is a flag)
   oidc-ecs-deploy demo [--scenario NAME] [--list]
                                      run the flow against a built-in sandbox
+  oidc-ecs-deploy policy [flags]     print the trust policy and the least-privilege
+                                     permissions policy for the inputs (JSON,
+                                     CloudFormation or Terraform)
   oidc-ecs-deploy sandbox [--world FILE] [--env-file PATH] [--registry-backend URL]
                                      serve the sandbox on loopback until interrupted
   oidc-ecs-deploy version            print the version
@@ -46,7 +49,7 @@ inputs from INPUT_<NAME> variables.
 Exit codes: 0 success, 1 failure (authentication, push, deploy, interrupted),
 2 bad command line or input (nothing attempted).
 
-Run "oidc-ecs-deploy deploy --help" for the flags.
+Run "oidc-ecs-deploy COMMAND --help" for a command's flags.
 `
 
 // Main runs the command line args and returns the process exit code.
@@ -65,6 +68,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return demoCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "sandbox":
 		return sandboxCommand(ctx, args[1:], stdout, stderr)
+	case "policy":
+		return policyCommand(args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "oidc-ecs-deploy", Version())
 		return ExitOK
