@@ -13,13 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
 // TokenSource fetches a new GitHub ID token on every call (oidc.TokenSource).
@@ -38,72 +37,14 @@ type Options struct {
 	// Mask is called with every secret key and session token obtained,
 	// before anything could print them; required.
 	Mask func(secret string)
-	// MaxAttempts bounds the tries of one AWS call; 5 when zero.
-	MaxAttempts int
-	// MaxBackoff caps the wait between tries; 5 s when zero.
-	MaxBackoff time.Duration
+	// Retry is the run's retry policy: every AWS client of the run retries
+	// with it, paying from its one budget. A policy of its own when nil.
+	Retry *retry.Policy
 	// ExpiryWindow is how long before expiry credentials are refreshed;
 	// one minute when zero.
 	ExpiryWindow time.Duration
 	// Now is the clock used in explanations; time.Now when nil.
 	Now func() time.Time
-	// Logf, when set, gets one line per retried AWS call, so that a pause
-	// in the log has a reason next to it.
-	Logf func(format string, args ...any)
-}
-
-// transientSTSCodes are the error codes worth another try beyond those the
-// SDK already retries (throttling, 5xx, connection errors): STS answers
-// IDPCommunicationError when it could not reach the identity provider's keys.
-var transientSTSCodes = map[string]struct{}{"IDPCommunicationError": {}}
-
-// newRetryer is the retry policy of every client: the SDK's standard one
-// (throttling, 5xx and connection errors) plus IDPCommunicationError, with
-// bounded attempts. Everything else, AccessDenied and InvalidIdentityToken
-// among them, fails at once.
-func newRetryer(opts Options) func() aws.Retryer {
-	attempts, backoff := opts.MaxAttempts, opts.MaxBackoff
-	if attempts <= 0 {
-		attempts = 5
-	}
-	if backoff <= 0 {
-		backoff = 5 * time.Second
-	}
-	return func() aws.Retryer {
-		standard := retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = attempts
-			o.MaxBackoff = backoff
-			o.Backoff = retry.NewExponentialJitterBackoff(backoff)
-			o.Retryables = append(append([]retry.IsErrorRetryable(nil), o.Retryables...),
-				retry.RetryableErrorCode{Codes: transientSTSCodes})
-			// Attempts are already bounded; a client-side retry quota would
-			// only turn a long, throttled deployment watch into a failure.
-			o.RateLimiter = ratelimit.None
-		})
-		if opts.Logf == nil {
-			return standard
-		}
-		return &loggingRetryer{RetryerV2: standard, logf: opts.Logf, attempts: attempts}
-	}
-}
-
-// loggingRetryer says why it waits before each retry.
-type loggingRetryer struct {
-	aws.RetryerV2
-	logf     func(format string, args ...any)
-	attempts int
-}
-
-func (r *loggingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
-	d, derr := r.RetryerV2.RetryDelay(attempt, err)
-	if derr == nil {
-		what := err.Error()
-		if code, msg := apiError(err); code != "" {
-			what = code + ": " + msg
-		}
-		r.logf("AWS answered %s; retrying in %s (attempt %d of %d)", what, d.Round(time.Millisecond), attempt+1, r.attempts)
-	}
-	return d, derr
 }
 
 // Load returns the AWS configuration of the run: the region, the endpoint,
@@ -125,9 +66,15 @@ func Load(ctx context.Context, cfg config.Config, tokens TokenSource, opts Optio
 	// The configuration is built by hand instead of with
 	// config.LoadDefaultConfig so that no shared config file, profile or
 	// ambient AWS_* variable of the machine changes what the run does.
+	policy := opts.Retry
+	if policy == nil {
+		policy = retry.New(retry.Options{})
+	}
 	base := aws.Config{
-		Region:  cfg.AWSRegion,
-		Retryer: newRetryer(opts),
+		Region: cfg.AWSRegion,
+		// One retryer for every client: the SDK asks for a new one per
+		// client, and each is the same policy with the run's one budget.
+		Retryer: policy.AWSRetryer,
 	}
 	if opts.HTTPClient != nil {
 		base.HTTPClient = opts.HTTPClient

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
@@ -53,16 +54,23 @@ func (r *recorder) has(s string) bool {
 	return r.masked[s]
 }
 
+// fastRetry is the retry policy opts asks for, with waits short enough
+// for a test.
+func fastRetry(opts retry.Options) *retry.Policy {
+	opts.BaseDelay, opts.ThrottleDelay, opts.MaxDelay = time.Millisecond, time.Millisecond, 10*time.Millisecond
+	return retry.New(opts)
+}
+
 // load returns the AWS configuration for cfg against sb, with fast retries.
 func load(tb testing.TB, sb *sandbox.Sandbox, cfg config.Config, rec *recorder, tune func(*Options)) aws.Config {
 	tb.Helper()
 	env := sb.Env()
 	getenv := func(k string) string { return env[k] }
-	tokens := &oidc.TokenSource{Getenv: getenv, Mask: rec.mask, Backoff: 10 * time.Millisecond}
-	opts := Options{Getenv: getenv, Mask: rec.mask, MaxBackoff: 50 * time.Millisecond}
+	opts := Options{Getenv: getenv, Mask: rec.mask, Retry: fastRetry(retry.Options{})}
 	if tune != nil {
 		tune(&opts)
 	}
+	tokens := &oidc.TokenSource{Getenv: getenv, Mask: rec.mask, Retry: opts.Retry}
 	awsCfg, err := Load(context.Background(), cfg, tokens, opts)
 	if err != nil {
 		tb.Fatalf("Load: %v", err)
@@ -299,11 +307,11 @@ func TestTransientFailuresRetried(t *testing.T) {
 			var mu sync.Mutex
 			var retries []string
 			awsCfg := load(t, sb, testConfig(), &recorder{}, func(o *Options) {
-				o.Logf = func(format string, args ...any) {
+				o.Retry = fastRetry(retry.Options{Logf: func(format string, args ...any) {
 					mu.Lock()
 					defer mu.Unlock()
 					retries = append(retries, fmt.Sprintf(format, args...))
-				}
+				}})
 			})
 			id, err := CallerIdentity(context.Background(), awsCfg)
 			if err != nil {
@@ -328,7 +336,7 @@ func TestTransientFailureGivesUp(t *testing.T) {
 	t.Parallel()
 	sb := sandboxtest.Start(t, nil)
 	sb.InjectFault(sandbox.Fault{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "IDPCommunicationError"})
-	awsCfg := load(t, sb, testConfig(), &recorder{}, func(o *Options) { o.MaxAttempts = 3 })
+	awsCfg := load(t, sb, testConfig(), &recorder{}, func(o *Options) { o.Retry = fastRetry(retry.Options{Attempts: 3}) })
 	_, err := awsCfg.Credentials.Retrieve(context.Background())
 	var ae *Error
 	if !errors.As(err, &ae) || ae.Kind != KindTransient {

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
 // Kind classifies a credential failure by what the user has to change.
@@ -86,20 +87,8 @@ func apiError(err error) (code, message string) {
 // isTransient reports whether err is what the retryer retries, so that a
 // failure after every try is reported as passing trouble, not a setup mistake.
 func isTransient(err error) bool {
-	if code, _ := apiError(err); code != "" {
-		if _, ok := transientSTSCodes[code]; ok {
-			return true
-		}
-		if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
-			return true
-		}
-	}
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
-		return true
-	}
-	var me *retry.MaxAttemptsError
-	return errors.As(err, &me)
+	_, gaveUp := errors.AsType[*awsretry.MaxAttemptsError](err)
+	return gaveUp || retry.Transient(err) || retry.Classify(err) == retry.BudgetSpent
 }
 
 // explainWebIdentity explains a failed AssumeRoleWithWebIdentity.

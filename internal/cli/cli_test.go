@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
@@ -44,8 +44,8 @@ func demoConfig() config.Config {
 	return c
 }
 
-// fastAuth keeps retries short in tests.
-var fastAuth = awsauth.Options{MaxBackoff: 50 * time.Millisecond}
+// fastRetry keeps retries short in tests.
+var fastRetry = retry.Options{BaseDelay: time.Millisecond, ThrottleDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 
 func TestRunAuthenticates(t *testing.T) {
 	t.Parallel()
@@ -60,7 +60,7 @@ func TestRunAuthenticates(t *testing.T) {
 	var out sandboxtest.SyncBuffer
 	cfg := demoConfig()
 	cfg.RoleChain = []config.ChainRole{{RoleARN: "arn:aws:iam::444455556666:role/prod-deploy", ExternalID: "acme-prod-7f3c"}}
-	res, err := Run(context.Background(), cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth})
+	res, err := Run(context.Background(), cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
@@ -291,7 +291,7 @@ func TestInterruptedIsNotAnAWSFailure(t *testing.T) {
 	var out sandboxtest.SyncBuffer
 	runner := ghaction.New(&out, getenv)
 	start := time.Now()
-	_, err := Run(ctx, demoConfig(), Deps{Getenv: getenv, Runner: runner, Auth: fastAuth})
+	_, err := Run(ctx, demoConfig(), Deps{Getenv: getenv, Runner: runner, Retry: fastRetry})
 	code := report(ctx, runner, err)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the run took %v to notice the interrupt", took)
@@ -358,7 +358,7 @@ func TestSandboxCommandServesItsEnvFile(t *testing.T) {
 	cfg := demoConfig()
 	cfg.AWSRegion = env["AWS_REGION"]
 	cfg.RoleSessionName = config.DefaultSessionName(getenv)
-	res, err := Run(ctx, cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth})
+	res, err := Run(ctx, cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry})
 	if err != nil {
 		t.Fatalf("Run against the standalone sandbox: %v\n%s", err, out.String())
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
 // Deps is what Run needs from its surroundings, injected so that tests run
@@ -31,9 +32,12 @@ type Deps struct {
 	Runner *ghaction.Runner
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Auth tunes retries and refresh (tests shorten the backoff); its
-	// Getenv, HTTPClient and Mask are filled in from the fields above.
+	// Auth tunes credential refresh; its Getenv, HTTPClient, Mask and
+	// Retry are filled in from the fields here.
 	Auth awsauth.Options
+	// Retry tunes the run's retry policy (tests shorten the waits); its
+	// Logf prints to the run's log when nil.
+	Retry retry.Options
 	// ImageSource, when set, is pushed instead of reading the image input
 	// from the Docker engine or a file: the demo's generated image.
 	ImageSource v1.Image
@@ -89,6 +93,9 @@ type run struct {
 	out    *ghaction.Runner
 	awsCfg aws.Config
 	result Result
+	// retry is the run's one retry policy: every client and loop of the
+	// run pays its retries from its budget.
+	retry *retry.Policy
 
 	// prep is the deploy's preparation, started during the push.
 	prepMu sync.Mutex
@@ -128,6 +135,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 		deps.Now = time.Now
 	}
 	r := &run{cfg: cfg, deps: deps, out: deps.Runner}
+	retryOpts := deps.Retry
+	if retryOpts.Logf == nil {
+		retryOpts.Logf = r.out.Infof
+	}
+	r.retry = retry.New(retryOpts)
 	defer r.stopBackground()
 	maskAccountIDs(r.out, cfg)
 	r.result.RoleSessionName = cfg.RoleSessionName
@@ -152,7 +164,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 // authenticate turns the job's OIDC token into credentials for the role,
 // then the role chain, and proves them with GetCallerIdentity.
 func (r *run) authenticate(ctx context.Context) error {
-	tokens := &oidc.TokenSource{Getenv: r.deps.Getenv, Client: r.deps.HTTPClient, Mask: r.out.Mask}
+	tokens := &oidc.TokenSource{Getenv: r.deps.Getenv, Client: r.deps.HTTPClient, Mask: r.out.Mask, Retry: r.retry}
 	// Fail before any network call when the job may not request a token.
 	if err := tokens.Check(); err != nil {
 		return err
@@ -170,10 +182,7 @@ func (r *run) authenticate(ctx context.Context) error {
 	}
 
 	opts := r.deps.Auth
-	opts.Getenv, opts.HTTPClient, opts.Mask, opts.Now = r.deps.Getenv, r.deps.HTTPClient, r.out.Mask, r.deps.Now
-	if opts.Logf == nil {
-		opts.Logf = r.out.Infof
-	}
+	opts.Getenv, opts.HTTPClient, opts.Mask, opts.Now, opts.Retry = r.deps.Getenv, r.deps.HTTPClient, r.out.Mask, r.deps.Now, r.retry
 	awsCfg, err := awsauth.Load(ctx, r.cfg, tokens, opts)
 	if err != nil {
 		return err

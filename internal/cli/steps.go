@@ -83,6 +83,8 @@ func (r *run) deployRequest(repositoryURI string) deploy.Request {
 		ForceNewDeployment: r.cfg.ForceNewDeployment,
 		Wait:               r.cfg.WaitForServiceStability,
 		WaitTimeout:        time.Duration(r.cfg.WaitForMinutes) * time.Minute,
+		Caller:             r.result.AssumedRoleARN,
+		Retry:              r.retry,
 	}
 }
 

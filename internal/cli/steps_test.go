@@ -51,7 +51,7 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 		t.Fatal(err)
 	}
 	var out sandboxtest.SyncBuffer
-	res, runErr := Run(context.Background(), rc.cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Auth: fastAuth, ImageSource: image, HTTPClient: rc.httpClient})
+	res, runErr := Run(context.Background(), rc.cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry, ImageSource: image, HTTPClient: rc.httpClient})
 	run := actionRun{log: out.String(), err: runErr, res: res, outputs: readOutputs(t, files["GITHUB_OUTPUT"])}
 	summary, _ := os.ReadFile(files["GITHUB_STEP_SUMMARY"])
 	run.summary = string(summary)

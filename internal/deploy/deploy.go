@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
 // ECSAPI is the part of the Amazon ECS client that deploying uses;
@@ -73,6 +75,16 @@ type Request struct {
 	Wait bool
 	// WaitTimeout bounds the watch; DefaultWaitTimeout when zero.
 	WaitTimeout time.Duration
+	// Caller is the ARN of the session that deploys, as GetCallerIdentity
+	// reports it. After a lost RegisterTaskDefinition answer, a revision
+	// registered by anyone else is never taken for ours; empty skips that
+	// check.
+	Caller string
+	// Retry is the run's retry policy, shared with the client's retryer so
+	// that the outer tries (a look-then-retry after a server error, a
+	// watch poll that failed) pay from the same budget; a policy of its
+	// own when nil.
+	Retry *retry.Policy
 }
 
 // Image is an image pushed to a repository.
@@ -187,6 +199,9 @@ func prepare(ctx context.Context, client ECSAPI, req Request, log Logger) (*Plan
 	}
 	if req.WaitTimeout <= 0 {
 		req.WaitTimeout = DefaultWaitTimeout
+	}
+	if req.Retry == nil {
+		req.Retry = retry.New(retry.Options{})
 	}
 	p := &Plan{client: client, req: req, log: &syncLogger{log: log}, problems: map[string]string{}}
 	for _, name := range req.Services {
@@ -337,6 +352,7 @@ type serviceState struct {
 	// From Prepare.
 	arn            string
 	taskDefinition string // the service's current task definition ARN
+	primaryBefore  string // the id of its PRIMARY deployment before ours
 	base           *taskDef
 	// lastEvent is the time of the newest event already seen, and seen the
 	// IDs of the events seen: only later events, or unseen ones of the same
@@ -382,6 +398,13 @@ func (l *syncLogger) errorf(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.log.Errorf("%v", err)
+}
+
+// warningf prints a warning annotation that concerns no one service.
+func (l *syncLogger) warningf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log.Warningf(format, args...)
 }
 
 // group prints lines inside a collapsible group.

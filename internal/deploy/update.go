@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 )
@@ -27,13 +25,9 @@ func (p *Plan) describeServices(ctx context.Context) error {
 		byName[s.name] = s
 	}
 	for batch := range slices.Chunk(p.req.Services, describeServicesBatch) {
-		var out *ecs.DescribeServicesOutput
-		err := retryThrottled(ctx, func() (err error) {
-			out, err = p.client.DescribeServices(ctx, &ecs.DescribeServicesInput{
-				Cluster:  aws.String(p.req.Cluster),
-				Services: batch,
-			})
-			return err
+		out, err := p.client.DescribeServices(ctx, &ecs.DescribeServicesInput{
+			Cluster:  aws.String(p.req.Cluster),
+			Services: batch,
 		})
 		if err != nil {
 			if _, ok := errors.AsType[*types.ClusterNotFoundException](err); ok {
@@ -66,6 +60,9 @@ func (p *Plan) describeServices(ctx context.Context) error {
 			}
 			s.arn = aws.ToString(svc.ServiceArn)
 			s.taskDefinition = aws.ToString(svc.TaskDefinition)
+			if d := primaryDeployment(&svc); d != nil {
+				s.primaryBefore = aws.ToString(d.Id)
+			}
 			for _, e := range svc.Events {
 				s.seen[aws.ToString(e.Id)] = true
 				if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {
@@ -122,13 +119,9 @@ func (p *Plan) readTaskDefinitions(ctx context.Context) error {
 	)
 	for arn, users := range needed {
 		wg.Go(func() {
-			var out *ecs.DescribeTaskDefinitionOutput
-			err := retryThrottled(ctx, func() (err error) {
-				out, err = p.client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{
-					TaskDefinition: aws.String(arn),
-					Include:        []types.TaskDefinitionField{types.TaskDefinitionFieldTags},
-				})
-				return err
+			out, err := p.client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{
+				TaskDefinition: aws.String(arn),
+				Include:        []types.TaskDefinitionField{types.TaskDefinitionFieldTags},
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -205,18 +198,14 @@ func (rs *revisionSet) register(ctx context.Context, base *taskDef) (string, err
 		r.err = err
 		return "", err
 	}
-	var out *ecs.RegisterTaskDefinitionOutput
-	err = retryThrottled(ctx, func() (err error) {
-		out, err = rs.p.client.RegisterTaskDefinition(ctx, in)
-		return err
-	})
+	registered, err := rs.p.registerOnce(ctx, in)
 	if err != nil {
 		r.err = fmt.Errorf("register task definition %s: %w", aws.ToString(in.Family), err)
 		return "", r.err
 	}
-	r.arn = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+	r.arn = aws.ToString(registered.TaskDefinitionArn)
 	lines := []string{"Based on " + base.source}
-	for _, c := range out.TaskDefinition.ContainerDefinitions {
+	for _, c := range registered.ContainerDefinitions {
 		mark := "unchanged"
 		if slices.Contains(changed, aws.ToString(c.Name)) {
 			mark = "new image"
@@ -247,17 +236,12 @@ func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSe
 		s.result.TaskDefinitionARN = arn
 	}
 	s.updatedAt = time.Now()
-	var out *ecs.UpdateServiceOutput
-	err := retryThrottled(ctx, func() (err error) {
-		out, err = p.client.UpdateService(ctx, in)
-		return err
-	})
+	svc, err := p.updateOnce(ctx, s, in)
 	if err != nil {
 		s.fail(OutcomeFailed, fmt.Errorf("update service %q in cluster %q: %w", s.name, p.req.Cluster, err))
 		s.result.Outcome = OutcomeNotStarted
 		return
 	}
-	svc := out.Service
 	for _, d := range svc.Deployments {
 		if aws.ToString(d.Status) == "PRIMARY" {
 			s.result.DeploymentID = aws.ToString(d.Id)
@@ -300,35 +284,4 @@ func (p *Plan) checkPushedTags(s *serviceState) {
 	}
 	s.log.warningf("force-new-deployment: no container of %s references a tag just pushed (%s); its images: %s. The new tasks will run those images, which may not be the one just pushed.",
 		s.taskDefinition, strings.Join(pushed, ", "), strings.Join(images, ", "))
-}
-
-// throttleBudget bounds how long a change is retried while ECS throttles it.
-// ECS refills UpdateService and RegisterTaskDefinition tokens at about one a
-// second, so twenty services updated at once need some ten seconds; the
-// SDK's retryer gives up after three attempts, far sooner.
-const throttleBudget = 2 * time.Minute
-
-// retryThrottled calls f until it is not throttled, backing off with jitter,
-// for at most throttleBudget.
-func retryThrottled(ctx context.Context, f func() error) error {
-	deadline := time.Now().Add(throttleBudget)
-	backoff := 500 * time.Millisecond
-	for {
-		err := f()
-		if err == nil || !throttled(err) || time.Now().After(deadline) {
-			return err
-		}
-		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// throttled reports whether AWS refused a call for its rate.
-func throttled(err error) bool {
-	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
 }

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
 // Polling cadence. The first look comes soon after UpdateService; while
@@ -75,6 +77,9 @@ func (p *Plan) watch(parent context.Context) {
 	interval := fastPoll
 	warned := map[string]bool{}
 	var lastErr error
+	// refund gives back what the budget paid for polling again after a
+	// failed poll, once a poll succeeds.
+	var refund func() error
 	for len(active) > 0 {
 		timer := time.NewTimer(interval)
 		select {
@@ -92,15 +97,19 @@ func (p *Plan) watch(parent context.Context) {
 				p.stopWatching(parent, active, nil)
 				return
 			}
-			if !transient(err) {
+			// Throttling or a passing server or connection error, after
+			// the SDK's own retries: slow down and look again, paid from
+			// the run's budget; the deadline still bounds the wait.
+			if class := retry.Classify(err); class.Transient() {
+				refund, err = p.req.Retry.GetToken(ctx, retry.RetryCost)
+			}
+			if err != nil {
 				for _, s := range active {
 					s.fail(OutcomeFailed, fmt.Errorf("service %q: watch deployment %s: %w", s.name, s.result.DeploymentID, err))
 				}
 				return
 			}
-			// Throttling or a passing server or credential error: slow
-			// down and look again; the deadline still bounds the wait.
-			if code := errorCode(err); !warned[code] {
+			if code := errorCode(lastErr); !warned[code] {
 				warned[code] = true
 				p.log.mu.Lock()
 				p.log.log.Warningf("ECS answered %s while watching; slowing down and retrying", code)
@@ -110,6 +119,10 @@ func (p *Plan) watch(parent context.Context) {
 			continue
 		}
 
+		if refund != nil {
+			_ = refund()
+			refund = nil
+		}
 		var next []*serviceState
 		var failed []*serviceState
 		nearEnd := false
@@ -646,26 +659,6 @@ func lastEvents(svc *types.Service) []string {
 	return out
 }
 
-// transient reports whether an error may pass if the call is made again:
-// throttling, server errors, network trouble, and credentials that expired
-// between the cache's refresh and the call.
-func transient(err error) bool {
-	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
-		return true
-	}
-	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
-		return true
-	}
-	switch errorCode(err) {
-	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-		"ServerException", "ServiceUnavailable", "InternalFailure", "InternalError",
-		"ExpiredTokenException", "ExpiredToken", "RequestExpired":
-		return true
-	}
-	_, maxAttempts := errors.AsType[*retry.MaxAttemptsError](err)
-	return maxAttempts
-}
-
 func accessDenied(err error) bool {
 	switch errorCode(err) {
 	case "AccessDeniedException", "AccessDenied", "UnsupportedFeatureException":
@@ -679,7 +672,7 @@ func errorCode(err error) string {
 	if ae, ok := errors.AsType[smithy.APIError](err); ok {
 		return ae.ErrorCode()
 	}
-	if _, ok := errors.AsType[*retry.MaxAttemptsError](err); ok {
+	if _, ok := errors.AsType[*awsretry.MaxAttemptsError](err); ok {
 		return "repeated errors"
 	}
 	return "an error"

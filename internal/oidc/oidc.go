@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
 // The variables the runner sets for a job with permissions: id-token: write.
@@ -48,11 +49,11 @@ type TokenSource struct {
 	// Mask is called with every token (and the request token) before Token
 	// returns, so that nothing printed afterwards can show it; required.
 	Mask func(secret string)
-	// Attempts bounds the tries of one fetch; 5 when zero.
-	Attempts int
-	// Backoff is the wait before the first retry, doubled each time up to
-	// 5 s; 500 ms when zero.
-	Backoff time.Duration
+	// Retry is the run's retry policy (its classification, backoff and
+	// budget); a policy of its own when nil.
+	Retry *retry.Policy
+	// RequestTimeout bounds one request, retries aside; 30 s when zero.
+	RequestTimeout time.Duration
 }
 
 // Check reports whether the job may request a token, without a network call.
@@ -74,8 +75,8 @@ func (s *TokenSource) Check() error {
 }
 
 // Token fetches a new ID token for audience. Transient failures (HTTP 429,
-// 5xx, connection errors) are retried with backoff within ctx; the token is
-// masked before it is returned.
+// 5xx, connection errors) are retried by the retry policy within ctx; the
+// token is masked before it is returned.
 func (s *TokenSource) Token(ctx context.Context, audience string) (string, error) {
 	if err := s.Check(); err != nil {
 		return "", err
@@ -90,44 +91,45 @@ func (s *TokenSource) Token(ctx context.Context, audience string) (string, error
 	q.Set("audience", audience)
 	u.RawQuery = q.Encode()
 
-	attempts := s.Attempts
-	if attempts <= 0 {
-		attempts = 5
+	policy := s.Retry
+	if policy == nil {
+		policy = retry.New(retry.Options{})
 	}
-	backoff := s.Backoff
-	if backoff <= 0 {
-		backoff = 500 * time.Millisecond
+	var token string
+	err = policy.Do(ctx, "fetch OIDC token", func(ctx context.Context) error {
+		token, err = s.fetch(ctx, u.String(), requestToken)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("fetch OIDC token from the token service at %s: %w", endpointOf(u), err)
 	}
-	for attempt := 1; ; attempt++ {
-		token, err := s.fetch(ctx, u.String(), requestToken)
-		if err == nil {
-			return token, nil
-		}
-		var te *transientError
-		if !errors.As(err, &te) || attempt >= attempts || ctx.Err() != nil {
-			if ctx.Err() != nil {
-				return "", fmt.Errorf("fetch OIDC token: %w", ctx.Err())
-			}
-			return "", fmt.Errorf("fetch OIDC token (attempt %d of %d): %w", attempt, attempts, err)
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("fetch OIDC token: %w", ctx.Err())
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
+	return token, nil
 }
 
-// transientError is a failure worth retrying.
-type transientError struct{ err error }
+// endpointOf is scheme://host/path of the token URL: its query carries
+// nothing secret, but nothing about it needs printing either.
+func endpointOf(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
 
-func (e *transientError) Error() string { return e.err.Error() }
-func (e *transientError) Unwrap() error { return e.err }
+// StatusError is an answer of the token service other than 200 OK.
+type StatusError struct {
+	Status int
+	msg    string
+}
+
+func (e *StatusError) Error() string { return e.msg }
+
+// HTTPStatusCode is the answer's status; the retry policy classifies by it.
+func (e *StatusError) HTTPStatusCode() int { return e.Status }
 
 // fetch makes one request.
 func (s *TokenSource) fetch(ctx context.Context, tokenURL, requestToken string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	timeout := s.RequestTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tokenURL, nil)
 	if err != nil {
@@ -141,24 +143,20 @@ func (s *TokenSource) fetch(ctx context.Context, tokenURL, requestToken string) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		var netErr net.Error
-		if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return "", &transientError{fmt.Errorf("token service unreachable: %w", err)}
-		}
+		// The error names the URL, whose query is not secret; the request
+		// token travels in a header and is not part of it.
 		return "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", &transientError{fmt.Errorf("read token response: %w", err)}
+		return "", fmt.Errorf("read token response: %w", err)
 	}
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return "", &transientError{fmt.Errorf("token service answered HTTP %d", resp.StatusCode)}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return "", fmt.Errorf("token service refused the request (HTTP %d): %s is not valid for this job; it is only good while the job runs", resp.StatusCode, RequestTokenVar)
+		return "", &StatusError{Status: resp.StatusCode, msg: fmt.Sprintf("token service refused the request (HTTP %d): %s is not valid for this job; it is only good while the job runs", resp.StatusCode, RequestTokenVar)}
 	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("token service answered HTTP %d: %s", resp.StatusCode, firstLine(body))
+		return "", &StatusError{Status: resp.StatusCode, msg: fmt.Sprintf("token service answered HTTP %d: %s", resp.StatusCode, firstLine(body))}
 	}
 	var answer struct {
 		Value string `json:"value"`

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
@@ -97,10 +98,10 @@ func TestTransientFailuresRetried(t *testing.T) {
 			env := sb.Env()
 			transport := &countingTransport{}
 			src := &TokenSource{
-				Getenv:  func(k string) string { return env[k] },
-				Client:  &http.Client{Transport: transport},
-				Mask:    func(string) {},
-				Backoff: 10 * time.Millisecond,
+				Getenv: func(k string) string { return env[k] },
+				Client: &http.Client{Transport: transport},
+				Mask:   func(string) {},
+				Retry:  retry.New(retry.Options{BaseDelay: 10 * time.Millisecond, ThrottleDelay: 10 * time.Millisecond}),
 			}
 			if _, err := src.Token(context.Background(), "sts.amazonaws.com"); err != nil {
 				t.Fatalf("Token after two HTTP %d: %v", status, err)
@@ -133,7 +134,8 @@ func TestGivesUpWithContext(t *testing.T) {
 	sb := sandboxtest.Start(t, nil)
 	sb.InjectFault(sandbox.Fault{Service: "github", Operation: "token", Status: 503})
 	env := sb.Env()
-	src := &TokenSource{Getenv: func(k string) string { return env[k] }, Mask: func(string) {}, Attempts: 100, Backoff: 20 * time.Millisecond}
+	src := &TokenSource{Getenv: func(k string) string { return env[k] }, Mask: func(string) {},
+		Retry: retry.New(retry.Options{Attempts: 100, BaseDelay: 20 * time.Millisecond, MaxDelay: 20 * time.Millisecond})}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()

@@ -1,0 +1,53 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+// TestServerErrorOnAChangeLooksThenRetries: a server error on
+// RegisterTaskDefinition or UpdateService may hide a change that happened;
+// the deploy looks, finds that it did not, and makes the call again, so the
+// run succeeds with one new revision and one deployment.
+func TestServerErrorOnAChangeLooksThenRetries(t *testing.T) {
+	t.Parallel()
+	for _, op := range []string{"RegisterTaskDefinition", "UpdateService"} {
+		for _, f := range []sandbox.Fault{
+			{Code: "ServerException", Status: 500},
+			{Code: "ServiceUnavailable", Status: 503},
+		} {
+			t.Run(op+"_"+f.Code, func(t *testing.T) {
+				t.Parallel()
+				e := startSandbox(t, fastWorld(t))
+				digest := e.pushRandomImage(t, "sha-4f2c8e1")
+				f.Service, f.Operation, f.Times = "ecs", op, 1
+				e.sb.InjectFault(f)
+				runner, _ := newRunner(t)
+				var retries []string
+				req := e.request(digest)
+				req.Retry = retry.New(retry.Options{Logf: func(format string, args ...any) {
+					retries = append(retries, fmt.Sprintf(format, args...))
+				}})
+				results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+				if err != nil {
+					t.Fatalf("Run after one %s on %s: %v", f.Code, op, err)
+				}
+				if r := results[0]; r.Outcome != deploy.OutcomeSucceeded || !strings.HasSuffix(r.TaskDefinitionARN, ":2") {
+					t.Errorf("result = %+v, want revision 2 deployed", r)
+				}
+				if rev := e.latestRevision(t, "web-api"); rev != 2 {
+					t.Errorf("latest revision = %d, want 2: one registration", rev)
+				}
+				if len(retries) != 1 || !strings.Contains(retries[0], f.Code) {
+					t.Errorf("retries logged: %q, want one naming %s", retries, f.Code)
+				}
+			})
+		}
+	}
+}
