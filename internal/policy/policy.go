@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 )
 
 // DefaultIssuer is GitHub's OIDC issuer, the identity provider's URL.
@@ -245,19 +247,21 @@ func (p *Plan) Grants() []Grant {
 }
 
 var (
-	roleARNPattern = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
-	// ecrHostPattern is an ECR registry host: its account and region.
-	ecrHostPattern = regexp.MustCompile(`^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$`)
-	ecsARNPattern  = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):ecs:([a-z0-9-]+):(\d{12}):(cluster|service)/(.+)$`)
+	roleARNPattern = regexp.MustCompile(`^arn:([a-z-]+):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
+	ecsARNPattern  = regexp.MustCompile(`^arn:([a-z-]+):ecs:([a-z0-9-]+):(\d{12}):(cluster|service)/(.+)$`)
 )
 
 // roleARN splits a role ARN into its partition, account, path and name.
-func roleARN(arn string) (partition, account, path, name string, err error) {
+func roleARN(arn string) (p partition.Partition, account, path, name string, err error) {
 	m := roleARNPattern.FindStringSubmatch(arn)
 	if m == nil {
-		return "", "", "", "", fmt.Errorf("%q is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)", arn)
+		return p, "", "", "", fmt.Errorf("%q is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)", arn)
 	}
-	return m[1], m[2], "/" + m[3], m[4], nil
+	p, ok := partition.Lookup(m[1])
+	if !ok {
+		return p, "", "", "", fmt.Errorf("%q names the partition %q; the partitions are %s", arn, m[1], strings.Join(partition.IDs(), ", "))
+	}
+	return p, m[2], "/" + m[3], m[4], nil
 }
 
 // New plans the roles and policies of a request.
@@ -286,8 +290,9 @@ func New(req Request) (*Plan, error) {
 	}
 	hops := append([]Hop{{RoleARN: req.RoleARN}}, req.RoleChain...)
 	p := &Plan{Request: req}
+	var part partition.Partition
 	for i, h := range hops {
-		partition, account, path, name, err := roleARN(h.RoleARN)
+		hopPartition, account, path, name, err := roleARN(h.RoleARN)
 		if err != nil {
 			what := "role-to-assume"
 			if i > 0 {
@@ -297,9 +302,9 @@ func New(req Request) (*Plan, error) {
 			continue
 		}
 		if p.Partition == "" {
-			p.Partition = partition
-		} else if partition != p.Partition {
-			errs = append(errs, fmt.Errorf("%s is in partition %s, the other roles in %s: a role chain stays in one partition", h.RoleARN, partition, p.Partition))
+			part, p.Partition = hopPartition, hopPartition.ID
+		} else if hopPartition.ID != p.Partition {
+			errs = append(errs, fmt.Errorf("%s is in partition %s, the other roles in %s: a role chain stays in one partition", h.RoleARN, hopPartition.ID, p.Partition))
 		}
 		p.Roles = append(p.Roles, Role{ARN: h.RoleARN, Account: account, Path: path, Name: name})
 	}
@@ -308,12 +313,15 @@ func New(req Request) (*Plan, error) {
 			errs = append(errs, fmt.Errorf("task or execution role: %w", err))
 		}
 	}
+	if rp, ok := partition.ForRegion(req.Region); req.Region != "" && p.Partition != "" && (!ok || rp.ID != p.Partition) {
+		errs = append(errs, fmt.Errorf("region %q is not in the roles' partition %s (%s, ...)", req.Region, p.Partition, strings.Join(part.ExampleRegions(3), ", ")))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(req.Issuer, "https://"), "/")
 	p.ProviderURL = "https://" + host
-	p.ProviderARN = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", p.Partition, p.Roles[0].Account, host)
+	p.ProviderARN = part.OIDCProviderARN(p.Roles[0].Account, host)
 	p.Roles[0].Trust = Document{Version: PolicyVersion, Statement: []Statement{{
 		Sid:       req.Scope.sid(),
 		Effect:    "Allow",
@@ -345,21 +353,21 @@ func New(req Request) (*Plan, error) {
 		prev.Grants = append(prev.Grants, Grant{Call: CallAssumeNextRole, Resources: []string{next.ARN}})
 	}
 	deployer := p.Deployer()
-	grants, notes := deployGrants(req, p.Partition, deployer.Account)
+	grants, notes := deployGrants(req, part, deployer.Account)
 	deployer.Grants = append(deployer.Grants, grants...)
 	p.Notes = append(p.Notes, notes...)
 	return p, nil
 }
 
 // deployGrants is what the role that pushes and deploys needs.
-func deployGrants(req Request, partition, account string) ([]Grant, []string) {
+func deployGrants(req Request, part partition.Partition, account string) ([]Grant, []string) {
 	var grants []Grant
 	var notes []string
 	add := func(c Call, cond Condition, resources ...string) {
 		grants = append(grants, Grant{Call: c, Resources: resources, Condition: cond})
 	}
 	if req.Repository != "" {
-		repo, byName := repositoryARN(req.Repository, partition, account, req.Region)
+		repo, byName := repositoryARN(req.Repository, part, account, req.Region)
 		add(CallECRLogin, nil, "*")
 		if byName {
 			add(CallECRFindRepository, nil, repo)
@@ -372,7 +380,7 @@ func deployGrants(req Request, partition, account string) ([]Grant, []string) {
 	if len(req.Services) == 0 {
 		return grants, notes
 	}
-	cluster := clusterOf(req.Cluster, partition, account, req.Region)
+	cluster := clusterOf(req.Cluster, part, account, req.Region)
 	var services, deployments []string
 	for _, s := range req.Services {
 		arn := cluster.serviceARN(s)
@@ -404,57 +412,57 @@ func deployGrants(req Request, partition, account string) ([]Grant, []string) {
 	}
 	if req.Wait {
 		add(CallECSWatchDeployment, nil, deployments...)
-		add(CallECSListStoppedTasks, Condition{"ArnEquals": {"ecs:cluster": {cluster.arn()}}}, "*")
-		add(CallECSDescribeStoppedTasks, nil, cluster.taskARNs())
+		add(CallECSListStoppedTasks, Condition{"ArnEquals": {"ecs:cluster": {cluster.arn("cluster/" + cluster.name)}}}, "*")
+		add(CallECSDescribeStoppedTasks, nil, cluster.arn("task/"+cluster.name+"/*"))
 	}
 	return grants, notes
 }
 
 // repositoryARN is the ARN of the repository input, and whether it was
 // given by name alone (so the flow looks its registry up).
-func repositoryARN(repository, partition, account, region string) (string, bool) {
+func repositoryARN(repository string, part partition.Partition, account, region string) (string, bool) {
 	name := repository
 	host, rest, isURI := strings.Cut(repository, "/")
 	byName := true
 	if isURI && (strings.ContainsAny(host, ".:") || host == "localhost") {
 		name, byName = rest, false
-		if m := ecrHostPattern.FindStringSubmatch(host); m != nil {
-			account, region = m[1], m[2]
+		if h, ok := partition.ParseECRRegistryHost(host); ok {
+			part, account, region = h.Partition, h.Account, h.Region
 		}
 	}
-	return fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", partition, region, account, name), byName
+	return part.ARN("ecr", region, account, "repository/"+name), byName
 }
 
 // cluster is where the services run.
 type cluster struct {
-	partition, region, account, name string
+	part                  partition.Partition
+	region, account, name string
 }
 
 // clusterOf reads the cluster input: a name in the deploying account and
 // region, or a cluster ARN.
-func clusterOf(input, partition, account, region string) cluster {
+func clusterOf(input string, part partition.Partition, account, region string) cluster {
 	if m := ecsARNPattern.FindStringSubmatch(input); m != nil && m[4] == "cluster" {
-		return cluster{partition: m[1], region: m[2], account: m[3], name: m[5]}
+		if p, ok := partition.Lookup(m[1]); ok {
+			return cluster{part: p, region: m[2], account: m[3], name: m[5]}
+		}
 	}
-	return cluster{partition: partition, region: region, account: account, name: input}
+	return cluster{part: part, region: region, account: account, name: input}
 }
 
-func (c cluster) prefix() string {
-	return fmt.Sprintf("arn:%s:ecs:%s:%s:", c.partition, c.region, c.account)
-}
+func (c cluster) arn(resource string) string { return c.part.ARN("ecs", c.region, c.account, resource) }
 
-func (c cluster) arn() string { return c.prefix() + "cluster/" + c.name }
-
-func (c cluster) taskARNs() string { return c.prefix() + "task/" + c.name + "/*" }
-
-// serviceARN is the ARN of a service input: a name in the cluster, or an ARN.
+// serviceARN is the ARN of a service input: a name in the cluster, or an
+// ARN (old-style service/NAME ones are named in the cluster).
 func (c cluster) serviceARN(service string) string {
 	if m := ecsARNPattern.FindStringSubmatch(service); m != nil && m[4] == "service" {
 		name := m[5]
 		if i := strings.LastIndex(name, "/"); i >= 0 {
 			name = name[i+1:]
 		}
-		return fmt.Sprintf("arn:%s:ecs:%s:%s:service/%s/%s", m[1], m[2], m[3], c.name, name)
+		if p, ok := partition.Lookup(m[1]); ok {
+			return p.ARN("ecs", m[2], m[3], "service/"+c.name+"/"+name)
+		}
 	}
-	return c.prefix() + "service/" + c.name + "/" + service
+	return c.arn("service/" + c.name + "/" + service)
 }

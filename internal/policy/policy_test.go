@@ -245,6 +245,8 @@ func TestNewRejects(t *testing.T) {
 		{"partitions", func(r *Request) { r.RoleChain = []Hop{{RoleARN: "arn:aws-cn:iam::444455556666:role/x"}} }, "stays in one partition"},
 		{"nothing", func(r *Request) { r.Repository, r.Services = "", nil }, "nothing to allow"},
 		{"no_region", func(r *Request) { r.Region = "" }, "no region"},
+		{"region_of_another_partition", func(r *Request) { r.Region = "cn-north-1" }, `region "cn-north-1" is not in the roles' partition aws`},
+		{"unknown_partition", func(r *Request) { r.RoleARN = "arn:aws-mars:iam::111122223333:role/x" }, `names the partition "aws-mars"`},
 		{"bad_pass_role", func(r *Request) { r.PassRoles = []string{"web-api-task"} }, "task or execution role"},
 	}
 	for _, tt := range tests {
