@@ -38,6 +38,9 @@ Usage:
   oidc-ecs-deploy policy [flags]     print the trust policy and the least-privilege
                                      permissions policy for the inputs (JSON,
                                      CloudFormation or Terraform)
+  oidc-ecs-deploy doctor --workflow FILE [flags]
+                                     check the deploy job's workflow, item by
+                                     item, each with its fix
   oidc-ecs-deploy sandbox [--world FILE] [--env-file PATH] [--registry-backend URL]
                                      serve the sandbox on loopback until interrupted
   oidc-ecs-deploy version            print the version
@@ -46,8 +49,8 @@ Usage:
 As a GitHub container action (no arguments, GITHUB_ACTIONS=true) it reads its
 inputs from INPUT_<NAME> variables.
 
-Exit codes: 0 success, 1 failure (authentication, push, deploy, interrupted),
-2 bad command line or input (nothing attempted).
+Exit codes: 0 success, 1 failure (authentication, push, deploy, interrupted;
+for doctor, an item that fails), 2 bad command line or input (nothing attempted).
 
 Run "oidc-ecs-deploy COMMAND --help" for a command's flags.
 `
@@ -70,6 +73,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return sandboxCommand(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return policyCommand(args[1:], getenv, stdout, stderr)
+	case "doctor":
+		return doctorCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "oidc-ecs-deploy", Version())
 		return ExitOK
