@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
@@ -28,9 +29,11 @@ type TokenSource interface {
 
 // Options tune Load beyond the Config.
 type Options struct {
-	// Getenv supplies AWS_ENDPOINT_URL (the sandbox, or a VPC endpoint). It
-	// is read here rather than by the SDK so that nothing comes from the
-	// process environment or a developer's ~/.aws; nil reads nothing.
+	// Getenv supplies AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_STS, _ECR and
+	// _ECS (the sandbox, or VPC endpoints), each https or http to loopback
+	// (package endpoint). It is read here rather than by the SDK so that
+	// nothing comes from the process environment or a developer's ~/.aws;
+	// nil reads nothing.
 	Getenv func(string) string
 	// HTTPClient makes every AWS call; the SDK's default when nil.
 	HTTPClient *http.Client
@@ -79,11 +82,13 @@ func Load(ctx context.Context, cfg config.Config, tokens TokenSource, opts Optio
 	if opts.HTTPClient != nil {
 		base.HTTPClient = opts.HTTPClient
 	}
-	if opts.Getenv != nil {
-		if endpoint := opts.Getenv("AWS_ENDPOINT_URL"); endpoint != "" {
-			base.BaseEndpoint = aws.String(endpoint)
-		}
+	// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> are checked before
+	// anything is sent: the ID token and signed requests go there.
+	endpoints, err := endpoint.ReadAWS(opts.Getenv)
+	if err != nil {
+		return aws.Config{}, err
 	}
+	endpoints.Apply(&base)
 	cacheOpts := func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window }
 
 	// AssumeRoleWithWebIdentity is unsigned: its client needs no credentials.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
 
@@ -147,7 +148,8 @@ func report(ctx context.Context, runner *ghaction.Runner, err error) int {
 		return ExitFailure
 	}
 	var inputErr *config.InputError
-	if errors.As(err, &inputErr) {
+	var endpointErr *endpoint.Error
+	if errors.As(err, &inputErr) || errors.As(err, &endpointErr) {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			runner.Errorf("%s", line)
 		}

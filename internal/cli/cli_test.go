@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
@@ -299,8 +301,10 @@ func TestInterruptedIsNotAnAWSFailure(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(out.String(), "error: interrupted") {
 		t.Errorf("exit code %d, output:\n%s\nwant 1 and \"interrupted\"", code, out.String())
 	}
-	if strings.Contains(out.String(), "STS") {
-		t.Errorf("an interrupt was reported as an STS failure:\n%s", out.String())
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "error:") && strings.Contains(line, "STS") {
+			t.Errorf("an interrupt was reported as an STS failure:\n%s", out.String())
+		}
 	}
 }
 
@@ -516,5 +520,61 @@ func TestRepositoryOnAnotherRegistry(t *testing.T) {
 	}
 	if n := sb.TokenRequests(); n != 0 {
 		t.Errorf("%d ID tokens were fetched, want none: the input is refused before any network call", n)
+	}
+}
+
+// TestEndpointOverridesRefused: an endpoint the ID token or signed requests
+// would reach over plain http, off this machine, is refused before the
+// token is fetched: the token service sees nothing, nor does the network.
+func TestEndpointOverridesRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ variable, value string }{
+		{"AWS_ENDPOINT_URL", "http://sts.example.invalid"},
+		{"AWS_ENDPOINT_URL_STS", "http://sts.example.invalid"},
+		{"AWS_ENDPOINT_URL_ECR", "http://192.0.2.1:4566"},
+		{"ACTIONS_ID_TOKEN_REQUEST_URL", "http://token.example.invalid/_apis/token?api-version=2.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variable, func(t *testing.T) {
+			t.Parallel()
+			sb := sandboxtest.Start(t, nil)
+			getenv := getenvOf(map[string]string{tt.variable: tt.value, "GITHUB_ACTIONS": "true"}, sb.Env())
+			var out sandboxtest.SyncBuffer
+			runner := ghaction.New(&out, getenv)
+			_, err := Run(context.Background(), demoConfig(), Deps{
+				Getenv:     getenv,
+				HTTPClient: &http.Client{Transport: failingTransport{t}},
+				Runner:     runner,
+			})
+			var ee *endpoint.Error
+			if !errors.As(err, &ee) || ee.Variable != tt.variable {
+				t.Fatalf("Run = %v, want an endpoint error naming %s", err, tt.variable)
+			}
+			if code := report(context.Background(), runner, err); code != ExitUsage {
+				t.Errorf("exit code %d, want %d: nothing was attempted", code, ExitUsage)
+			}
+			for _, want := range []string{"::error::", tt.variable, strconv.Quote(tt.value), "https"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("log lacks %q:\n%s", want, out.String())
+				}
+			}
+			if n := sb.TokenRequests(); n != 0 {
+				t.Errorf("the token service served %d requests, want none", n)
+			}
+		})
+	}
+}
+
+// TestEndpointOverrideInTheLog: the log says which endpoints replace AWS's.
+func TestEndpointOverrideInTheLog(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, nil)
+	getenv := getenvOf(sb.Env())
+	var out sandboxtest.SyncBuffer
+	if _, err := Run(context.Background(), demoConfig(), Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if want := "AWS endpoint override in effect: AWS_ENDPOINT_URL=" + sb.AWSEndpoint() + " (STS, ECR, ECS)"; !strings.Contains(out.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, out.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
@@ -165,9 +166,17 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 // then the role chain, and proves them with GetCallerIdentity.
 func (r *run) authenticate(ctx context.Context) error {
 	tokens := &oidc.TokenSource{Getenv: r.deps.Getenv, Client: r.deps.HTTPClient, Mask: r.out.Mask, Retry: r.retry}
-	// Fail before any network call when the job may not request a token.
+	// Fail before any network call when the job may not request a token,
+	// or when the token or signed requests would go where they must not.
 	if err := tokens.Check(); err != nil {
 		return err
+	}
+	endpoints, err := endpoint.ReadAWS(r.deps.Getenv)
+	if err != nil {
+		return err
+	}
+	for _, line := range endpoints.InEffect() {
+		r.out.Infof("AWS endpoint override in effect: %s", line)
 	}
 	r.out.Infof("Role to assume:    %s", r.cfg.RoleToAssume)
 	r.out.Infof("Role session name: %s", r.cfg.RoleSessionName)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
@@ -56,7 +57,8 @@ type TokenSource struct {
 	RequestTimeout time.Duration
 }
 
-// Check reports whether the job may request a token, without a network call.
+// Check reports whether the job may request a token, and whether the
+// request URL is https (or http to loopback), without a network call.
 func (s *TokenSource) Check() error {
 	var missing []string
 	for _, v := range []string{RequestURLVar, RequestTokenVar} {
@@ -65,7 +67,8 @@ func (s *TokenSource) Check() error {
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		// The request token goes to this URL, and the ID token comes back.
+		return endpoint.Check(RequestURLVar, s.Getenv(RequestURLVar))
 	}
 	verb := "are"
 	if len(missing) == 1 {
