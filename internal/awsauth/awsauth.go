@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
@@ -43,6 +44,10 @@ type Options struct {
 	// Retry is the run's retry policy: every AWS client of the run retries
 	// with it, paying from its one budget. A policy of its own when nil.
 	Retry *retry.Policy
+	// CallTimeout bounds one AWS call, its retries and any credential
+	// refresh it waits for included; 3 minutes when zero. A stalled
+	// endpoint fails each try on the HTTP client's own timeouts first.
+	CallTimeout time.Duration
 	// ExpiryWindow is how long before expiry credentials are refreshed;
 	// one minute when zero.
 	ExpiryWindow time.Duration
@@ -82,6 +87,11 @@ func Load(ctx context.Context, cfg config.Config, tokens TokenSource, opts Optio
 	if opts.HTTPClient != nil {
 		base.HTTPClient = opts.HTTPClient
 	}
+	callTimeout := opts.CallTimeout
+	if callTimeout <= 0 {
+		callTimeout = 3 * time.Minute
+	}
+	base.APIOptions = append(base.APIOptions, withCallDeadline(callTimeout))
 	// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> are checked before
 	// anything is sent: the ID token and signed requests go there.
 	endpoints, err := endpoint.ReadAWS(opts.Getenv)
@@ -131,6 +141,19 @@ func Load(ctx context.Context, cfg config.Config, tokens TokenSource, opts Optio
 	out := base.Copy()
 	out.Credentials = creds
 	return out, nil
+}
+
+// withCallDeadline bounds every AWS call of a client by d, however its
+// caller's context is bounded, so that no call waits for ever.
+func withCallDeadline(d time.Duration) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("CallDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
 }
 
 // webIdentityClient calls AssumeRoleWithWebIdentity with our retry policy.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
@@ -26,9 +28,16 @@ type Deps struct {
 	// Getenv reads the token request variables, AWS_ENDPOINT_URL and the
 	// run's GITHUB_* variables; required.
 	Getenv func(string) string
-	// HTTPClient makes every request (token service, AWS); the default
-	// client when nil.
+	// HTTPClient makes every request (token service, AWS, registry); a
+	// client with Timeouts when nil.
 	HTTPClient *http.Client
+	// Timeouts bound each request's stages when HTTPClient is nil; the
+	// defaults when zero.
+	Timeouts httpclient.Timeouts
+	// AuthenticateTimeout bounds the Authenticate phase (the token, STS,
+	// the role chain and GetCallerIdentity); 5 minutes when zero. Each AWS
+	// call is bounded by Auth.CallTimeout.
+	AuthenticateTimeout time.Duration
 	// Runner prints the log, masks secrets, sets outputs and the summary; required.
 	Runner *ghaction.Runner
 	// Now is the clock; time.Now when nil.
@@ -135,6 +144,13 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.HTTPClient == nil {
+		deps.HTTPClient = httpclient.New(deps.Timeouts)
+		defer deps.HTTPClient.CloseIdleConnections()
+	}
+	if deps.AuthenticateTimeout <= 0 {
+		deps.AuthenticateTimeout = 5 * time.Minute
+	}
 	r := &run{cfg: cfg, deps: deps, out: deps.Runner}
 	retryOpts := deps.Retry
 	if retryOpts.Logf == nil {
@@ -154,7 +170,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 		err = p.do(ctx)
 		end()
 		if err != nil {
-			err = fmt.Errorf("%s: %w", strings.ToLower(p.title), err)
+			err = fmt.Errorf("%s: %w", strings.ToLower(p.title), explainStall(err))
 			break
 		}
 	}
@@ -192,16 +208,19 @@ func (r *run) authenticate(ctx context.Context) error {
 
 	opts := r.deps.Auth
 	opts.Getenv, opts.HTTPClient, opts.Mask, opts.Now, opts.Retry = r.deps.Getenv, r.deps.HTTPClient, r.out.Mask, r.deps.Now, r.retry
+	// The configuration keeps the run's context: it fetches new tokens
+	// for as long as the run lasts. The phase's own calls have a deadline.
 	awsCfg, err := awsauth.Load(ctx, r.cfg, tokens, opts)
 	if err != nil {
 		return err
 	}
-	creds, err := awsCfg.Credentials.Retrieve(ctx)
+	phaseCtx, cancel := context.WithTimeout(ctx, r.deps.AuthenticateTimeout)
+	defer cancel()
+	creds, id, err := proveCredentials(phaseCtx, awsCfg)
 	if err != nil {
-		return awsauth.Explained(err)
-	}
-	id, err := awsauth.CallerIdentity(ctx, awsCfg)
-	if err != nil {
+		if ctx.Err() == nil && phaseCtx.Err() != nil {
+			return fmt.Errorf("no credentials within %s, the phase's deadline: %w", r.deps.AuthenticateTimeout, err)
+		}
 		return err
 	}
 	if r.cfg.MaskAWSAccountID {
@@ -252,6 +271,31 @@ func checkAllowedAccount(cfg config.Config, id awsauth.Identity) error {
 	return fmt.Errorf("the credentials are for account %s (%s, %s), which allowed-account-ids (%s) does not list: "+
 		"stopped before anything was pushed or changed; check %s, or add %s to allowed-account-ids if the run is meant for it",
 		id.Account, id.ARN, which, strings.Join(cfg.AllowedAccountIDs, ", "), which, id.Account)
+}
+
+// proveCredentials obtains the credentials (fetching the token, assuming
+// the roles) and asks STS whose they are.
+func proveCredentials(ctx context.Context, awsCfg aws.Config) (aws.Credentials, awsauth.Identity, error) {
+	creds, err := awsCfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return creds, awsauth.Identity{}, awsauth.Explained(err)
+	}
+	id, err := awsauth.CallerIdentity(ctx, awsCfg)
+	return creds, id, err
+}
+
+// explainStall says which endpoint stopped answering, when one did.
+func explainStall(err error) error {
+	stall, ok := httpclient.Stalled(err)
+	if !ok {
+		return err
+	}
+	var reported reportedError
+	if errors.As(err, &reported) {
+		// Already reported, naming the call; keep the pointer to it.
+		return err
+	}
+	return fmt.Errorf("%s did not answer in time: %w", stall.What(), err)
 }
 
 // summarize writes the job summary: what was done, and on failure why.

@@ -39,19 +39,27 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 		"GITHUB_OUTPUT":       filepath.Join(dir, "output"),
 		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md"),
 	}
-	getenv := getenvOf(files, sb.Env())
-	rc := &runConfig{cfg: demoConfig()}
+	rc := &runConfig{cfg: demoConfig(), env: map[string]string{}}
 	rc.cfg.Image, rc.cfg.Repository, rc.cfg.Tags = "web-api:demo", "web-api", []string{sb.Env()["GITHUB_SHA"], "latest"}
 	rc.cfg.Cluster, rc.cfg.Services = "prod-cluster", []string{"api-service"}
 	if edit != nil {
 		edit(rc)
 	}
+	getenv := getenvOf(files, rc.env, sb.Env())
 	image, err := demoImage(sb.Env()["GITHUB_SHA"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out sandboxtest.SyncBuffer
-	res, runErr := Run(context.Background(), rc.cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry, ImageSource: image, HTTPClient: rc.httpClient})
+	deps := Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry, ImageSource: image, HTTPClient: rc.httpClient}
+	if rc.deps != nil {
+		rc.deps(&deps)
+	}
+	ctx := rc.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, runErr := Run(ctx, rc.cfg, deps)
 	run := actionRun{log: out.String(), err: runErr, res: res, outputs: readOutputs(t, files["GITHUB_OUTPUT"])}
 	summary, _ := os.ReadFile(files["GITHUB_STEP_SUMMARY"])
 	run.summary = string(summary)
@@ -59,11 +67,15 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 	return run
 }
 
-// runConfig lets a test change the job's configuration, and the HTTP
-// client every request goes through.
+// runConfig lets a test change the job's configuration, its environment
+// (over the sandbox's), the HTTP client every request goes through, the
+// run's other dependencies, and its context.
 type runConfig struct {
 	cfg        config.Config
+	env        map[string]string
 	httpClient *http.Client
+	deps       func(*Deps)
+	ctx        context.Context
 }
 
 // requestRecorder passes requests on and records, for each, what it was

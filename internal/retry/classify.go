@@ -132,12 +132,9 @@ func Classify(err error) Class {
 	if se, ok := errors.AsType[interface {
 		error
 		HTTPStatusCode() int
-	}](err); ok {
-		if c := statusClass(se.HTTPStatusCode(), false); c != Permanent {
-			return c
-		}
-		// A response came: whatever it said, the connection was fine.
-		return Permanent
+	}](err); ok && se.HTTPStatusCode() > 0 {
+		// A response came: the status says it all.
+		return statusClass(se.HTTPStatusCode(), false)
 	}
 	return connectionClass(err)
 }

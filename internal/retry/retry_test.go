@@ -75,6 +75,9 @@ func TestClassify(t *testing.T) {
 		{"reset", &url.Error{Op: "Post", URL: "http://127.0.0.1:1/", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}, retry.ConnectionLost},
 		{"unexpected_eof", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), retry.ConnectionLost},
 		{"response_header_timeout", headerTimeout, retry.ConnectionLost},
+		{"sdk_request_send_failed", &smithy.OperationError{ServiceID: "ECS", OperationName: "DescribeServices", Err: &awshttp.ResponseError{
+			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{}}, Err: &smithyhttp.RequestSendError{Err: headerTimeout}},
+		}}, retry.ConnectionLost},
 		{"canceled", fmt.Errorf("call: %w", context.Canceled), retry.Canceled},
 		{"sdk_canceled", &aws.RequestCanceledError{Err: context.Canceled}, retry.Canceled},
 		{"budget_spent", fmt.Errorf("x: %w", &retry.BudgetError{Retries: 3}), retry.BudgetSpent},
