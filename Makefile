@@ -1,4 +1,4 @@
-.PHONY: demo test bench build
+.PHONY: demo test bench fuzz build
 
 # Runs the whole deploy flow against the built-in sandbox.
 demo:
@@ -12,6 +12,11 @@ test:
 # Runs the benchmarks against the peer tools and prints medians and ratios.
 bench:
 	bash scripts/bench.sh
+
+# Runs every fuzz target for FUZZTIME each (default 1m) and prints the total
+# time fuzzed and the targets that failed.
+fuzz:
+	bash scripts/fuzz.sh
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/oidc-ecs-deploy .

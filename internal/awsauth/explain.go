@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
@@ -96,7 +97,7 @@ func explainWebIdentity(err error, cfg config.Config, claims *oidc.Claims, now t
 	e := &Error{RoleARN: cfg.RoleToAssume, Operation: "AssumeRoleWithWebIdentity", Err: err}
 	code, msg := apiError(err)
 	e.Code = code
-	said := fmt.Sprintf("STS answered %s: %s", code, msg)
+	said := fmt.Sprintf("STS answered %s: %s", code, ghaction.Line(msg))
 	account := accountOf(cfg.RoleToAssume)
 	switch {
 	case code == "":
@@ -122,7 +123,7 @@ func explainWebIdentity(err error, cfg config.Config, claims *oidc.Claims, now t
 		e.Kind = KindWrongAudience
 		aud := cfg.Audience
 		if claims != nil {
-			aud = claims.Audience.String()
+			aud = ghaction.Line(claims.Audience.String())
 		}
 		e.Explanation = fmt.Sprintf("%s\n"+
 			"The token was requested with audience %q, and the IAM OIDC provider for %s in account %s does not list it as a client ID.\n"+
@@ -172,7 +173,8 @@ func trustPolicyHelp(cfg config.Config, claims *oidc.Claims) string {
 		if s == "" {
 			return "(none)"
 		}
-		return s
+		// A claim is the token service's text: kept on one line.
+		return ghaction.Line(s)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The trust policy of %s does not allow this job's OIDC token, whose claims are:\n", cfg.RoleToAssume)
@@ -196,7 +198,7 @@ func trustPolicyHelp(cfg config.Config, claims *oidc.Claims) string {
 	b.Write(data)
 	if claims.Environment == "" {
 		b.WriteString("\nIf the role is meant for a GitHub environment, give the job `environment: <name>`: the sub becomes " +
-			strings.SplitN(claims.Subject, ":ref:", 2)[0] + ":environment:<name>.")
+			ghaction.Line(strings.SplitN(claims.Subject, ":ref:", 2)[0]) + ":environment:<name>.")
 	}
 	return b.String()
 }
@@ -224,7 +226,7 @@ func explainChainHop(err error, index, total int, hop config.ChainRole, caller s
 	e := &Error{Hop: index, RoleARN: hop.RoleARN, Operation: "AssumeRole", Err: err}
 	code, msg := apiError(err)
 	e.Code = code
-	said := fmt.Sprintf("STS answered %s: %s", code, msg)
+	said := fmt.Sprintf("STS answered %s: %s", code, ghaction.Line(msg))
 	switch {
 	case code == "AccessDenied":
 		e.Kind = KindAccessDenied
@@ -270,7 +272,7 @@ func issuerOf(claims *oidc.Claims) string {
 	if claims == nil || claims.Issuer == "" {
 		return githubIssuer
 	}
-	return claims.Issuer
+	return ghaction.Line(claims.Issuer)
 }
 
 // issuerHost is the issuer as IAM names it in condition keys and provider

@@ -104,12 +104,15 @@ func Version() string {
 // Actions) or from flags, and runs the flow.
 func deployCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	runner := ghaction.New(stdout, getenv)
+	run, err := runner.Context()
+	if err != nil {
+		return report(ctx, runner, err)
+	}
 	var cfg config.Config
-	var err error
 	if len(args) == 0 && runner.InActions() {
-		cfg, err = config.FromInputs(getenv)
+		cfg, err = config.FromInputs(runner.Input, run)
 	} else {
-		cfg, err = config.FromFlags(args, getenv)
+		cfg, err = config.FromFlags(args, run)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		printDeployUsage(stdout)
@@ -117,7 +120,8 @@ func deployCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	var usageErr *config.UsageError
 	if errors.As(err, &usageErr) {
-		fmt.Fprintf(stderr, "%v\n\n", err)
+		// The flag package quotes the command line back: untrusted text.
+		fmt.Fprintf(stderr, "%s\n\n", ghaction.Lines(err.Error()))
 		printDeployUsage(stderr)
 		return ExitUsage
 	}
@@ -127,7 +131,12 @@ func deployCommand(ctx context.Context, args []string, getenv func(string) strin
 		return report(ctx, runner, err)
 	}
 	_, err = Run(ctx, cfg, Deps{Getenv: getenv, Runner: runner})
-	return report(ctx, runner, err)
+	code := report(ctx, runner, err)
+	if werr := runner.Err(); werr != nil {
+		// The log itself could not be written; say so where it can be seen.
+		fmt.Fprintf(stderr, "oidc-ecs-deploy: %v\n", werr)
+	}
+	return code
 }
 
 func printDeployUsage(w io.Writer) {
@@ -150,8 +159,15 @@ func report(ctx context.Context, runner *ghaction.Runner, err error) int {
 	var inputErr *config.InputError
 	var endpointErr *endpoint.Error
 	if errors.As(err, &inputErr) || errors.As(err, &endpointErr) {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			runner.Errorf("%s", line)
+		// One annotation per problem; an input's is titled with the input
+		// to change.
+		for _, e := range splitJoined(err) {
+			if errors.As(e, &inputErr) {
+				runner.Annotate(ghaction.LevelError, ghaction.Annotation{Title: "input " + inputErr.Input},
+					"%s", strings.TrimPrefix(inputErr.Error(), "input "+inputErr.Input+": "))
+				continue
+			}
+			runner.Errorf("%v", e)
 		}
 		return ExitUsage
 	}

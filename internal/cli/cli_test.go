@@ -231,7 +231,7 @@ func TestDeployCommandBadInputs(t *testing.T) {
 		{"flags", []string{"deploy", "--role-to-assume", "arn:aws:iam::1:role/x", "--aws-region", "Mars-1", "--role-duration-seconds", "100"}, nil, ExitUsage,
 			[]string{"error: input role-to-assume:", "error: input aws-region:", "error: input role-duration-seconds:"}},
 		{"action_inputs", nil, map[string]string{"GITHUB_ACTIONS": "true", "INPUT_ROLE-TO-ASSUME": "gha-deploy", "INPUT_AWS-REGION": "us-east-1"}, ExitUsage,
-			[]string{"::error::input role-to-assume: \"gha-deploy\" is not an IAM role ARN"}},
+			[]string{"::error title=input role-to-assume::\"gha-deploy\" is not an IAM role ARN"}},
 		{"unknown_flag", []string{"deploy", "--role", "x"}, nil, ExitUsage, nil},
 		{"unknown_command", []string{"deploi"}, nil, ExitUsage, nil},
 		{"no_arguments_outside_actions", nil, nil, ExitUsage, nil},
@@ -361,8 +361,13 @@ func TestSandboxCommandServesItsEnvFile(t *testing.T) {
 	var out sandboxtest.SyncBuffer
 	cfg := demoConfig()
 	cfg.AWSRegion = env["AWS_REGION"]
-	cfg.RoleSessionName = config.DefaultSessionName(getenv)
-	res, err := Run(ctx, cfg, Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry})
+	runner := ghaction.New(&out, getenv)
+	run, err := runner.Context()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RoleSessionName = config.DefaultSessionName(run)
+	res, err := Run(ctx, cfg, Deps{Getenv: getenv, Runner: runner, Retry: fastRetry})
 	if err != nil {
 		t.Fatalf("Run against the standalone sandbox: %v\n%s", err, out.String())
 	}
@@ -479,7 +484,7 @@ func TestRepositoryOnAnotherRegistry(t *testing.T) {
 	sb := sandboxtest.Start(t, nil)
 	for _, repo := range []string{l.Addr().String() + "/web-api", "ghcr.io/acme/web", "localhost/web-api"} {
 		host, _, _ := strings.Cut(repo, "/")
-		want := []string{`::error::input repository: "` + repo + `" names the registry ` + host + `, which is not an Amazon ECR registry`,
+		want := []string{`::error title=input repository::"` + repo + `" names the registry ` + host + `, which is not an Amazon ECR registry`,
 			"for example: web-api (or 123456789012.dkr.ecr.us-east-1.amazonaws.com/web-api)"}
 
 		// As the runner starts the action: INPUT_* variables.

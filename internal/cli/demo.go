@@ -248,7 +248,11 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	runner := ghaction.New(stdout, demoGetenv)
 	runner.Infof("oidc-ecs-deploy demo, scenario %q: %s", scenario.Name, scenario.Description)
 	runner.Infof("Sandbox: GitHub token service at %s, AWS (STS, ECR, ECS) at %s, region %s", sb.GitHubURL(), sb.AWSEndpoint(), sb.Region())
-	cfg, err := config.FromInputs(demoGetenv)
+	run, err := runner.Context()
+	if err != nil {
+		return report(ctx, runner, err)
+	}
+	cfg, err := config.FromInputs(runner.Input, run)
 	if err != nil {
 		return report(ctx, runner, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
@@ -72,7 +73,11 @@ func (f *planFlags) parse(args []string) error {
 // of the inputs that change permissions: the image is not needed to know
 // what pushing it needs.
 func (f *planFlags) config(getenv func(string) string) (config.Config, error) {
-	cfg, err := f.inputs.Config(getenv)
+	run, err := ghaction.New(io.Discard, getenv).Context()
+	if err != nil {
+		return config.Config{}, err
+	}
+	cfg, err := f.inputs.Config(run)
 	if err == nil {
 		return cfg, nil
 	}

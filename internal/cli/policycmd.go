@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
@@ -25,7 +26,7 @@ func policyCommand(args []string, getenv func(string) string, stdout, stderr io.
 		return code
 	}
 	for _, n := range plan.Notes {
-		fmt.Fprintf(stderr, "note: %s\n", n)
+		fmt.Fprintf(stderr, "note: %s\n", ghaction.Line(n))
 	}
 	if *format == "json" {
 		fmt.Fprint(stdout, plan.JSON())
@@ -53,7 +54,7 @@ func policyCommand(args []string, getenv func(string) string, stdout, stderr io.
 		return ExitUsage
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
+		fmt.Fprintln(stderr, ghaction.Lines(err.Error()))
 		return ExitUsage
 	}
 	stdout.Write(out)
@@ -69,7 +70,7 @@ func parsePlan(f *planFlags, args []string, getenv func(string) string, stdout, 
 			f.printUsage(stdout, synopsis, own...)
 			return nil, ExitOK
 		}
-		fmt.Fprintf(stderr, "%v\n\n", err)
+		fmt.Fprintf(stderr, "%s\n\n", ghaction.Lines(err.Error()))
 		f.printUsage(stderr, synopsis, own...)
 		return nil, ExitUsage
 	}
@@ -80,7 +81,7 @@ func parsePlan(f *planFlags, args []string, getenv func(string) string, stdout, 
 			return plan, ExitOK
 		}
 	}
-	fmt.Fprintln(stderr, err)
+	fmt.Fprintln(stderr, ghaction.Lines(err.Error()))
 	var ie *config.InputError
 	if !errors.As(err, &ie) {
 		fmt.Fprintf(stderr, "run %q for the flags\n", strings.Fields(synopsis)[1]+" --help")

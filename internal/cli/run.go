@@ -299,18 +299,20 @@ func explainStall(err error) error {
 }
 
 // summarize writes the job summary: what was done, and on failure why.
+// Every value in it is untrusted text (inputs, AWS's answers, ECS events),
+// escaped by the summary builder for where it goes.
 func (r *run) summarize(runErr error) {
-	var b strings.Builder
+	sum := r.out.NewSummary()
 	res := r.result
 	if runErr == nil {
-		b.WriteString("### oidc-ecs-deploy succeeded\n\n")
+		sum.Heading(3, "oidc-ecs-deploy succeeded")
 	} else {
-		b.WriteString("### oidc-ecs-deploy failed\n\n")
+		sum.Heading(3, "oidc-ecs-deploy failed")
 	}
-	b.WriteString("| | |\n|---|---|\n")
+	var rows [][]ghaction.Cell
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "| %s | `%s` |\n", k, strings.ReplaceAll(v, "|", "\\|"))
+			rows = append(rows, []ghaction.Cell{ghaction.Plain(k), ghaction.Code(v)})
 		}
 	}
 	row("Role", r.cfg.RoleToAssume)
@@ -321,40 +323,48 @@ func (r *run) summarize(runErr error) {
 	}
 	row("Image", res.ImageURI)
 	row("Digest", res.ImageDigest)
+	sum.Table([]string{"", ""}, rows)
 	if len(res.Services) > 0 {
-		b.WriteString("\n| Service | Revision | Deployment | Result | Duration |\n|---|---|---|---|---|\n")
+		var services [][]ghaction.Cell
 		for _, s := range res.Services {
 			status := s.Status
 			if s.Err != nil {
-				status += ": " + s.Err.Error()
+				// The whole explanation is under "Why it failed".
+				first, _, _ := strings.Cut(s.Err.Error(), "\n")
+				status += ": " + first
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.Service, s.TaskDefinitionARN, s.DeploymentID,
-				strings.ReplaceAll(status, "\n", " "), s.Duration.Round(time.Second))
+			services = append(services, []ghaction.Cell{ghaction.Code(s.Service), ghaction.Code(s.TaskDefinitionARN),
+				ghaction.Code(s.DeploymentID), ghaction.Plain(status), ghaction.Plain(s.Duration.Round(time.Second).String())})
 		}
+		sum.Table([]string{"Service", "Revision", "Deployment", "Result", "Duration"}, services)
 	}
 	for _, s := range res.Services {
 		if s.Err == nil || (len(s.StoppedReasons) == 0 && len(s.LastEvents) == 0) {
 			continue
 		}
-		fmt.Fprintf(&b, "\n**%s**\n", s.Service)
+		sum.Paragraph("**%s**", s.Service)
 		if len(s.StoppedReasons) > 0 {
-			b.WriteString("\nStopped tasks:\n\n")
-			for _, reason := range s.StoppedReasons {
-				fmt.Fprintf(&b, "- `%s`\n", strings.ReplaceAll(reason, "`", "'"))
+			sum.Paragraph("Stopped tasks:")
+			reasons := make([]ghaction.Cell, len(s.StoppedReasons))
+			for i, reason := range s.StoppedReasons {
+				reasons[i] = ghaction.Code(reason)
 			}
+			sum.List(reasons)
 		}
 		if len(s.LastEvents) > 0 {
-			b.WriteString("\nLast service events:\n\n```\n")
-			for _, ev := range s.LastEvents {
-				b.WriteString(ev + "\n")
+			sum.Paragraph("Last service events:")
+			events := make([]string, len(s.LastEvents))
+			for i, ev := range s.LastEvents {
+				events[i] = ghaction.Line(ev)
 			}
-			b.WriteString("```\n")
+			sum.CodeBlock(strings.Join(events, "\n"))
 		}
 	}
 	if runErr != nil {
-		fmt.Fprintf(&b, "\n**Why it failed**\n\n```\n%s\n```\n", runErr)
+		sum.Paragraph("**Why it failed**")
+		sum.CodeBlock(runErr.Error())
 	}
-	if err := r.out.AppendSummary(b.String()); err != nil {
+	if err := r.out.AppendSummary(sum); err != nil {
 		r.out.Warningf("%v", err)
 	}
 }

@@ -105,7 +105,9 @@ func (r *run) push(ctx context.Context) error {
 		req.OnRepository = func(uri string) { r.startPrepare(ctx, uri) }
 	}
 	r.out.Infof("Pushing %s to %s, tags %v", describeImageInput(r.cfg.Image, r.deps.ImageSource != nil), r.cfg.Repository, r.cfg.Tags)
-	res, err := registry.Push(ctx, r.awsCfg, req, r.out.Writer())
+	progress := r.out.Writer()
+	res, err := registry.Push(ctx, r.awsCfg, req, progress)
+	_ = progress.Flush() // a write failure is kept by the Runner (Err)
 	if err != nil {
 		return awsauth.Explained(err)
 	}
@@ -273,20 +275,17 @@ func (l *deferredLogger) flush() {
 
 // Infof prints a line.
 func (l *deferredLogger) Infof(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.do(func() { l.out.Infof("%s", msg) })
+	l.do(func() { l.out.Infof(format, args...) })
 }
 
 // Warningf prints a warning annotation.
 func (l *deferredLogger) Warningf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.do(func() { l.out.Warningf("%s", msg) })
+	l.do(func() { l.out.Warningf(format, args...) })
 }
 
 // Errorf prints an error annotation.
 func (l *deferredLogger) Errorf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.do(func() { l.out.Errorf("%s", msg) })
+	l.do(func() { l.out.Errorf(format, args...) })
 }
 
 // Group prints title as a heading.

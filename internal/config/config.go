@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
 
 // Config is every input of a run, typed and validated.
@@ -220,7 +222,7 @@ func Default() Config {
 
 // parse turns raw input values (by input name, as given) into a Config with
 // the defaults applied, and validates it. Every problem is reported.
-func parse(raw map[string]string, getenv func(string) string) (Config, error) {
+func parse(raw map[string]string, run ghaction.GitHubContext) (Config, error) {
 	c := Config{}
 	var problems []*InputError
 	failed := map[string]bool{}
@@ -244,7 +246,7 @@ func parse(raw map[string]string, getenv func(string) string) (Config, error) {
 	c.Audience = value(InputAudience)
 	c.RoleSessionName = value(InputRoleSessionName)
 	if c.RoleSessionName == "" {
-		c.RoleSessionName = DefaultSessionName(getenv)
+		c.RoleSessionName = DefaultSessionName(run)
 	}
 	if n, err := parseInt(InputRoleDurationSeconds, value(InputRoleDurationSeconds), "3600"); err != nil {
 		bad(err)
@@ -267,7 +269,7 @@ func parse(raw map[string]string, getenv func(string) string) (Config, error) {
 	c.Repository = value(InputRepository)
 	c.Tags = SplitList(raw[InputTags])
 	if len(c.Tags) == 0 {
-		if sha := strings.TrimSpace(getenv("GITHUB_SHA")); sha != "" {
+		if sha := strings.TrimSpace(run.SHA); sha != "" {
 			c.Tags = []string{sha}
 		}
 	}
@@ -381,12 +383,12 @@ const exampleChainEntry = "arn:aws:iam::444455556666:role/prod-deploy external-i
 // DefaultSessionName builds the role session name from the run, so that
 // CloudTrail shows which run made each call: <owner>-<repo>-<run id>-<run attempt>,
 // cleaned to the characters STS accepts and cut to 64.
-func DefaultSessionName(getenv func(string) string) string {
-	repo := cleanSessionName(getenv("GITHUB_REPOSITORY"))
+func DefaultSessionName(run ghaction.GitHubContext) string {
+	repo := cleanSessionName(run.Repository)
 	var suffix string
-	for _, v := range []string{getenv("GITHUB_RUN_ID"), getenv("GITHUB_RUN_ATTEMPT")} {
-		if v = cleanSessionName(v); v != "" {
-			suffix += "-" + v
+	for _, n := range []int64{run.RunID, run.RunAttempt} {
+		if n > 0 {
+			suffix += "-" + strconv.FormatInt(n, 10)
 		}
 	}
 	if repo == "" && suffix == "" {

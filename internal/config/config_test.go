@@ -4,24 +4,32 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
 
-// runEnv is the environment of a GitHub Actions run.
-var runEnv = map[string]string{
-	"GITHUB_REPOSITORY":  "acme/web-api",
-	"GITHUB_RUN_ID":      "9876543210",
-	"GITHUB_RUN_ATTEMPT": "2",
-	"GITHUB_SHA":         "4f2c8e1a9b7d6c5e3f1a2b4c6d8e0f1a3b5c7d9e",
+// run is the context of a GitHub Actions run.
+var run = ghaction.GitHubContext{
+	Repository: "acme/web-api",
+	RunID:      9876543210,
+	RunAttempt: 2,
+	SHA:        "4f2c8e1a9b7d6c5e3f1a2b4c6d8e0f1a3b5c7d9e",
 }
 
-func getenvOf(vars ...map[string]string) func(string) string {
-	return func(k string) string {
+// noRun is the context outside Actions.
+var noRun = ghaction.GitHubContext{}
+
+// inputsOf reads action inputs from INPUT_* variables, as the runner
+// interface does.
+func inputsOf(vars ...map[string]string) func(string) string {
+	getenv := func(k string) string {
 		for _, m := range vars {
 			if v, ok := m[k]; ok {
 				return v
@@ -29,6 +37,7 @@ func getenvOf(vars ...map[string]string) func(string) string {
 		}
 		return ""
 	}
+	return ghaction.New(io.Discard, getenv).Input
 }
 
 func TestFromInputs(t *testing.T) {
@@ -47,7 +56,7 @@ func TestFromInputs(t *testing.T) {
 		"INPUT_ALLOWED-ACCOUNT-IDS":        "444455556666, 777788889999",
 		"INPUT_MASK-AWS-ACCOUNT-ID":        "true",
 	}
-	got, err := FromInputs(getenvOf(inputs, runEnv))
+	got, err := FromInputs(inputsOf(inputs), run)
 	if err != nil {
 		t.Fatalf("FromInputs: %v", err)
 	}
@@ -61,7 +70,7 @@ func TestFromInputs(t *testing.T) {
 	}
 	want.Image = "my-api"
 	want.Repository = "web-api"
-	want.Tags = []string{runEnv["GITHUB_SHA"]}
+	want.Tags = []string{run.SHA}
 	want.Cluster = "prod-cluster"
 	want.Services = []string{"api-service", "worker-service"}
 	want.WaitForServiceStability = false
@@ -90,7 +99,7 @@ func TestFromFlags(t *testing.T) {
 		"--allowed-account-ids", "444455556666", "--allowed-account-ids=777788889999",
 		"--mask-aws-account-id",
 	}
-	got, err := FromFlags(args, getenvOf(runEnv))
+	got, err := FromFlags(args, run)
 	if err != nil {
 		t.Fatalf("FromFlags: %v", err)
 	}
@@ -117,14 +126,14 @@ func TestFromFlags(t *testing.T) {
 
 func TestFromFlagsUsage(t *testing.T) {
 	t.Parallel()
-	if _, err := FromFlags([]string{"--help"}, getenvOf()); !errors.Is(err, flag.ErrHelp) {
+	if _, err := FromFlags([]string{"--help"}, noRun); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("FromFlags(--help) = %v, want flag.ErrHelp", err)
 	}
 	var usage *UsageError
-	if _, err := FromFlags([]string{"--no-such-flag", "x"}, getenvOf()); !errors.As(err, &usage) {
+	if _, err := FromFlags([]string{"--no-such-flag", "x"}, noRun); !errors.As(err, &usage) {
 		t.Errorf("FromFlags(--no-such-flag) = %v, want a *UsageError", err)
 	}
-	if _, err := FromFlags([]string{"--aws-region", "us-east-1", "stray"}, getenvOf()); !errors.As(err, &usage) {
+	if _, err := FromFlags([]string{"--aws-region", "us-east-1", "stray"}, noRun); !errors.As(err, &usage) {
 		t.Errorf("FromFlags(stray argument) = %v, want a *UsageError", err)
 	}
 }
@@ -169,7 +178,7 @@ func TestBadInputs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			inputs := map[string]string{InputEnvName(tt.input): tt.value}
-			_, err := FromInputs(getenvOf(inputs, valid, runEnv))
+			_, err := FromInputs(inputsOf(inputs, valid), run)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("FromInputs(%s=%q) = %v, want no error", tt.input, tt.value, err)
@@ -204,7 +213,7 @@ func TestEveryProblemReported(t *testing.T) {
 		"INPUT_ROLE-SESSION-NAME":     "has spaces",
 		"INPUT_ROLE-CHAIN":            "nope",
 	}
-	_, err := FromInputs(getenvOf(inputs))
+	_, err := FromInputs(inputsOf(inputs), noRun)
 	var got []string
 	for _, line := range strings.Split(err.Error(), "\n") {
 		name, _, _ := strings.Cut(strings.TrimPrefix(line, "input "), ":")
@@ -315,18 +324,19 @@ func TestDefaultSessionName(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		env  map[string]string
+		run  ghaction.GitHubContext
 		want string
 	}{
-		{"run", runEnv, "acme-web-api-9876543210-2"},
-		{"odd_characters", map[string]string{"GITHUB_REPOSITORY": "Acme Corp/web api!", "GITHUB_RUN_ID": "7"}, "Acme-Corp-web-api-7"},
-		{"long_repository", map[string]string{"GITHUB_REPOSITORY": "acme/" + strings.Repeat("x", 80), "GITHUB_RUN_ID": "9876543210", "GITHUB_RUN_ATTEMPT": "1"}, ("acme-" + strings.Repeat("x", 80))[:51] + "-9876543210-1"},
-		{"outside_actions", nil, "oidc-ecs-deploy"},
+		{"run", run, "acme-web-api-9876543210-2"},
+		{"odd_characters", ghaction.GitHubContext{Repository: "Acme Corp/web api!", RunID: 7}, "Acme-Corp-web-api-7"},
+		{"long_repository", ghaction.GitHubContext{Repository: "acme/" + strings.Repeat("x", 80), RunID: 9876543210, RunAttempt: 1}, ("acme-" + strings.Repeat("x", 80))[:51] + "-9876543210-1"},
+		{"run_without_repository", ghaction.GitHubContext{RunID: 5, RunAttempt: 1}, "gha-5-1"},
+		{"outside_actions", noRun, "oidc-ecs-deploy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := DefaultSessionName(getenvOf(tt.env))
+			got := DefaultSessionName(tt.run)
 			if got != tt.want {
 				t.Errorf("DefaultSessionName() = %q, want %q", got, tt.want)
 			}
@@ -345,7 +355,7 @@ func TestInputsMatchFlagsAndConfig(t *testing.T) {
 		if in.Description == "" {
 			t.Errorf("input %s has no description", in.Name)
 		}
-		if _, err := FromFlags([]string{"--" + in.Name + "=x"}, getenvOf()); err != nil {
+		if _, err := FromFlags([]string{"--" + in.Name + "=x"}, noRun); err != nil {
 			var usage *UsageError
 			if errors.As(err, &usage) {
 				t.Errorf("flag --%s is not accepted: %v", in.Name, err)
@@ -388,7 +398,7 @@ func TestPartitions(t *testing.T) {
 						"INPUT_IMAGE":          "my-api",
 						"INPUT_REPOSITORY":     "444455556666.dkr.ecr." + region + "." + hosts[regionPartition] + "/web-api",
 					}
-					_, err := FromInputs(getenvOf(inputs, runEnv))
+					_, err := FromInputs(inputsOf(inputs), run)
 					if match {
 						if err != nil {
 							t.Fatalf("FromInputs(%s in %s) = %v, want no error", role, region, err)

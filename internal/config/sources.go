@@ -6,28 +6,32 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
 
 // InputEnvName is the environment variable the runner sets for an input of
 // a container action: INPUT_ and the name in upper case, hyphens kept.
 func InputEnvName(name string) string { return "INPUT_" + strings.ToUpper(name) }
 
-// FromInputs reads the action inputs (INPUT_ROLE-TO-ASSUME and so on) and
-// the run's GITHUB_* variables through getenv, and validates them.
-func FromInputs(getenv func(string) string) (Config, error) {
+// FromInputs reads the action inputs through input (ghaction.Runner.Input,
+// which reads INPUT_ROLE-TO-ASSUME and so on), takes the defaults that
+// depend on the run (the session name, the tag) from run, and validates
+// them.
+func FromInputs(input func(name string) string, run ghaction.GitHubContext) (Config, error) {
 	raw := map[string]string{}
 	for _, in := range inputs {
-		raw[in.Name] = getenv(InputEnvName(in.Name))
+		raw[in.Name] = input(in.Name)
 	}
-	return parse(raw, getenv)
+	return parse(raw, run)
 }
 
 // FromFlags reads the command-line flags (--role-to-assume value and so on,
-// one per input) and the run's GITHUB_* variables through getenv, and
+// one per input), takes the defaults that depend on the run from run, and
 // validates them. List inputs may be repeated or comma separated; boolean
 // inputs need no value (--force-new-deployment). It returns flag.ErrHelp
 // for -h and --help.
-func FromFlags(args []string, getenv func(string) string) (Config, error) {
+func FromFlags(args []string, run ghaction.GitHubContext) (Config, error) {
 	fs := flag.NewFlagSet("deploy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	values := AddFlags(fs)
@@ -40,7 +44,7 @@ func FromFlags(args []string, getenv func(string) string) (Config, error) {
 	if fs.NArg() > 0 {
 		return Config{}, &UsageError{Err: fmt.Errorf("unexpected argument %q: every setting is a --name value flag", fs.Arg(0))}
 	}
-	return values.Config(getenv)
+	return values.Config(run)
 }
 
 // FlagValues holds the inputs given as flags of a FlagSet that may define
@@ -64,8 +68,8 @@ func (v *FlagValues) Given(name string) bool {
 }
 
 // Config reads and validates the inputs given, as FromFlags does.
-func (v *FlagValues) Config(getenv func(string) string) (Config, error) {
-	return parse(v.raw, getenv)
+func (v *FlagValues) Config(run ghaction.GitHubContext) (Config, error) {
+	return parse(v.raw, run)
 }
 
 // UsageError is a command line that could not be parsed at all (an unknown

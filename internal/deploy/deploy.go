@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +34,10 @@ var _ ECSAPI = (*ecs.Client)(nil)
 
 // Logger receives what a deployment has to say. The workflow runner
 // (ghaction.Runner) implements it: Errorf becomes an error annotation.
+// Formats are this package's; every argument is untrusted text (an ECS
+// event, a stopped reason, a task definition value), which the Logger
+// prints on one line and never as a workflow command (an error argument
+// keeps its lines, each neutralised).
 // Calls are serialised by this package, so an implementation need not be
 // safe for concurrent use.
 type Logger interface {
@@ -428,28 +431,17 @@ type serviceLogger struct {
 func (s *serviceLogger) infof(format string, args ...any) {
 	s.l.mu.Lock()
 	defer s.l.mu.Unlock()
-	s.l.log.Infof("%s", s.prefix+fmt.Sprintf(format, args...))
+	s.l.log.Infof("%s"+format, append([]any{s.prefix}, args...)...)
 }
 
 func (s *serviceLogger) warningf(format string, args ...any) {
 	s.l.mu.Lock()
 	defer s.l.mu.Unlock()
-	s.l.log.Warningf("%s", s.prefix+fmt.Sprintf(format, args...))
+	s.l.log.Warningf("%s"+format, append([]any{s.prefix}, args...)...)
 }
 
 func (s *serviceLogger) errorf(format string, args ...any) {
 	s.l.mu.Lock()
 	defer s.l.mu.Unlock()
-	s.l.log.Errorf("%s", s.prefix+fmt.Sprintf(format, args...))
-}
-
-// indent prefixes every line after the first, for multi-line messages.
-func indent(lines []string, prefix string) string {
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString("\n")
-		b.WriteString(prefix)
-		b.WriteString(l)
-	}
-	return b.String()
+	s.l.log.Errorf("%s"+format, append([]any{s.prefix}, args...)...)
 }

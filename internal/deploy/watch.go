@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
@@ -527,14 +528,22 @@ func (p *Plan) explainFailures(ctx, parent context.Context, failed []*serviceSta
 	}
 	wg.Wait()
 	for _, s := range failed {
-		msg := s.result.Failure
+		// One annotation: the failure, then each reason and event on a
+		// line of its own, as untrusted arguments of our format.
+		format, args := "%v", []any{s.err}
 		if len(s.result.StoppedReasons) > 0 {
-			msg += "\nStopped tasks:" + indent(s.result.StoppedReasons, "  ")
+			format += "\nStopped tasks:" + strings.Repeat("\n  %s", len(s.result.StoppedReasons))
+			for _, r := range s.result.StoppedReasons {
+				args = append(args, r)
+			}
 		}
 		if len(s.result.LastEvents) > 0 {
-			msg += "\nLatest service events:" + indent(s.result.LastEvents, "  ")
+			format += "\nLatest service events:" + strings.Repeat("\n  %s", len(s.result.LastEvents))
+			for _, e := range s.result.LastEvents {
+				args = append(args, e)
+			}
 		}
-		s.log.errorf("%s", msg)
+		s.log.errorf(format, args...)
 		s.reported = true
 	}
 }
@@ -645,7 +654,8 @@ func taskReason(t types.Task) string {
 	if len(cs) > 0 {
 		r += " [" + strings.Join(cs, "; ") + "]"
 	}
-	return r
+	// ECS's text, kept on one line wherever the result is shown.
+	return ghaction.Line(r)
 }
 
 // lastEvents is the service's latest events, oldest first.
@@ -654,7 +664,7 @@ func lastEvents(svc *types.Service) []string {
 	out := make([]string, 0, n)
 	for i := n - 1; i >= 0; i-- {
 		e := svc.Events[i]
-		out = append(out, aws.ToTime(e.CreatedAt).UTC().Format(time.RFC3339)+" "+aws.ToString(e.Message))
+		out = append(out, aws.ToTime(e.CreatedAt).UTC().Format(time.RFC3339)+" "+ghaction.Line(aws.ToString(e.Message)))
 	}
 	return out
 }
