@@ -98,8 +98,8 @@ type Image struct {
 	// Digest is the manifest digest, sha256:<64 hex>. Prepare does not need
 	// it; the new revision pins the image by it.
 	Digest string
-	// Tags are the tags just pushed; force-new-deployment mode warns when the
-	// service's images reference none of them.
+	// Tags are the tags just pushed; force-new-deployment mode fails, before
+	// it changes anything, when the service's images reference none of them.
 	Tags []string
 }
 
@@ -356,6 +356,7 @@ type serviceState struct {
 	arn            string
 	taskDefinition string // the service's current task definition ARN
 	primaryBefore  string // the id of its PRIMARY deployment before ours
+	desiredCount   int32
 	base           *taskDef
 	// lastEvent is the time of the newest event already seen, and seen the
 	// IDs of the events seen: only later events, or unseen ones of the same

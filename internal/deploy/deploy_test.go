@@ -309,12 +309,16 @@ func TestMissingImageQuotesPullError(t *testing.T) {
 func TestForceNewDeployment(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name        string
-		tags        []string
-		wantWarning bool
+		name string
+		tags []string
+		// wantFailure is what the failure says; empty for a success.
+		wantFailure []string
 	}{
-		{"tag_pushed", []string{"bootstrap"}, false},
-		{"tag_not_referenced", []string{"sha-4f2c8e1"}, true},
+		{"tag_pushed", []string{"bootstrap"}, nil},
+		{"tag_not_referenced", []string{"sha-4f2c8e1"}, []string{
+			`service "api-service": force-new-deployment would restart`, "none of its containers uses a tag just pushed",
+			"/web-api:sha-4f2c8e1", "drop force-new-deployment", "push the tag the task definition names (tags: bootstrap)",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,31 +331,103 @@ func TestForceNewDeployment(t *testing.T) {
 				// The service's own tag must resolve for its new tasks to start.
 				e.pushRandomImage(t, "bootstrap")
 			}
-			runner, logs := newRunner(t)
-			req := deploy.Request{
-				Cluster:            cluster,
-				Services:           []string{"api-service"},
-				Image:              deploy.Image{RepositoryURI: e.repoURI, Tags: tt.tags},
-				ForceNewDeployment: true,
-				Wait:               true,
-				WaitTimeout:        time.Minute,
-			}
-			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-			const wantARN = "arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:1"
-			if r := results[0]; r.Outcome != deploy.OutcomeSucceeded || r.TaskDefinitionARN != wantARN || r.DeploymentID == "" {
-				t.Errorf("result = %+v, want a new deployment of %s that succeeded", r, wantARN)
-			}
+			before := e.describeService(t, "api-service")
+			runner, _ := newRunner(t)
+			results, err := deploy.Run(context.Background(), e.ecs, e.forceRequest(tt.tags), runner)
 			if rev := e.latestRevision(t, "web-api"); rev != 1 {
 				t.Errorf("force-new-deployment registered revision %d", rev)
 			}
-			warned := strings.Contains(logs.String(), "warning: force-new-deployment: no container")
-			if warned != tt.wantWarning {
-				t.Errorf("warned = %v, want %v; log:\n%s", warned, tt.wantWarning, logs)
+			const wantARN = "arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:1"
+			if tt.wantFailure == nil {
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				if r := results[0]; r.Outcome != deploy.OutcomeSucceeded || r.TaskDefinitionARN != wantARN || r.DeploymentID == "" {
+					t.Errorf("result = %+v, want a new deployment of %s that succeeded", r, wantARN)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Run succeeded although the new tasks would not run the pushed image")
+			}
+			for _, want := range tt.wantFailure {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+			if r := results[0]; r.Outcome != deploy.OutcomeFailed || r.DeploymentID != "" {
+				t.Errorf("result = %+v, want failed with no deployment started", r)
+			}
+			after := e.describeService(t, "api-service")
+			if got, want := aws.ToString(primaryID(after)), aws.ToString(primaryID(before)); got != want {
+				t.Errorf("the service's primary deployment changed from %s to %s: the failed check changed the service", want, got)
 			}
 		})
+	}
+}
+
+// forceRequest is a force-new-deployment request for api-service after a
+// push of tags.
+func (e *testEnv) forceRequest(tags []string) deploy.Request {
+	return deploy.Request{
+		Cluster:            cluster,
+		Services:           []string{"api-service"},
+		Image:              deploy.Image{RepositoryURI: e.repoURI, Tags: tags},
+		ForceNewDeployment: true,
+		Wait:               true,
+		WaitTimeout:        time.Minute,
+	}
+}
+
+func primaryID(svc types.Service) *string {
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Status) == "PRIMARY" {
+			return d.Id
+		}
+	}
+	return nil
+}
+
+// TestForceWithoutReadingTheTaskDefinition: forcing a deployment needs
+// ecs:DescribeTaskDefinition only for the pushed-tag check; without it the
+// run warns that the check could not run and deploys.
+func TestForceWithoutReadingTheTaskDefinition(t *testing.T) {
+	t.Parallel()
+	w := fastWorld(t)
+	role := w.Accounts[account].Roles["gha-deploy"]
+	role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
+		Effect: "Deny", Action: sandbox.StringList{"ecs:DescribeTaskDefinition"}, Resource: sandbox.StringList{"*"},
+	})
+	e := startSandbox(t, w)
+	e.pushRandomImage(t, "bootstrap")
+	runner, logs := newRunner(t)
+	results, err := deploy.Run(context.Background(), e.ecs, e.forceRequest([]string{"bootstrap"}), runner)
+	if err != nil || results[0].Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("Run without ecs:DescribeTaskDefinition = %v, %+v; want success", err, results)
+	}
+	if out := logs.String(); !strings.Contains(out, "warning: Not allowed to read the task definitions") || !strings.Contains(out, "ecs:DescribeTaskDefinition") {
+		t.Errorf("log does not warn that the check could not run:\n%s", out)
+	}
+}
+
+// TestDesiredCountZeroWarns: a service scaled to zero completes its
+// deployment with no task: the run says that nothing ran the image.
+func TestDesiredCountZeroWarns(t *testing.T) {
+	t.Parallel()
+	w := fastWorld(t)
+	w.Accounts[account].Clusters[cluster].Services["api-service"].DesiredCount = 0
+	e := startSandbox(t, w)
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	runner, logs := newRunner(t)
+	results, err := deploy.Run(context.Background(), e.ecs, e.request(digest), runner)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if results[0].Outcome != deploy.OutcomeSucceeded {
+		t.Errorf("outcome = %q, want succeeded", results[0].Outcome)
+	}
+	if out := logs.String(); !strings.Contains(out, `warning: service "api-service" has desiredCount 0`) || !strings.Contains(out, "no task ran the new image") {
+		t.Errorf("log lacks the desiredCount 0 warning:\n%s", out)
 	}
 }
 

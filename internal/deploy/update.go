@@ -63,6 +63,7 @@ func (p *Plan) describeServices(ctx context.Context) error {
 			if d := primaryDeployment(&svc); d != nil {
 				s.primaryBefore = aws.ToString(d.Id)
 			}
+			s.desiredCount = svc.DesiredCount
 			for _, e := range svc.Events {
 				s.seen[aws.ToString(e.Id)] = true
 				if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {
@@ -113,9 +114,10 @@ func (p *Plan) readTaskDefinitions(ctx context.Context) error {
 		needed[s.taskDefinition] = append(needed[s.taskDefinition], s)
 	}
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		denied error
 	)
 	for arn, users := range needed {
 		wg.Go(func() {
@@ -125,6 +127,12 @@ func (p *Plan) readTaskDefinitions(ctx context.Context) error {
 			})
 			mu.Lock()
 			defer mu.Unlock()
+			if err != nil && p.req.ForceNewDeployment && accessDenied(err) {
+				// Forcing a deployment needs the task definition only to
+				// check its images: without it the run goes on unchecked.
+				denied = err
+				return
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("describe task definition %s: %w", arn, err))
 				return
@@ -139,9 +147,20 @@ func (p *Plan) readTaskDefinitions(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if denied != nil {
+		p.log.warningf("Not allowed to read the task definitions (%s): force-new-deployment cannot check that their images use a tag just pushed; the new tasks run whatever images the task definitions name. Allow ecs:DescribeTaskDefinition for the check.", errorCode(denied))
+	}
 	// Check the containers now, before anything changes, so that a service
-	// whose containers do not match fails the run with nothing registered.
-	if !p.req.ForceNewDeployment {
+	// whose containers do not match fails the run with nothing registered
+	// (default mode), or whose new tasks would not run the pushed image
+	// fails with nothing restarted (force-new-deployment).
+	if p.req.ForceNewDeployment {
+		for _, s := range p.services {
+			if msg := p.pushedTagProblem(s); msg != "" {
+				p.problems[s.name] = msg
+			}
+		}
+	} else {
 		probe := p.req.Image
 		probe.Digest = "sha256:" + strings.Repeat("0", 64)
 		for _, s := range p.services {
@@ -224,7 +243,6 @@ func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSe
 	if p.req.ForceNewDeployment {
 		in.ForceNewDeployment = true
 		s.result.TaskDefinitionARN = s.taskDefinition
-		p.checkPushedTags(s)
 	} else {
 		arn, err := revisions.register(ctx, s.base)
 		if err != nil {
@@ -261,27 +279,43 @@ func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSe
 	s.result.ServiceDeploymentARN = aws.ToString(svc.CurrentServiceDeployment)
 	s.result.Outcome = OutcomeNotWaited
 	s.log.infof("Started deployment %s of %s", s.result.DeploymentID, s.result.TaskDefinitionARN)
+	if s.desiredCount == 0 {
+		s.log.warningf("service %q has desiredCount 0: the deployment completes with no task started, so no task ran the new image and nothing proved it starts. Scale the service up (aws ecs update-service --cluster %s --service %s --desired-count N) to run it.", s.name, p.req.Cluster, s.name)
+	}
 }
 
-// checkPushedTags warns when none of the service's containers uses a tag
-// just pushed: a forced deployment would then start the same image again.
-func (p *Plan) checkPushedTags(s *serviceState) {
-	if s.base == nil || p.req.Image.RepositoryURI == "" {
-		return
+// pushedTagProblem says why forcing a new deployment of s would not run
+// the image just pushed: none of its containers names a pushed tag of the
+// repository. It is empty when one does, or when nothing was pushed or the
+// task definition could not be read.
+func (p *Plan) pushedTagProblem(s *serviceState) string {
+	repo := p.req.Image.RepositoryURI
+	if s.base == nil || repo == "" || len(p.req.Image.Tags) == 0 {
+		return ""
 	}
-	var images []string
+	var images, named []string
 	for _, c := range s.base.input.ContainerDefinitions {
 		img := aws.ToString(c.Image)
-		images = append(images, img)
-		repo, tag, digest := splitImage(img)
-		if repo == p.req.Image.RepositoryURI && digest == "" && slices.Contains(p.req.Image.Tags, tag) {
-			return
+		images = append(images, fmt.Sprintf("%s: %s", aws.ToString(c.Name), img))
+		r, tag, digest := splitImage(img)
+		if r != repo || digest != "" {
+			continue
 		}
+		if slices.Contains(p.req.Image.Tags, tag) {
+			return ""
+		}
+		named = append(named, tag)
 	}
 	pushed := make([]string, 0, len(p.req.Image.Tags))
 	for _, t := range p.req.Image.Tags {
-		pushed = append(pushed, p.req.Image.RepositoryURI+":"+t)
+		pushed = append(pushed, repo+":"+t)
 	}
-	s.log.warningf("force-new-deployment: no container of %s references a tag just pushed (%s); its images: %s. The new tasks will run those images, which may not be the one just pushed.",
-		s.taskDefinition, strings.Join(pushed, ", "), strings.Join(images, ", "))
+	fix := "drop force-new-deployment, so that a new revision is registered with the pushed image pinned by digest"
+	if len(named) > 0 {
+		fix += fmt.Sprintf(", or push the tag the task definition names (tags: %s)", strings.Join(named, ", "))
+	} else {
+		fix += fmt.Sprintf(", or point the task definition at %s", pushed[0])
+	}
+	return fmt.Sprintf("service %q: force-new-deployment would restart %s, and none of its containers uses a tag just pushed (%s); its images: %s. The new tasks would run those images, not the one just pushed. To deploy the pushed image, %s.",
+		s.name, s.taskDefinition, strings.Join(pushed, ", "), strings.Join(images, "; "), fix)
 }
