@@ -1,22 +1,37 @@
 // Package sandbox runs faithful local stand-ins for GitHub's OIDC token
 // service, AWS STS, Amazon ECR (its API and a registry front) and Amazon ECS,
 // so that the real AWS SDK, the AWS CLI and registry clients can be tested
-// against them over the real wire protocols.
+// against them over the real wire protocols. It is the composition root:
+// the world, start-up, the environment a job sees, and faults; each service
+// lives in a package of its own.
 package sandbox
 
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecr"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ghtoken"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sts"
 )
 
 // Options tune a sandbox beyond its world.
@@ -35,24 +50,27 @@ type Options struct {
 // loopback; Close stops them.
 type Sandbox struct {
 	world *World
-	opts  Options
 	now   func() time.Time
 
-	sessions *sessionStore
-	faults   *faultSet
+	faults   *faults.Set
+	sessions *iam.Sessions
+	aws      *awsproto.Endpoint
+	github   *ghtoken.Service
+	ecr      *ecr.Service
 
-	awsListener    net.Listener
-	githubListener net.Listener
-	servers        []*http.Server
+	awsURL, githubURL string
 
-	// The services; each lives in its own file.
-	github   *githubService
-	sts      *stsService
-	ecr      *ecrService
-	ecs      *ecsService
+	servers  []*http.Server
 	closers  []func()
 	closeMux sync.Once
 }
+
+// secretKeeper is a service that hands out secrets.
+type secretKeeper interface{ Secrets() []string }
+
+// imageTemplate is how a world's task definition names the registry host
+// of an account's ECR front.
+var imageTemplate = regexp.MustCompile(`\{\{ecr:(\d{12})\}\}`)
 
 // Start starts every service of the sandbox on loopback ports.
 func Start(ctx context.Context, world *World, opts Options) (*Sandbox, error) {
@@ -62,44 +80,141 @@ func Start(ctx context.Context, world *World, opts Options) (*Sandbox, error) {
 	if err := world.normalize(); err != nil {
 		return nil, err
 	}
-	s := &Sandbox{world: world, opts: opts, now: opts.Now}
+	s := &Sandbox{world: world, now: opts.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.sessions = newSessionStore(s.now, time.Duration(world.CredentialLifetimeSeconds)*time.Second)
-	s.faults = newFaultSet(world.Faults)
-
-	var err error
-	if s.awsListener, err = listenLoopback(); err != nil {
+	if err := s.start(ctx, opts); err != nil {
+		s.Close()
 		return nil, err
 	}
-	if s.githubListener, err = listenLoopback(); err != nil {
-		s.awsListener.Close()
-		return nil, err
-	}
-	if s.github, err = newGitHubService(s); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sandbox github: %w", err)
-	}
-	s.sts = newSTSService(s)
-	if s.ecr, err = newECRService(ctx, s); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sandbox ecr: %w", err)
-	}
-	if s.ecs, err = newECSService(ctx, s); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sandbox ecs: %w", err)
-	}
-	s.serve(s.awsListener, http.HandlerFunc(s.serveAWS))
-	s.serve(s.githubListener, s.github)
 	return s, nil
 }
 
-func listenLoopback() (net.Listener, error) {
+// start wires the services together and serves them. On an error, Close
+// releases what was started.
+func (s *Sandbox) start(ctx context.Context, opts Options) error {
+	w := s.world
+	s.faults = faults.NewSet(w.Faults)
+	s.sessions = iam.NewSessions(s.now, time.Duration(w.CredentialLifetimeSeconds)*time.Second)
+
+	githubListener, err := s.listen()
+	if err != nil {
+		return err
+	}
+	s.githubURL = "http://" + githubListener.Addr().String()
+	if s.github, err = ghtoken.New(ghtoken.Config{Run: w.GitHub, BaseURL: s.githubURL, Now: s.now, Faults: s.faults, Logf: opts.Logf}); err != nil {
+		return fmt.Errorf("sandbox github: %w", err)
+	}
+
+	iamAccounts := map[string]iam.Account{}
+	repositories := map[string]map[string]*ecr.Repository{}
+	for id, a := range w.Accounts {
+		iamAccounts[id] = iam.Account{OIDCProviders: a.OIDCProviders, Roles: a.Roles}
+		repositories[id] = a.Repositories
+	}
+	roles := iam.NewDirectory(iamAccounts)
+	authorizer := iam.NewAuthorizer(roles, w.Region)
+
+	backend, namespace, err := s.registryBackend(opts.RegistryBackend)
+	if err != nil {
+		return fmt.Errorf("sandbox ecr: %w", err)
+	}
+	fronts := map[string]net.Listener{}
+	hosts := map[string]string{}
+	for id := range w.Accounts {
+		l, err := s.listen()
+		if err != nil {
+			return err
+		}
+		fronts[id], hosts[id] = l, l.Addr().String()
+	}
+	s.ecr = ecr.New(ecr.Config{
+		Region: w.Region, Repositories: repositories, Fronts: hosts, Backend: backend, Namespace: namespace,
+		Now: s.now, Authorizer: authorizer, Faults: s.faults, Logf: opts.Logf,
+	})
+	s.closers = append(s.closers, s.ecr.Close)
+
+	ecsAccounts := map[string]ecs.Account{}
+	for id, a := range w.Accounts {
+		defs := make([]json.RawMessage, len(a.TaskDefinitions))
+		for i, raw := range a.TaskDefinitions {
+			defs[i] = imageTemplate.ReplaceAllFunc(raw, func(m []byte) []byte {
+				return []byte(s.ecr.RegistryHost(string(imageTemplate.FindSubmatch(m)[1])))
+			})
+		}
+		ecsAccounts[id] = ecs.Account{Clusters: a.Clusters, TaskDefinitions: defs}
+	}
+	ecsService, err := ecs.New(ctx, ecs.Config{
+		Region: w.Region, Settings: w.ECS, Accounts: ecsAccounts, Now: s.now,
+		Authorizer: authorizer, Registry: s.ecr, Crashes: s.faults,
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox ecs: %w", err)
+	}
+	s.closers = append(s.closers, ecsService.Close)
+
+	awsListener, err := s.listen()
+	if err != nil {
+		return err
+	}
+	s.awsURL = "http://" + awsListener.Addr().String()
+	s.aws = awsproto.NewEndpoint(awsproto.EndpointConfig{
+		Credentials: s.sessions, Region: w.Region, Now: s.now, Faults: s.faults, Logf: opts.Logf,
+	})
+	s.aws.Register(sts.New(sts.Config{
+		Roles: roles, Sessions: s.sessions, Authorizer: authorizer, Now: s.now,
+		DiscoveryURL: s.discoveryURL, Logf: opts.Logf,
+	}))
+	s.aws.Register(s.ecr)
+	s.aws.Register(ecsService)
+
+	s.serve(awsListener, s.aws)
+	s.serve(githubListener, s.github)
+	for id, l := range fronts {
+		s.serve(l, s.ecr.Front(id))
+	}
+	return nil
+}
+
+// registryBackend is the registry the ECR fronts forward to: the external
+// one at rawURL, under a namespace of this sandbox's own so that sandboxes
+// sharing it never see each other's images, or an in-process one.
+func (s *Sandbox) registryBackend(rawURL string) (*url.URL, string, error) {
+	if rawURL != "" {
+		u, err := url.Parse(strings.TrimRight(rawURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, "", fmt.Errorf("registry backend %q: want a URL such as http://127.0.0.1:5000", rawURL)
+		}
+		return u, "sandbox-" + strings.ToLower(randid.Upper(10)) + "/", nil
+	}
+	// The in-process registry serves the demo: blobs in memory, its
+	// chatter discarded.
+	l, err := s.listen()
+	if err != nil {
+		return nil, "", err
+	}
+	s.serve(l, ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	return &url.URL{Scheme: "http", Host: l.Addr().String()}, "", nil
+}
+
+// discoveryURL is where STS reads an issuer's discovery document: the
+// world's GitHub issuer is served by the sandbox's own token service; any
+// other issuer by itself.
+func (s *Sandbox) discoveryURL(issuer string) string {
+	if issuer == s.world.GitHub.Issuer {
+		return s.githubURL
+	}
+	return issuer
+}
+
+// listen opens a loopback listener that Close closes.
+func (s *Sandbox) listen() (net.Listener, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("sandbox listen on loopback: %w", err)
 	}
+	s.closers = append(s.closers, func() { l.Close() })
 	return l, nil
 }
 
@@ -116,12 +231,6 @@ func (s *Sandbox) Close() error {
 		for _, srv := range s.servers {
 			srv.Close()
 		}
-		if s.awsListener != nil {
-			s.awsListener.Close()
-		}
-		if s.githubListener != nil {
-			s.githubListener.Close()
-		}
 		for i := len(s.closers) - 1; i >= 0; i-- {
 			s.closers[i]()
 		}
@@ -135,31 +244,61 @@ func (s *Sandbox) World() *World { return s.world }
 
 // AWSEndpoint is the URL to give the SDK as AWS_ENDPOINT_URL: STS, ECR and
 // ECS all answer there, told apart by protocol as AWS's endpoints would be.
-func (s *Sandbox) AWSEndpoint() string { return "http://" + s.awsListener.Addr().String() }
+func (s *Sandbox) AWSEndpoint() string { return s.awsURL }
 
 // GitHubURL is the base URL of the token service (its discovery document is
 // at /.well-known/openid-configuration).
-func (s *Sandbox) GitHubURL() string { return "http://" + s.githubListener.Addr().String() }
+func (s *Sandbox) GitHubURL() string { return s.githubURL }
 
 // Region is the AWS region the sandbox serves.
 func (s *Sandbox) Region() string { return s.world.Region }
 
 // InjectFault adds a fault; see Fault.
-func (s *Sandbox) InjectFault(f Fault) { s.faults.add(f) }
+func (s *Sandbox) InjectFault(f Fault) { s.faults.Add(f) }
 
 // IssuedCredentials is how many credentials STS has issued.
-func (s *Sandbox) IssuedCredentials() int { return s.sessions.issuedCount() }
+func (s *Sandbox) IssuedCredentials() int { return s.sessions.Issued() }
+
+// TokenRequests is how many ID tokens the token endpoint has issued. Each
+// credential refresh must fetch a new one, so tests compare it with
+// IssuedCredentials.
+func (s *Sandbox) TokenRequests() int { return s.github.Issued() }
+
+// STSCalls is how many calls of an STS operation (AssumeRoleWithWebIdentity,
+// AssumeRole, GetCallerIdentity) have reached the sandbox, failed ones
+// included: tests use it to tell a client that fails fast from one that
+// retries.
+func (s *Sandbox) STSCalls(operation string) int { return s.aws.Calls("sts", operation) }
+
+// RegistryHost is host:port of the ECR registry front of account, as it
+// appears in repository URIs; empty for an account not in the world.
+func (s *Sandbox) RegistryHost(account string) string { return s.ecr.RegistryHost(account) }
+
+// BackendRepository is where the registry backend keeps an account's
+// repository, as host/path: what an independent client reads to check what
+// a push through the ECR front really stored.
+func (s *Sandbox) BackendRepository(account, name string) string {
+	return s.ecr.BackendRepository(account, name)
+}
+
+// RoleCredentials issues credentials of a session of a role as STS would,
+// without asking its trust policy, for tests of what a role's permissions
+// allow.
+func (s *Sandbox) RoleCredentials(account, role, sessionName string) aws.Credentials {
+	sess := s.sessions.Issue(awsproto.Session{
+		Account: account, RoleName: role, RoleID: iam.RoleID(account, role), SessionName: sessionName,
+	}, time.Hour)
+	return aws.Credentials{AccessKeyID: sess.AccessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sess.SessionToken, Source: "sandbox"}
+}
 
 // Secrets lists every secret the sandbox has handed out so far (ID tokens,
 // secret keys, session tokens, registry passwords), for tests that prove none
 // of them reached a log.
 func (s *Sandbox) Secrets() []string {
 	var out []string
-	for _, sess := range s.sessions.all() {
-		out = append(out, sess.SecretAccessKey, sess.SessionToken)
+	for _, k := range []secretKeeper{s.sessions, s.github, s.ecr} {
+		out = append(out, k.Secrets()...)
 	}
-	out = append(out, s.github.issuedSecrets()...)
-	out = append(out, s.ecr.issuedSecrets()...)
 	return out
 }
 
@@ -169,8 +308,8 @@ func (s *Sandbox) Secrets() []string {
 func (s *Sandbox) Env() map[string]string {
 	c := s.world.GitHub.Claims
 	env := map[string]string{
-		"ACTIONS_ID_TOKEN_REQUEST_URL":   s.github.requestURL(),
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.github.requestToken,
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   s.github.RequestURL(),
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.github.RequestToken(),
 		"AWS_ENDPOINT_URL":               s.AWSEndpoint(),
 		"AWS_REGION":                     s.world.Region,
 		"GITHUB_REPOSITORY":              c["repository"],
@@ -189,298 +328,4 @@ func (s *Sandbox) Env() map[string]string {
 		}
 	}
 	return env
-}
-
-// Call is one AWS API call as a service handler sees it.
-type Call struct {
-	// Service is sts, ecr or ecs.
-	Service string
-	// Operation is the API action, e.g. AssumeRole or DescribeServices.
-	Operation string
-	Request   *http.Request
-	Body      []byte
-	// Form holds the parameters of an awsQuery (STS) call.
-	Form url.Values
-	// Caller is the verified session of a signed call; nil when unsigned.
-	Caller *Session
-}
-
-// DecodeJSON decodes an awsJson1_1 request body into v.
-func (c *Call) DecodeJSON(v any) *APIError {
-	if len(c.Body) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(c.Body, v); err != nil {
-		return &APIError{Status: 400, Code: "SerializationException", Message: err.Error()}
-	}
-	return nil
-}
-
-// APIError is an AWS error response: the HTTP status, the error code the
-// SDK turns into a typed error, and the message a user reads.
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *APIError) Error() string { return e.Code + ": " + e.Message }
-
-// jsonTargets maps an X-Amz-Target prefix to the service it names.
-var jsonTargets = map[string]string{
-	"AmazonEC2ContainerRegistry_V20150921": "ecr",
-	"AmazonEC2ContainerServiceV20141113":   "ecs",
-}
-
-// unsignedOperations are the calls AWS accepts without a signature.
-var unsignedOperations = map[string]bool{"sts.AssumeRoleWithWebIdentity": true}
-
-// serveAWS is the one AWS endpoint: awsJson1_1 calls are routed by their
-// X-Amz-Target, awsQuery calls (STS) by their Action parameter.
-func (s *Sandbox) serveAWS(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
-		return
-	}
-	c := &Call{Request: r, Body: body}
-	isJSON := false
-	if target := r.Header.Get("X-Amz-Target"); target != "" {
-		prefix, op, _ := strings.Cut(target, ".")
-		svc, ok := jsonTargets[prefix]
-		if !ok {
-			writeJSONError(w, &APIError{Status: 400, Code: "UnknownOperationException", Message: "unknown target " + target})
-			return
-		}
-		c.Service, c.Operation, isJSON = svc, op, true
-	} else {
-		form, err := url.ParseQuery(string(body))
-		if err != nil || r.Method != http.MethodPost {
-			form = r.URL.Query()
-		}
-		c.Form = form
-		c.Service, c.Operation = "sts", form.Get("Action")
-	}
-	s.logf("%s %s", c.Service, c.Operation)
-	if c.Service == "sts" {
-		s.sts.recordCall(c.Operation)
-	}
-
-	respond := func(v any, apiErr *APIError) {
-		if isJSON {
-			if apiErr != nil {
-				writeJSONError(w, apiErr)
-				return
-			}
-			writeJSON(w, v)
-			return
-		}
-		if apiErr != nil {
-			writeQueryError(w, apiErr)
-			return
-		}
-		writeQueryResult(w, c.Operation, v)
-	}
-
-	if f, ok := s.faults.take(c.Service, c.Operation); ok {
-		if f.LatencyMillis > 0 {
-			select {
-			case <-time.After(time.Duration(f.LatencyMillis) * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f.Code != "" || f.Status != 0 {
-			respond(nil, f.apiError())
-			return
-		}
-	}
-	if !unsignedOperations[c.Service+"."+c.Operation] {
-		sess, apiErr := s.verifySigV4(r, body, c.Service, isJSON)
-		if apiErr != nil {
-			respond(nil, apiErr)
-			return
-		}
-		c.Caller = sess
-	}
-	switch c.Service {
-	case "sts":
-		respond(s.sts.handle(c))
-	case "ecr":
-		respond(s.ecr.handle(c))
-	case "ecs":
-		respond(s.ecs.handle(c))
-	}
-}
-
-func (s *Sandbox) logf(format string, args ...any) {
-	if s.opts.Logf != nil {
-		s.opts.Logf(format, args...)
-	}
-}
-
-// authorize evaluates the caller's role permissions as IAM does: an explicit
-// Deny wins, otherwise some Allow must match the action and the resource.
-// The error is the one AWS returns to an awsJson1_1 caller.
-func (s *Sandbox) authorize(c *Call, action, resource string) *APIError {
-	return s.authorizeWith(c, action, resource, nil)
-}
-
-// authorizeWith is authorize with the request's condition keys (e.g.
-// ecs:cluster, iam:PassedToService), which statements' Conditions test. The
-// global keys aws:PrincipalArn, aws:PrincipalAccount and aws:RequestedRegion
-// are always present.
-func (s *Sandbox) authorizeWith(c *Call, action, resource string, keys map[string]string) *APIError {
-	if c.Caller == nil {
-		return &APIError{Status: 400, Code: "AccessDeniedException", Message: "anonymous callers are not authorized to perform: " + action}
-	}
-	ctx := map[string][]string{
-		"aws:principalarn":     {c.Caller.RoleARN()},
-		"aws:principalaccount": {c.Caller.Account},
-		"aws:requestedregion":  {s.world.Region},
-	}
-	for k, v := range keys {
-		ctx[strings.ToLower(k)] = []string{v}
-	}
-	role := s.role(c.Caller.Account, c.Caller.RoleName)
-	if role != nil && policyAllows(role.Permissions, action, resource, ctx) {
-		return nil
-	}
-	return &APIError{Status: 400, Code: "AccessDeniedException", Message: fmt.Sprintf(
-		"User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
-		c.Caller.AssumedRoleARN(), action, resource, action)}
-}
-
-// role looks a role up in the world; nil when absent.
-func (s *Sandbox) role(account, name string) *Role {
-	acct := s.world.Accounts[account]
-	if acct == nil {
-		return nil
-	}
-	return acct.Roles[name]
-}
-
-// policyAllows reports whether an identity policy allows action on
-// resource for a request with the condition keys ctx (lower-case names).
-// A statement applies only when its Conditions hold, as in IAM.
-func policyAllows(p PolicyDocument, action, resource string, ctx map[string][]string) bool {
-	allowed := false
-	for _, st := range p.Statement {
-		if !matchesAny(st.Action, action, true) {
-			continue
-		}
-		res := st.Resource
-		if len(res) == 0 {
-			res = StringList{"*"}
-		}
-		if !matchesAny(res, resource, false) {
-			continue
-		}
-		if !conditionsHold(st.Condition, ctx) {
-			continue
-		}
-		switch st.Effect {
-		case "Deny":
-			return false
-		case "Allow":
-			allowed = true
-		}
-	}
-	return allowed
-}
-
-func matchesAny(patterns []string, value string, foldCase bool) bool {
-	for _, p := range patterns {
-		if foldCase {
-			if globMatch(strings.ToLower(p), strings.ToLower(value)) {
-				return true
-			}
-		} else if globMatch(p, value) {
-			return true
-		}
-	}
-	return false
-}
-
-// globMatch matches IAM's wildcards: * for any run of characters, ? for one.
-func globMatch(pattern, value string) bool {
-	p, v := 0, 0
-	star, mark := -1, 0
-	for v < len(value) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == value[v]):
-			p++
-			v++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, v
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			v = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
-}
-
-func newRequestID() string {
-	b := randomUpper(32)
-	return strings.ToLower(b[0:8] + "-" + b[8:12] + "-" + b[12:16] + "-" + b[16:20] + "-" + b[20:32])
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		writeJSONError(w, &APIError{Status: 500, Code: "InternalFailure", Message: err.Error()})
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-Requestid", newRequestID())
-	w.Write(data)
-}
-
-func writeJSONError(w http.ResponseWriter, e *APIError) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-Requestid", newRequestID())
-	w.Header().Set("X-Amzn-Errortype", e.Code)
-	w.WriteHeader(e.Status)
-	json.NewEncoder(w).Encode(map[string]string{"__type": e.Code, "message": e.Message})
-}
-
-const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
-
-// writeQueryResult writes an awsQuery response. result marshals to the
-// <{Operation}Result> element: its type names it with an XMLName field.
-func writeQueryResult(w http.ResponseWriter, op string, result any) {
-	inner, err := xml.Marshal(result)
-	if err != nil {
-		writeQueryError(w, &APIError{Status: 500, Code: "InternalFailure", Message: err.Error()})
-		return
-	}
-	id := newRequestID()
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-Requestid", id)
-	fmt.Fprintf(w, `<%sResponse xmlns="%s">`, op, stsNamespace)
-	w.Write(inner)
-	fmt.Fprintf(w, "<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>", id, op)
-}
-
-func writeQueryError(w http.ResponseWriter, e *APIError) {
-	id := newRequestID()
-	kind := "Sender"
-	if e.Status >= 500 {
-		kind = "Receiver"
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-Requestid", id)
-	w.WriteHeader(e.Status)
-	var msg strings.Builder
-	xml.EscapeText(&msg, []byte(e.Message))
-	fmt.Fprintf(w, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
-		stsNamespace, kind, e.Code, msg.String(), id)
 }

@@ -7,6 +7,12 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecr"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ghtoken"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
 )
 
 // World describes everything that exists in the sandbox: the GitHub run whose
@@ -31,24 +37,34 @@ type World struct {
 	ECS *ECSSettings `json:"ecs,omitempty"`
 }
 
-// GitHubRun is the workflow run that the token service stands in for.
-type GitHubRun struct {
-	// Issuer is the "iss" claim and the OIDC provider URL that trust policies
-	// name; by default GitHub's own, https://token.actions.githubusercontent.com.
-	Issuer string `json:"issuer,omitempty"`
-	// TokenLifetimeSeconds is the ID token's lifetime; GitHub's is 300.
-	TokenLifetimeSeconds int `json:"tokenLifetimeSeconds,omitempty"`
-	// Claims are the run's facts: repository, ref, sha, environment, actor,
-	// run_id, run_attempt, event_name, workflow, job_workflow_ref, and so on.
-	// The token service derives "sub" from them as GitHub does unless "sub"
-	// is given here.
-	Claims map[string]string `json:"claims"`
-	// IssuedAtOffsetSeconds shifts the "iat", "nbf" and "exp" of every token
-	// from the sandbox's clock: a negative offset issues tokens in the past
-	// (-600 gives tokens that expired five minutes ago), a positive one
-	// issues tokens that are not valid yet.
-	IssuedAtOffsetSeconds int `json:"issuedAtOffsetSeconds,omitempty"`
-}
+// The world's parts are defined by the services that own them; these are
+// their names in the world's vocabulary.
+type (
+	// GitHubRun is the workflow run that the token service stands in for.
+	GitHubRun = ghtoken.Run
+	// OIDCProvider is an IAM OpenID Connect provider.
+	OIDCProvider = iam.OIDCProvider
+	// Role is an IAM role.
+	Role = iam.Role
+	// PolicyDocument is an IAM policy document.
+	PolicyDocument = iam.PolicyDocument
+	// Statement is one statement of an IAM policy.
+	Statement = iam.Statement
+	// StringList is an IAM value that may be written as one string or a list.
+	StringList = iam.StringList
+	// Repository is an ECR repository.
+	Repository = ecr.Repository
+	// Cluster is an ECS cluster and its services.
+	Cluster = ecs.Cluster
+	// ServiceSpec is an ECS service as the world file describes it.
+	ServiceSpec = ecs.ServiceSpec
+	// ECSSettings tune the ECS stand-in.
+	ECSSettings = ecs.Settings
+	// ECSThrottle is the token bucket of one ECS API action.
+	ECSThrottle = ecs.Throttle
+	// Fault makes the sandbox misbehave the way AWS or GitHub sometimes does.
+	Fault = faults.Fault
+)
 
 // Account is one AWS account.
 type Account struct {
@@ -62,101 +78,13 @@ type Account struct {
 	// Clusters maps an ECS cluster name to the cluster.
 	Clusters map[string]*Cluster `json:"clusters,omitempty"`
 	// TaskDefinitions are registered in order at start-up, each becoming the
-	// next revision of its family.
+	// next revision of its family. Images may write {{ecr:ACCOUNT}} for the
+	// registry host of that account's ECR front.
 	TaskDefinitions []json.RawMessage `json:"taskDefinitions,omitempty"`
 }
 
-// OIDCProvider is an IAM OpenID Connect provider.
-type OIDCProvider struct {
-	// URL is the issuer without its scheme, e.g. token.actions.githubusercontent.com.
-	URL string `json:"url"`
-	// ClientIDs are the accepted audiences, e.g. sts.amazonaws.com.
-	ClientIDs []string `json:"clientIds"`
-}
-
-// Role is an IAM role.
-type Role struct {
-	// TrustPolicy is the IAM trust policy document, in AWS's own JSON form.
-	TrustPolicy PolicyDocument `json:"trustPolicy"`
-	// Permissions is the identity policy that governs what sessions of the
-	// role may call. An empty policy allows nothing.
-	Permissions PolicyDocument `json:"permissions"`
-	// MaxSessionDuration is in seconds, 3600 to 43200; 0 means 3600.
-	MaxSessionDuration int `json:"maxSessionDuration,omitempty"`
-}
-
-// Repository is an ECR repository.
-type Repository struct {
-	// ImageTagMutability is MUTABLE (the default) or IMMUTABLE.
-	ImageTagMutability string `json:"imageTagMutability,omitempty"`
-}
-
-// Cluster is an ECS cluster and its services.
-type Cluster struct {
-	// Services maps a service name to its definition.
-	Services map[string]*ServiceSpec `json:"services,omitempty"`
-}
-
-// ServiceSpec is an ECS service as the world file describes it.
-type ServiceSpec struct {
-	// TaskDefinition is the family:revision the service runs.
-	TaskDefinition string `json:"taskDefinition"`
-	// DesiredCount is the number of tasks.
-	DesiredCount int `json:"desiredCount"`
-	// Status is ACTIVE (the default) or DRAINING.
-	Status string `json:"status,omitempty"`
-	// CircuitBreaker enables the deployment circuit breaker with rollback.
-	CircuitBreaker bool `json:"circuitBreaker,omitempty"`
-	// RolloutSeconds is how long a healthy rollout takes in simulation.
-	RolloutSeconds float64 `json:"rolloutSeconds,omitempty"`
-	// MaximumPercent is the deployment's upper limit on running plus pending
-	// tasks, as a percentage of DesiredCount; ECS's default is 200.
-	MaximumPercent int `json:"maximumPercent,omitempty"`
-	// MinimumHealthyPercent is the deployment's lower limit on running
-	// tasks, as a percentage of DesiredCount; nil means ECS's default, 100.
-	MinimumHealthyPercent *int `json:"minimumHealthyPercent,omitempty"`
-	// NoRollback, with CircuitBreaker, enables the circuit breaker without
-	// rollback: a failed deployment stops and the service keeps what runs.
-	NoRollback bool `json:"noRollback,omitempty"`
-}
-
-// PolicyDocument is an IAM policy document.
-type PolicyDocument struct {
-	Version   string      `json:"Version,omitempty"`
-	Statement []Statement `json:"Statement"`
-}
-
-// Statement is one statement of an IAM policy. Action, Resource and the
-// Principal values accept a string or a list of strings, as IAM does.
-type Statement struct {
-	Sid       string                           `json:"Sid,omitempty"`
-	Effect    string                           `json:"Effect"`
-	Principal map[string]StringList            `json:"Principal,omitempty"`
-	Action    StringList                       `json:"Action"`
-	Resource  StringList                       `json:"Resource,omitempty"`
-	Condition map[string]map[string]StringList `json:"Condition,omitempty"`
-}
-
-// StringList is an IAM value that may be written as one string or a list.
-type StringList []string
-
-// UnmarshalJSON accepts "x" as well as ["x", "y"].
-func (s *StringList) UnmarshalJSON(data []byte) error {
-	var one string
-	if err := json.Unmarshal(data, &one); err == nil {
-		*s = StringList{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(data, &many); err != nil {
-		return fmt.Errorf("want a string or a list of strings: %w", err)
-	}
-	*s = many
-	return nil
-}
-
 // DefaultIssuer is GitHub's OIDC issuer.
-const DefaultIssuer = "https://token.actions.githubusercontent.com"
+const DefaultIssuer = ghtoken.DefaultIssuer
 
 var accountIDPattern = regexp.MustCompile(`^\d{12}$`)
 
@@ -204,19 +132,13 @@ func DemoWorld() *World {
 // for a world of one's own.
 func DemoWorldJSON() []byte { return append([]byte(nil), demoWorldJSON...) }
 
+// normalize fills in the world's defaults and checks what the services
+// cannot: account IDs and empty entries.
 func (w *World) normalize() error {
 	if w.Region == "" {
 		w.Region = "us-east-1"
 	}
-	if w.GitHub.Issuer == "" {
-		w.GitHub.Issuer = DefaultIssuer
-	}
-	if w.GitHub.TokenLifetimeSeconds == 0 {
-		w.GitHub.TokenLifetimeSeconds = 300
-	}
-	if w.GitHub.Claims == nil {
-		w.GitHub.Claims = map[string]string{}
-	}
+	w.GitHub.Normalize()
 	for id, acct := range w.Accounts {
 		if !accountIDPattern.MatchString(id) {
 			return fmt.Errorf("account %q: an account ID is 12 digits", id)
@@ -229,21 +151,16 @@ func (w *World) normalize() error {
 			if role == nil {
 				return fmt.Errorf("account %s role %q: empty", id, name)
 			}
-			if role.MaxSessionDuration == 0 {
-				role.MaxSessionDuration = 3600
-			}
-			if role.MaxSessionDuration < 3600 || role.MaxSessionDuration > 43200 {
-				return fmt.Errorf("account %s role %q: maxSessionDuration %d is outside 3600-43200", id, name, role.MaxSessionDuration)
+			if err := role.Normalize(); err != nil {
+				return fmt.Errorf("account %s role %q: %w", id, name, err)
 			}
 		}
 		for name, repo := range acct.Repositories {
 			if repo == nil {
-				acct.Repositories[name] = &Repository{ImageTagMutability: "MUTABLE"}
-				continue
+				repo = &Repository{}
+				acct.Repositories[name] = repo
 			}
-			if repo.ImageTagMutability == "" {
-				repo.ImageTagMutability = "MUTABLE"
-			}
+			repo.Normalize()
 		}
 	}
 	return nil

@@ -1,7 +1,10 @@
 // Package sandboxtest holds helpers for tests and benchmarks that run
 // against the sandbox: starting it, fetching GitHub ID tokens from its token
-// service, AWS configurations whose credentials come from the web-identity
-// flow, pushing a random image, and small goroutine-safe test fixtures.
+// service, AWS clients and configurations whose credentials come from the
+// web-identity flow, AWS errors as tests compare them, signed requests of
+// other clients, the AWS CLI, pushing a random image, and small
+// goroutine-safe test fixtures. Every service package of the sandbox tests
+// itself through it, from an external _test package.
 //
 // The functions that take a context return errors, so that the benchmark
 // programs can use them; the ones that take a testing.TB fail the test.
@@ -15,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +65,7 @@ func StartWorld(tb testing.TB, w *sandbox.World, opts sandbox.Options) *sandbox.
 // IDToken fetches a GitHub ID token for audience from the token service that
 // env describes (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN), as a job does.
 func IDToken(ctx context.Context, env map[string]string, audience string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience="+audience, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience="+url.QueryEscape(audience), nil)
 	if err != nil {
 		return "", fmt.Errorf("request an ID token: %w", err)
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package sts_test
 
 import (
 	"context"
@@ -9,15 +9,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,11 +19,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 const (
@@ -38,118 +32,11 @@ const (
 	demoExternalID = "acme-prod-7f3c"
 )
 
-// startIdentitySandbox starts a sandbox for world (the demo world, changed by
-// edit, when world is nil) and closes it when the test ends.
-func startIdentitySandbox(tb testing.TB, edit func(*World), opts Options) *Sandbox {
-	tb.Helper()
-	w := DemoWorld()
-	if edit != nil {
-		edit(w)
-	}
-	sb, err := Start(context.Background(), w, opts)
-	if err != nil {
-		tb.Fatalf("Start: %v", err)
-	}
-	tb.Cleanup(func() { sb.Close() })
-	return sb
-}
-
-// fetchIDToken asks the sandbox's token endpoint for an ID token the way a
-// job does, with the request URL and bearer from Env.
-func fetchIDToken(tb testing.TB, sb *Sandbox, audience string) string {
-	tb.Helper()
-	env := sb.Env()
-	u := env["ACTIONS_ID_TOKEN_REQUEST_URL"]
-	if audience != "" {
-		u += "&audience=" + url.QueryEscape(audience)
-	}
-	status, body := getWithBearer(tb, u, env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	if status != http.StatusOK {
-		tb.Fatalf("token request: status %d", status)
-	}
-	var resp struct {
-		Count int    `json:"count"`
-		Value string `json:"value"`
-	}
-	if err := json.Unmarshal(body, &resp); err != nil {
-		tb.Fatalf("decode token response: %v", err)
-	}
-	if resp.Value == "" {
-		tb.Fatal("token response has no value")
-	}
-	return resp.Value
-}
-
-func getWithBearer(tb testing.TB, u, bearer string) (int, []byte) {
-	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("GET token endpoint: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp.StatusCode, body
-}
-
-// newSTSClient is the real SDK client pointed at the sandbox.
-func newSTSClient(sb *Sandbox, creds aws.CredentialsProvider, optFns ...func(*sts.Options)) *sts.Client {
-	return sts.New(sts.Options{
-		Region:       sb.Region(),
-		BaseEndpoint: aws.String(sb.AWSEndpoint()),
-		Credentials:  creds,
-	}, optFns...)
-}
-
-func sessionCreds(id, secret, token *string) aws.CredentialsProvider {
-	return credentials.NewStaticCredentialsProvider(aws.ToString(id), aws.ToString(secret), aws.ToString(token))
-}
-
-// webIdentity assumes role with a fresh token for sts.amazonaws.com.
-func webIdentity(tb testing.TB, sb *Sandbox, roleARN, session string) *sts.AssumeRoleWithWebIdentityOutput {
-	tb.Helper()
-	out, err := newSTSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
-		RoleArn:          aws.String(roleARN),
-		RoleSessionName:  aws.String(session),
-		WebIdentityToken: aws.String(fetchIDToken(tb, sb, "sts.amazonaws.com")),
-	})
-	if err != nil {
-		tb.Fatalf("AssumeRoleWithWebIdentity: %v", err)
-	}
-	return out
-}
-
-// errorOf returns the AWS error code, HTTP status and message of err.
-func errorOf(tb testing.TB, err error) (code string, status int, msg string) {
-	tb.Helper()
-	if err == nil {
-		tb.Fatal("call succeeded, want an error")
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		tb.Fatalf("error %v is not an AWS API error", err)
-	}
-	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) {
-		status = respErr.HTTPStatusCode()
-	}
-	return apiErr.ErrorCode(), status, apiErr.ErrorMessage()
-}
-
-func TestSTSAssumeRoleWithWebIdentity(t *testing.T) {
+func TestAssumeRoleWithWebIdentity(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
+	sb := sandboxtest.Start(t, nil)
 	before := time.Now()
-	out := webIdentity(t, sb, demoRoleARN, "acme-web-api-9876543210-1")
+	out := sandboxtest.WebIdentity(t, sb, demoRoleARN, "acme-web-api-9876543210-1")
 
 	got := map[string]string{
 		"Arn":      aws.ToString(out.AssumedRoleUser.Arn),
@@ -178,7 +65,7 @@ func TestSTSAssumeRoleWithWebIdentity(t *testing.T) {
 		t.Errorf("Expiration = %v, want about an hour from now", exp)
 	}
 
-	id2, err := newSTSClient(sb, sessionCreds(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken)).
+	id2, err := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(out.Credentials)).
 		GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatalf("GetCallerIdentity: %v", err)
@@ -193,15 +80,15 @@ func TestSTSAssumeRoleWithWebIdentity(t *testing.T) {
 	}
 }
 
-func TestSTSAssumeRoleWithWebIdentityDuration(t *testing.T) {
+func TestAssumeRoleWithWebIdentityDuration(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, func(w *World) {
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
 		w.Accounts["111122223333"].Roles["gha-deploy"].MaxSessionDuration = 7200
-	}, Options{})
-	out, err := newSTSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
+	})
+	out, err := sandboxtest.STSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn:          aws.String(demoRoleARN),
 		RoleSessionName:  aws.String("long"),
-		WebIdentityToken: aws.String(fetchIDToken(t, sb, "sts.amazonaws.com")),
+		WebIdentityToken: aws.String(sandboxtest.Token(t, sb, "sts.amazonaws.com")),
 		DurationSeconds:  aws.Int32(7200),
 	})
 	if err != nil {
@@ -212,26 +99,26 @@ func TestSTSAssumeRoleWithWebIdentityDuration(t *testing.T) {
 	}
 
 	// The world's credential lifetime caps whatever is asked for.
-	capped := startIdentitySandbox(t, func(w *World) { w.CredentialLifetimeSeconds = 60 }, Options{})
-	out = webIdentity(t, capped, demoRoleARN, "capped")
+	capped := sandboxtest.Start(t, func(w *sandbox.World) { w.CredentialLifetimeSeconds = 60 })
+	out = sandboxtest.WebIdentity(t, capped, demoRoleARN, "capped")
 	if left := time.Until(aws.ToTime(out.Credentials.Expiration)); left > 61*time.Second {
 		t.Errorf("capped session lasts %v, want at most the world's 60 s", left)
 	}
 }
 
-func TestSTSAssumeRoleWithWebIdentityErrors(t *testing.T) {
+func TestAssumeRoleWithWebIdentityErrors(t *testing.T) {
 	t.Parallel()
-	otherBranch := func(w *World) {
+	otherBranch := func(w *sandbox.World) {
 		// The run is on a feature branch without an environment; the role
 		// trusts main only.
 		delete(w.GitHub.Claims, "environment")
 		w.GitHub.Claims["ref"] = "refs/heads/feature/x"
 		st := &w.Accounts["111122223333"].Roles["gha-deploy"].TrustPolicy.Statement[0]
-		st.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"] = StringList{"repo:acme/web-api:ref:refs/heads/main"}
+		st.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"] = sandbox.StringList{"repo:acme/web-api:ref:refs/heads/main"}
 	}
 	tests := []struct {
 		name        string
-		edit        func(*World)
+		edit        func(*sandbox.World)
 		audience    string
 		token       func(string) string
 		roleARN     string
@@ -245,9 +132,9 @@ func TestSTSAssumeRoleWithWebIdentityErrors(t *testing.T) {
 		{name: "role_does_not_exist", roleARN: "arn:aws:iam::111122223333:role/nope", wantCode: "AccessDenied", wantStatus: 403, wantMessage: "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
 		{name: "role_in_account_without_provider", roleARN: demoChainARN, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "No OpenIDConnect provider found in your account for https://token.actions.githubusercontent.com"},
 		{name: "wrong_audience", audience: "https://github.com/acme", wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "Incorrect token audience"},
-		{name: "expired_token", edit: func(w *World) { w.GitHub.IssuedAtOffsetSeconds = -600 }, wantCode: "ExpiredTokenException", wantStatus: 400, wantMessage: "Token expired"},
-		{name: "token_not_yet_valid", edit: func(w *World) { w.GitHub.IssuedAtOffsetSeconds = 600 }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "not yet valid"},
-		{name: "unknown_issuer", edit: func(w *World) { w.GitHub.Issuer = "https://token.example.com" }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "No OpenIDConnect provider found in your account for https://token.example.com"},
+		{name: "expired_token", edit: func(w *sandbox.World) { w.GitHub.IssuedAtOffsetSeconds = -600 }, wantCode: "ExpiredTokenException", wantStatus: 400, wantMessage: "Token expired"},
+		{name: "token_not_yet_valid", edit: func(w *sandbox.World) { w.GitHub.IssuedAtOffsetSeconds = 600 }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "not yet valid"},
+		{name: "unknown_issuer", edit: func(w *sandbox.World) { w.GitHub.Issuer = "https://token.example.com" }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "No OpenIDConnect provider found in your account for https://token.example.com"},
 		{name: "tampered_payload", token: tamperPayload, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "signature could not be verified"},
 		{name: "unknown_signing_key", token: replaceKid, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "is not among the keys"},
 		{name: "not_a_jwt", token: func(string) string { return "not-a-jwt" }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "not a valid JWT"},
@@ -263,12 +150,12 @@ func TestSTSAssumeRoleWithWebIdentityErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sb := startIdentitySandbox(t, tt.edit, Options{})
+			sb := sandboxtest.Start(t, tt.edit)
 			audience := "sts.amazonaws.com"
 			if tt.audience != "" {
 				audience = tt.audience
 			}
-			token := fetchIDToken(t, sb, audience)
+			token := sandboxtest.Token(t, sb, audience)
 			if tt.token != nil {
 				token = tt.token(token)
 			}
@@ -287,8 +174,8 @@ func TestSTSAssumeRoleWithWebIdentityErrors(t *testing.T) {
 				in.DurationSeconds = aws.Int32(tt.duration)
 			}
 			// No retries: every one of these errors must be final.
-			_, err := newSTSClient(sb, nil, func(o *sts.Options) { o.RetryMaxAttempts = 1 }).AssumeRoleWithWebIdentity(context.Background(), in)
-			code, status, msg := errorOf(t, err)
+			_, err := sandboxtest.STSClient(sb, nil, func(o *sts.Options) { o.RetryMaxAttempts = 1 }).AssumeRoleWithWebIdentity(context.Background(), in)
+			code, status, msg := sandboxtest.APIError(t, err)
 			if code != tt.wantCode || status != tt.wantStatus || !strings.Contains(msg, tt.wantMessage) {
 				t.Errorf("AssumeRoleWithWebIdentity error = %s (%d) %q, want %s (%d) containing %q", code, status, msg, tt.wantCode, tt.wantStatus, tt.wantMessage)
 			}
@@ -302,8 +189,12 @@ func TestSTSAssumeRoleWithWebIdentityErrors(t *testing.T) {
 // tamperPayload changes the token's subject and keeps its signature.
 func tamperPayload(token string) string {
 	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		panic(err)
+	}
 	var claims map[string]any
-	if err := decodeJWTPart(parts[1], &claims); err != nil {
+	if err := json.Unmarshal(payload, &claims); err != nil {
 		panic(err)
 	}
 	claims["sub"] = "repo:evil/web-api:environment:production"
@@ -320,101 +211,57 @@ func replaceKid(token string) string {
 	return jwtSegment([]byte(`{"typ":"JWT","alg":"RS256","kid":"0000000000000000000000000000000000000000"}`)) + "." + parts[1] + "." + parts[2]
 }
 
-func TestSTSTrustPolicyConditions(t *testing.T) {
-	t.Parallel()
-	ctx := map[string][]string{
-		"token.actions.githubusercontent.com:sub":         {"repo:acme/web-api:ref:refs/heads/main"},
-		"token.actions.githubusercontent.com:aud":         {"sts.amazonaws.com"},
-		"token.actions.githubusercontent.com:environment": {"production"},
-	}
-	tests := []struct {
-		name string
-		cond map[string]map[string]StringList
-		want bool
-	}{
-		{"string_equals", map[string]map[string]StringList{"StringEquals": {"token.actions.githubusercontent.com:aud": {"sts.amazonaws.com"}}}, true},
-		{"string_equals_key_case_insensitive", map[string]map[string]StringList{"StringEquals": {"Token.Actions.GithubUserContent.com:AUD": {"sts.amazonaws.com"}}}, true},
-		{"string_equals_value_case_sensitive", map[string]map[string]StringList{"StringEquals": {"token.actions.githubusercontent.com:aud": {"STS.amazonaws.com"}}}, false},
-		{"string_equals_any_of_values", map[string]map[string]StringList{"StringEquals": {"token.actions.githubusercontent.com:environment": {"staging", "production"}}}, true},
-		{"string_like_wildcard", map[string]map[string]StringList{"StringLike": {"token.actions.githubusercontent.com:sub": {"repo:acme/*:ref:refs/heads/*"}}}, true},
-		{"string_like_other_repo", map[string]map[string]StringList{"StringLike": {"token.actions.githubusercontent.com:sub": {"repo:other/*"}}}, false},
-		{"string_like_question_mark", map[string]map[string]StringList{"StringLike": {"token.actions.githubusercontent.com:sub": {"repo:acme/web-ap?:ref:refs/heads/main"}}}, true},
-		{"every_key_must_hold", map[string]map[string]StringList{"StringEquals": {"token.actions.githubusercontent.com:aud": {"sts.amazonaws.com"}, "token.actions.githubusercontent.com:sub": {"repo:acme/web-api:pull_request"}}}, false},
-		{"every_operator_must_hold", map[string]map[string]StringList{"StringEquals": {"token.actions.githubusercontent.com:aud": {"sts.amazonaws.com"}}, "StringNotLike": {"token.actions.githubusercontent.com:sub": {"*:pull_request"}}}, true},
-		{"string_not_equals", map[string]map[string]StringList{"StringNotEquals": {"token.actions.githubusercontent.com:environment": {"production"}}}, false},
-		{"missing_key_fails_positive", map[string]map[string]StringList{"StringEquals": {"token.actions.githubusercontent.com:job_workflow_ref": {"x"}}}, false},
-		{"missing_key_holds_negated", map[string]map[string]StringList{"StringNotEquals": {"token.actions.githubusercontent.com:job_workflow_ref": {"x"}}}, true},
-		{"missing_key_if_exists", map[string]map[string]StringList{"StringEqualsIfExists": {"token.actions.githubusercontent.com:job_workflow_ref": {"x"}}}, true},
-		{"present_key_if_exists", map[string]map[string]StringList{"StringEqualsIfExists": {"token.actions.githubusercontent.com:environment": {"staging"}}}, false},
-		{"for_any_value", map[string]map[string]StringList{"ForAnyValue:StringLike": {"token.actions.githubusercontent.com:aud": {"sts.*", "other"}}}, true},
-		{"for_any_value_missing_key", map[string]map[string]StringList{"ForAnyValue:StringEquals": {"token.actions.githubusercontent.com:missing": {"x"}}}, false},
-		{"for_all_values", map[string]map[string]StringList{"ForAllValues:StringEquals": {"token.actions.githubusercontent.com:aud": {"sts.amazonaws.com", "other"}}}, true},
-		{"for_all_values_missing_key", map[string]map[string]StringList{"ForAllValues:StringEquals": {"token.actions.githubusercontent.com:missing": {"x"}}}, true},
-		{"null_true_for_missing_key", map[string]map[string]StringList{"Null": {"token.actions.githubusercontent.com:missing": {"true"}}}, true},
-		{"null_true_for_present_key", map[string]map[string]StringList{"Null": {"token.actions.githubusercontent.com:sub": {"true"}}}, false},
-		{"unknown_operator_never_matches", map[string]map[string]StringList{"StringEqualz": {"token.actions.githubusercontent.com:aud": {"sts.amazonaws.com"}}}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := conditionsHold(tt.cond, ctx); got != tt.want {
-				t.Errorf("conditionsHold(%v) = %v, want %v", tt.cond, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestSTSTrustPolicyStringLikeAndDeny(t *testing.T) {
+func TestTrustPolicyStringLikeAndDeny(t *testing.T) {
 	t.Parallel()
 	const provider = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"
-	sb := startIdentitySandbox(t, func(w *World) {
-		w.Accounts["111122223333"].Roles["gha-deploy"].TrustPolicy = PolicyDocument{Statement: []Statement{
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
+		w.Accounts["111122223333"].Roles["gha-deploy"].TrustPolicy = sandbox.PolicyDocument{Statement: []sandbox.Statement{
 			{
 				Effect:    "Allow",
-				Principal: map[string]StringList{"Federated": {provider}},
-				Action:    StringList{"sts:AssumeRoleWithWebIdentity"},
-				Condition: map[string]map[string]StringList{
+				Principal: map[string]sandbox.StringList{"Federated": {provider}},
+				Action:    sandbox.StringList{"sts:AssumeRoleWithWebIdentity"},
+				Condition: map[string]map[string]sandbox.StringList{
 					"StringEquals": {"token.actions.githubusercontent.com:aud": {"sts.amazonaws.com"}},
 					"StringLike":   {"token.actions.githubusercontent.com:sub": {"repo:acme/*"}},
 				},
 			},
 			{
 				Effect:    "Deny",
-				Principal: map[string]StringList{"Federated": {provider}},
-				Action:    StringList{"sts:*"},
-				Condition: map[string]map[string]StringList{
+				Principal: map[string]sandbox.StringList{"Federated": {provider}},
+				Action:    sandbox.StringList{"sts:*"},
+				Condition: map[string]map[string]sandbox.StringList{
 					"StringEquals": {"token.actions.githubusercontent.com:runner_environment": {"self-hosted"}},
 				},
 			},
 		}}
-	}, Options{})
-	webIdentity(t, sb, demoRoleARN, "wildcard")
+	})
+	sandboxtest.WebIdentity(t, sb, demoRoleARN, "wildcard")
 
-	denied := startIdentitySandbox(t, func(w *World) {
+	denied := sandboxtest.Start(t, func(w *sandbox.World) {
 		w.Accounts["111122223333"].Roles["gha-deploy"].TrustPolicy = sb.World().Accounts["111122223333"].Roles["gha-deploy"].TrustPolicy
 		w.GitHub.Claims["runner_environment"] = "self-hosted"
-	}, Options{})
-	_, err := newSTSClient(denied, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
+	})
+	_, err := sandboxtest.STSClient(denied, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn:          aws.String(demoRoleARN),
 		RoleSessionName:  aws.String("denied"),
-		WebIdentityToken: aws.String(fetchIDToken(t, denied, "sts.amazonaws.com")),
+		WebIdentityToken: aws.String(sandboxtest.Token(t, denied, "sts.amazonaws.com")),
 	})
-	if code, _, _ := errorOf(t, err); code != "AccessDenied" {
+	if code, _, _ := sandboxtest.APIError(t, err); code != "AccessDenied" {
 		t.Errorf("explicit Deny: code = %s, want AccessDenied", code)
 	}
 }
 
-func TestSTSThrottlingIsRetried(t *testing.T) {
+func TestThrottlingIsRetried(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
-	sb.InjectFault(Fault{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "Throttling", Times: 2})
-	client := newSTSClient(sb, nil, func(o *sts.Options) {
+	sb := sandboxtest.Start(t, nil)
+	sb.InjectFault(sandbox.Fault{Service: "sts", Operation: "AssumeRoleWithWebIdentity", Code: "Throttling", Times: 2})
+	client := sandboxtest.STSClient(sb, nil, func(o *sts.Options) {
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxBackoff = 50 * time.Millisecond })
 	})
 	out, err := client.AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn:          aws.String(demoRoleARN),
 		RoleSessionName:  aws.String("throttled"),
-		WebIdentityToken: aws.String(fetchIDToken(t, sb, "sts.amazonaws.com")),
+		WebIdentityToken: aws.String(sandboxtest.Token(t, sb, "sts.amazonaws.com")),
 	})
 	if err != nil {
 		t.Fatalf("AssumeRoleWithWebIdentity with two throttled attempts: %v", err)
@@ -427,11 +274,11 @@ func TestSTSThrottlingIsRetried(t *testing.T) {
 	}
 }
 
-func TestSTSAssumeRoleChain(t *testing.T) {
+func TestAssumeRoleChain(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
-	first := webIdentity(t, sb, demoRoleARN, "hop1")
-	client := newSTSClient(sb, sessionCreds(first.Credentials.AccessKeyId, first.Credentials.SecretAccessKey, first.Credentials.SessionToken))
+	sb := sandboxtest.Start(t, nil)
+	first := sandboxtest.WebIdentity(t, sb, demoRoleARN, "hop1")
+	client := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(first.Credentials))
 	callerARN := aws.ToString(first.AssumedRoleUser.Arn)
 
 	tests := []struct {
@@ -465,7 +312,7 @@ func TestSTSAssumeRoleChain(t *testing.T) {
 			}
 			out, err := client.AssumeRole(context.Background(), in)
 			if tt.wantCode != "" {
-				code, status, msg := errorOf(t, err)
+				code, status, msg := sandboxtest.APIError(t, err)
 				if code != tt.wantCode || status != tt.wantStatus || !strings.Contains(msg, tt.wantMessage) {
 					t.Errorf("AssumeRole error = %s (%d) %q, want %s (%d) containing %q", code, status, msg, tt.wantCode, tt.wantStatus, tt.wantMessage)
 				}
@@ -478,7 +325,7 @@ func TestSTSAssumeRoleChain(t *testing.T) {
 			if got := aws.ToString(out.AssumedRoleUser.Arn); got != wantARN {
 				t.Errorf("Arn = %q, want %q", got, wantARN)
 			}
-			who, err := newSTSClient(sb, sessionCreds(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken)).
+			who, err := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(out.Credentials)).
 				GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 			if err != nil {
 				t.Fatalf("GetCallerIdentity with chained credentials: %v", err)
@@ -490,26 +337,26 @@ func TestSTSAssumeRoleChain(t *testing.T) {
 	}
 }
 
-func TestSTSAssumeRoleInOwnAccount(t *testing.T) {
+func TestAssumeRoleInOwnAccount(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, func(w *World) {
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
 		roles := w.Accounts["111122223333"].Roles
 		// Trusts the whole account: the caller's own permissions must
 		// allow the call too, and gha-deploy's do not.
-		roles["reader"] = &Role{MaxSessionDuration: 3600, TrustPolicy: PolicyDocument{Statement: []Statement{{
-			Effect: "Allow", Principal: map[string]StringList{"AWS": {"111122223333"}}, Action: StringList{"sts:AssumeRole"},
+		roles["reader"] = &sandbox.Role{MaxSessionDuration: 3600, TrustPolicy: sandbox.PolicyDocument{Statement: []sandbox.Statement{{
+			Effect: "Allow", Principal: map[string]sandbox.StringList{"AWS": {"111122223333"}}, Action: sandbox.StringList{"sts:AssumeRole"},
 		}}}}
 		// Names the caller's role: in its own account that is enough.
-		roles["named"] = &Role{MaxSessionDuration: 3600, TrustPolicy: PolicyDocument{Statement: []Statement{{
-			Effect: "Allow", Principal: map[string]StringList{"AWS": {demoRoleARN}}, Action: StringList{"sts:AssumeRole"},
-			Condition: map[string]map[string]StringList{"ArnLike": {"aws:PrincipalArn": {"arn:aws:iam::111122223333:role/gha-*"}}},
+		roles["named"] = &sandbox.Role{MaxSessionDuration: 3600, TrustPolicy: sandbox.PolicyDocument{Statement: []sandbox.Statement{{
+			Effect: "Allow", Principal: map[string]sandbox.StringList{"AWS": {demoRoleARN}}, Action: sandbox.StringList{"sts:AssumeRole"},
+			Condition: map[string]map[string]sandbox.StringList{"ArnLike": {"aws:PrincipalArn": {"arn:aws:iam::111122223333:role/gha-*"}}},
 		}}}}
-	}, Options{})
-	first := webIdentity(t, sb, demoRoleARN, "hop1")
-	client := newSTSClient(sb, sessionCreds(first.Credentials.AccessKeyId, first.Credentials.SecretAccessKey, first.Credentials.SessionToken))
+	})
+	first := sandboxtest.WebIdentity(t, sb, demoRoleARN, "hop1")
+	client := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(first.Credentials))
 
 	_, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::111122223333:role/reader"), RoleSessionName: aws.String("reader")})
-	if code, status, _ := errorOf(t, err); code != "AccessDenied" || status != 403 {
+	if code, status, _ := sandboxtest.APIError(t, err); code != "AccessDenied" || status != 403 {
 		t.Errorf("AssumeRole of a role trusting the account, without an identity policy: %s (%d), want AccessDenied (403)", code, status)
 	}
 	out, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::111122223333:role/named"), RoleSessionName: aws.String("named")})
@@ -521,11 +368,11 @@ func TestSTSAssumeRoleInOwnAccount(t *testing.T) {
 	}
 }
 
-func TestSTSInvalidAction(t *testing.T) {
+func TestInvalidAction(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
-	first := webIdentity(t, sb, demoRoleARN, "hop1")
-	req := signedSTSPost(t, sb, first, "Action=DescribeEverything&Version=2011-06-15", false)
+	sb := sandboxtest.Start(t, nil)
+	first := sandboxtest.WebIdentity(t, sb, demoRoleARN, "hop1")
+	req := sandboxtest.SignedSTSPost(t, sb, first.Credentials, "Action=DescribeEverything&Version=2011-06-15", false)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -550,51 +397,6 @@ func TestSTSInvalidAction(t *testing.T) {
 // jwtSegment encodes one part of a JWT.
 func jwtSegment(data []byte) string { return base64.RawURLEncoding.EncodeToString(data) }
 
-// The world file format is documented in docs/sandbox-world.md: its example
-// must be a world the sandbox runs, and every field of the identity side
-// must be described there.
-func TestSTSWorldFormatDocumented(t *testing.T) {
-	t.Parallel()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sandbox-world.md"))
-	if err != nil {
-		t.Fatalf("read the world format document: %v", err)
-	}
-	_, rest, ok := strings.Cut(string(doc), "```json\n")
-	example, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("the document has no JSON example")
-	}
-	w, err := ParseWorld([]byte(example))
-	if err != nil {
-		t.Fatalf("the document's example: %v", err)
-	}
-	sb, err := Start(context.Background(), w, Options{})
-	if err != nil {
-		t.Fatalf("start the document's example: %v", err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	out, err := newSTSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
-		RoleArn:          aws.String("arn:aws:iam::123456789012:role/gha-shop-deploy"),
-		RoleSessionName:  aws.String("doc"),
-		WebIdentityToken: aws.String(fetchIDToken(t, sb, "sts.amazonaws.com")),
-	})
-	if err != nil {
-		t.Fatalf("AssumeRoleWithWebIdentity in the document's example: %v", err)
-	}
-	if got, want := aws.ToString(out.SubjectFromWebIdentityToken), "repo:acme/shop:ref:refs/heads/main"; got != want {
-		t.Errorf("subject = %q, want %q", got, want)
-	}
-
-	for _, typ := range []reflect.Type{reflect.TypeFor[World](), reflect.TypeFor[GitHubRun](), reflect.TypeFor[Account](), reflect.TypeFor[OIDCProvider](), reflect.TypeFor[Role]()} {
-		for f := range typ.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name != "" && name != "-" && !strings.Contains(string(doc), "`"+name+"`") {
-				t.Errorf("docs/sandbox-world.md does not describe %s.%s (`%s`)", typ.Name(), f.Name, name)
-			}
-		}
-	}
-}
-
 // signTestToken signs claims as an identity provider of the test's own
 // would, with key and kid.
 func signTestToken(tb testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
@@ -616,7 +418,7 @@ func signTestToken(tb testing.TB, key *rsa.PrivateKey, kid string, claims map[st
 // STS fetches an issuer's keys over HTTP from the issuer's discovery
 // document, whoever the issuer is; an issuer that cannot be reached is an
 // IDPCommunicationError, which the SDK retries.
-func TestSTSOtherIssuer(t *testing.T) {
+func TestOtherIssuer(t *testing.T) {
 	t.Parallel()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -644,16 +446,16 @@ func TestSTSOtherIssuer(t *testing.T) {
 	idp.Start()
 	t.Cleanup(idp.Close)
 	host := strings.TrimPrefix(idp.URL, "http://")
-	sb := startIdentitySandbox(t, func(w *World) {
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
 		acct := w.Accounts["111122223333"]
-		acct.OIDCProviders = append(acct.OIDCProviders, OIDCProvider{URL: host, ClientIDs: []string{"my-app"}})
-		acct.Roles["partner"] = &Role{MaxSessionDuration: 3600, TrustPolicy: PolicyDocument{Statement: []Statement{{
+		acct.OIDCProviders = append(acct.OIDCProviders, sandbox.OIDCProvider{URL: host, ClientIDs: []string{"my-app"}})
+		acct.Roles["partner"] = &sandbox.Role{MaxSessionDuration: 3600, TrustPolicy: sandbox.PolicyDocument{Statement: []sandbox.Statement{{
 			Effect:    "Allow",
-			Principal: map[string]StringList{"Federated": {"arn:aws:iam::111122223333:oidc-provider/" + host}},
-			Action:    StringList{"sts:AssumeRoleWithWebIdentity"},
-			Condition: map[string]map[string]StringList{"StringEquals": {host + ":sub": {"partner-1"}}},
+			Principal: map[string]sandbox.StringList{"Federated": {"arn:aws:iam::111122223333:oidc-provider/" + host}},
+			Action:    sandbox.StringList{"sts:AssumeRoleWithWebIdentity"},
+			Condition: map[string]map[string]sandbox.StringList{"StringEquals": {host + ":sub": {"partner-1"}}},
 		}}}}
-	}, Options{})
+	})
 	now := time.Now().Unix()
 	token := signTestToken(t, key, "k1", map[string]any{"iss": idp.URL, "sub": "partner-1", "aud": []string{"other", "my-app"}, "iat": now, "exp": now + 300})
 	in := &sts.AssumeRoleWithWebIdentityInput{
@@ -661,7 +463,7 @@ func TestSTSOtherIssuer(t *testing.T) {
 		RoleSessionName:  aws.String("partner"),
 		WebIdentityToken: aws.String(token),
 	}
-	out, err := newSTSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), in)
+	out, err := sandboxtest.STSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), in)
 	if err != nil {
 		t.Fatalf("AssumeRoleWithWebIdentity with another issuer's token: %v", err)
 	}
@@ -670,8 +472,8 @@ func TestSTSOtherIssuer(t *testing.T) {
 	}
 
 	failing.Store(true)
-	_, err = newSTSClient(sb, nil, func(o *sts.Options) { o.RetryMaxAttempts = 1 }).AssumeRoleWithWebIdentity(context.Background(), in)
-	if code, status, _ := errorOf(t, err); code != "IDPCommunicationError" || status != 400 {
+	_, err = sandboxtest.STSClient(sb, nil, func(o *sts.Options) { o.RetryMaxAttempts = 1 }).AssumeRoleWithWebIdentity(context.Background(), in)
+	if code, status, _ := sandboxtest.APIError(t, err); code != "IDPCommunicationError" || status != 400 {
 		t.Errorf("issuer unreachable: %s (%d), want IDPCommunicationError (400)", code, status)
 	}
 }

@@ -1,13 +1,9 @@
-package sandbox
+package ecs_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,53 +14,54 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
-const ecsTestAccount = "111122223333"
+const (
+	testAccount = "111122223333"
+	demoRoleARN = "arn:aws:iam::111122223333:role/gha-deploy"
+)
 
 // startECSSandbox starts the demo world, changed by edit, with rollouts
 // sped up twentyfold (the demo services' 6-second rollouts take 0.3 s).
-func startECSSandbox(tb testing.TB, edit func(*World), opts Options) *Sandbox {
+func startECSSandbox(tb testing.TB, edit func(*sandbox.World), opts sandbox.Options) *sandbox.Sandbox {
 	tb.Helper()
-	return startIdentitySandbox(tb, func(w *World) {
-		w.ECS = &ECSSettings{TimeScale: 0.05}
-		if edit != nil {
-			edit(w)
-		}
-	}, opts)
+	w := sandbox.DemoWorld()
+	w.ECS = &sandbox.ECSSettings{TimeScale: 0.05}
+	if edit != nil {
+		edit(w)
+	}
+	return sandboxtest.StartWorld(tb, w, opts)
 }
 
 // ecsClientFor is the real SDK client with a session of role in the demo
 // account. Retries are off so that tests see every error as it comes.
-func ecsClientFor(tb testing.TB, sb *Sandbox, role string) *ecs.Client {
+func ecsClientFor(tb testing.TB, sb *sandbox.Sandbox, role string) *ecs.Client {
 	tb.Helper()
-	sess := sb.sessions.issue(Session{
-		Account: ecsTestAccount, RoleName: role, RoleID: roleID(ecsTestAccount, role), SessionName: "ecs-test",
-	}, time.Hour)
 	return ecs.New(ecs.Options{
 		Region:       sb.Region(),
 		BaseEndpoint: aws.String(sb.AWSEndpoint()),
-		Credentials:  credentials.NewStaticCredentialsProvider(sess.AccessKeyID, sess.SecretAccessKey, sess.SessionToken),
+		Credentials:  credentials.StaticCredentialsProvider{Value: sb.RoleCredentials(testAccount, role, "ecs-test")},
 		Retryer:      aws.NopRetryer{},
 	})
 }
 
 // ecsClient is a client with the credentials a deploy job gets: the demo
 // role, assumed with a GitHub ID token through STS.
-func ecsClient(tb testing.TB, sb *Sandbox) *ecs.Client {
+func ecsClient(tb testing.TB, sb *sandbox.Sandbox) *ecs.Client {
 	tb.Helper()
-	out := webIdentity(tb, sb, demoRoleARN, "ecs-test")
+	out := sandboxtest.WebIdentity(tb, sb, demoRoleARN, "ecs-test")
 	return ecs.New(ecs.Options{
 		Region:       sb.Region(),
 		BaseEndpoint: aws.String(sb.AWSEndpoint()),
-		Credentials:  sessionCreds(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken),
+		Credentials:  sandboxtest.StaticCredentials(out.Credentials),
 		Retryer:      aws.NopRetryer{},
 	})
 }
@@ -72,13 +69,13 @@ func ecsClient(tb testing.TB, sb *Sandbox) *ecs.Client {
 // pushImage stores a random image in the registry backend under the
 // account's ECR repository and returns its reference on the ECR front and
 // its digest.
-func pushImage(tb testing.TB, sb *Sandbox, repo, tag string) (string, string) {
+func pushImage(tb testing.TB, sb *sandbox.Sandbox, repo, tag string) (string, string) {
 	tb.Helper()
 	img, err := random.Image(512, 2)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ref, err := name.NewTag(sb.BackendRepository(ecsTestAccount, repo)+":"+tag, name.Insecure)
+	ref, err := name.NewTag(sb.BackendRepository(testAccount, repo)+":"+tag, name.Insecure)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,7 +86,7 @@ func pushImage(tb testing.TB, sb *Sandbox, repo, tag string) (string, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return sb.RegistryHost(ecsTestAccount) + "/" + repo + ":" + tag, digest.String()
+	return sb.RegistryHost(testAccount) + "/" + repo + ":" + tag, digest.String()
 }
 
 // registerWebAPI registers a revision of the demo's web-api family running image.
@@ -202,15 +199,6 @@ func deploy(tb testing.TB, client *ecs.Client, service, td string) (string, stri
 	return aws.ToString(primary.Id), aws.ToString(newest.ServiceDeploymentArn)
 }
 
-func apiErrorCode(tb testing.TB, err error) (string, string) {
-	tb.Helper()
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		tb.Fatalf("error %v is not an API error", err)
-	}
-	return apiErr.ErrorCode(), apiErr.ErrorMessage()
-}
-
 func eventMessages(svc types.Service) []string {
 	var out []string
 	for _, ev := range svc.Events {
@@ -224,18 +212,18 @@ func hasEvent(svc types.Service, pattern string) bool {
 	return slices.ContainsFunc(eventMessages(svc), re.MatchString)
 }
 
-func TestECSRegisterAndDescribeTaskDefinition(t *testing.T) {
+func TestRegisterAndDescribeTaskDefinition(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, func(w *World) {
-		w.Accounts[ecsTestAccount].Roles["admin"] = &Role{Permissions: PolicyDocument{Statement: []Statement{
-			{Effect: "Allow", Action: StringList{"ecs:*"}, Resource: StringList{"*"}},
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.Accounts[testAccount].Roles["admin"] = &sandbox.Role{Permissions: sandbox.PolicyDocument{Statement: []sandbox.Statement{
+			{Effect: "Allow", Action: sandbox.StringList{"ecs:*"}, Resource: sandbox.StringList{"*"}},
 		}}}
-	}, Options{})
+	}, sandbox.Options{})
 	client := ecsClient(t, sb)
 	ctx := context.Background()
 	before := time.Now().Add(-time.Second)
 
-	image := sb.RegistryHost(ecsTestAccount) + "/web-api@sha256:" + strings.Repeat("ab", 32)
+	image := sb.RegistryHost(testAccount) + "/web-api@sha256:" + strings.Repeat("ab", 32)
 	td := registerWebAPI(t, client, image)
 	if got, want := aws.ToString(td.TaskDefinitionArn), "arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:2"; got != want {
 		t.Errorf("taskDefinitionArn = %s, want %s", got, want)
@@ -284,7 +272,7 @@ func TestECSRegisterAndDescribeTaskDefinition(t *testing.T) {
 	if out.Tags != nil {
 		t.Errorf("tags without include TAGS: %+v", out.Tags)
 	}
-	if got, want := aws.ToString(out.TaskDefinition.ContainerDefinitions[0].Image), sb.RegistryHost(ecsTestAccount)+"/web-api:bootstrap"; got != want {
+	if got, want := aws.ToString(out.TaskDefinition.ContainerDefinitions[0].Image), sb.RegistryHost(testAccount)+"/web-api:bootstrap"; got != want {
 		t.Errorf("world image = %s, want %s ({{ecr:ACCOUNT}} substituted)", got, want)
 	}
 	if got := out.TaskDefinition.ContainerDefinitions[0].PortMappings; len(got) != 1 || aws.ToInt32(got[0].ContainerPort) != 8080 {
@@ -317,7 +305,7 @@ func TestECSRegisterAndDescribeTaskDefinition(t *testing.T) {
 		t.Errorf("ListTaskDefinitions (-want +got):\n%s", diff)
 	}
 	_, err = client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("no-such-family")})
-	if code, msg := apiErrorCode(t, err); code != "ClientException" || msg != "Unable to describe task definition." {
+	if code, _, msg := sandboxtest.APIError(t, err); code != "ClientException" || msg != "Unable to describe task definition." {
 		t.Errorf("DescribeTaskDefinition(no-such-family): %s: %s", code, msg)
 	}
 }
@@ -332,9 +320,9 @@ func asJSON(tb testing.TB, v any) string {
 	return string(data)
 }
 
-func TestECSRegisterTaskDefinitionInvalid(t *testing.T) {
+func TestRegisterTaskDefinitionInvalid(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, nil, Options{})
+	sb := startECSSandbox(t, nil, sandbox.Options{})
 	client := ecsClient(t, sb)
 	valid := func() *ecs.RegisterTaskDefinitionInput {
 		return &ecs.RegisterTaskDefinitionInput{
@@ -374,7 +362,7 @@ func TestECSRegisterTaskDefinitionInvalid(t *testing.T) {
 			in := valid()
 			tc.change(in)
 			_, err := client.RegisterTaskDefinition(context.Background(), in)
-			code, msg := apiErrorCode(t, err)
+			code, _, msg := sandboxtest.APIError(t, err)
 			if code != tc.code || !strings.Contains(msg, tc.msg) {
 				t.Errorf("error %s: %s, want %s containing %q", code, msg, tc.code, tc.msg)
 			}
@@ -382,32 +370,13 @@ func TestECSRegisterTaskDefinitionInvalid(t *testing.T) {
 	}
 }
 
-// TestECSRegisterTaskDefinitionWireShape sends what the SDK cannot: values
-// of the wrong type are rejected, members ECS does not know are dropped.
-func TestECSRegisterTaskDefinitionWireShape(t *testing.T) {
+func TestDescribeServicesMissingAndClusterNotFound(t *testing.T) {
 	t.Parallel()
-	_, in, apiErr := ecsParseTaskDefinition([]byte(`{"family":"x","memory":"512","containerDefinitions":[{"name":"a","image":"nginx","memory":"lots"}]}`))
-	if apiErr == nil || apiErr.Code != "SerializationException" || !strings.Contains(apiErr.Message, "containerDefinitions[0].memory") {
-		t.Errorf("string for an integer: %v, want a SerializationException naming containerDefinitions[0].memory", apiErr)
-	}
-	_ = in
-	body, _, apiErr := ecsParseTaskDefinition([]byte(`{"family":"x","memory":"512","taskDefinitionArn":"arn:x","bogus":1,"containerDefinitions":[{"name":"a","image":"nginx","bogus":true}]}`))
-	if apiErr != nil {
-		t.Fatalf("unknown members: %v", apiErr)
-	}
-	want := map[string]any{"family": "x", "memory": "512", "containerDefinitions": []any{map[string]any{"name": "a", "image": "nginx"}}}
-	if diff := cmp.Diff(want, body); diff != "" {
-		t.Errorf("stored body (-want +got):\n%s", diff)
-	}
-}
-
-func TestECSDescribeServicesMissingAndClusterNotFound(t *testing.T) {
-	t.Parallel()
-	sb := startECSSandbox(t, func(w *World) {
-		w.Accounts[ecsTestAccount].Roles["admin"] = &Role{Permissions: PolicyDocument{Statement: []Statement{
-			{Effect: "Allow", Action: StringList{"ecs:*"}, Resource: StringList{"*"}},
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.Accounts[testAccount].Roles["admin"] = &sandbox.Role{Permissions: sandbox.PolicyDocument{Statement: []sandbox.Statement{
+			{Effect: "Allow", Action: sandbox.StringList{"ecs:*"}, Resource: sandbox.StringList{"*"}},
 		}}}
-	}, Options{})
+	}, sandbox.Options{})
 	// IAM is asked before ECS looks a cluster up: a role allowed only on
 	// prod-cluster (the demo's) hears AccessDeniedException about any other.
 	client := ecsClientFor(t, sb, "admin")
@@ -438,7 +407,7 @@ func TestECSDescribeServicesMissingAndClusterNotFound(t *testing.T) {
 	}
 
 	_, err = ecsClient(t, sb).DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("no-such-cluster"), Services: []string{"api-service"}})
-	if code, _ := apiErrorCode(t, err); code != "AccessDeniedException" {
+	if code, _, _ := sandboxtest.APIError(t, err); code != "AccessDeniedException" {
 		t.Errorf("demo role on another cluster: %s, want AccessDeniedException", code)
 	}
 
@@ -473,11 +442,11 @@ func TestECSDescribeServicesMissingAndClusterNotFound(t *testing.T) {
 	}
 }
 
-func TestECSDrainingServiceIsNotActive(t *testing.T) {
+func TestDrainingServiceIsNotActive(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, func(w *World) {
-		w.Accounts[ecsTestAccount].Clusters["prod-cluster"].Services["api-service"].Status = "DRAINING"
-	}, Options{})
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.Accounts[testAccount].Clusters["prod-cluster"].Services["api-service"].Status = "DRAINING"
+	}, sandbox.Options{})
 	client := ecsClient(t, sb)
 	if got := describeService(t, client, "api-service"); aws.ToString(got.Status) != "DRAINING" {
 		t.Errorf("status = %s, want DRAINING", aws.ToString(got.Status))
@@ -491,9 +460,9 @@ func TestECSDrainingServiceIsNotActive(t *testing.T) {
 	}
 }
 
-func TestECSHealthyRollout(t *testing.T) {
+func TestHealthyRollout(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, nil, Options{})
+	sb := startECSSandbox(t, nil, sandbox.Options{})
 	client := ecsClient(t, sb)
 	ctx := context.Background()
 	image, digest := pushImage(t, sb, "web-api", "v2")
@@ -580,7 +549,7 @@ func TestECSHealthyRollout(t *testing.T) {
 
 // waitCircuitBreaker deploys a revision whose tasks fail and waits for the
 // rollback; it returns our deployment ID and its final service deployment.
-func deployFailing(tb testing.TB, sb *Sandbox, client *ecs.Client, image string) (string, types.ServiceDeployment) {
+func deployFailing(tb testing.TB, sb *sandbox.Sandbox, client *ecs.Client, image string) (string, types.ServiceDeployment) {
 	tb.Helper()
 	td := registerWebAPI(tb, client, image)
 	id, sdARN := deploy(tb, client, "api-service", aws.ToString(td.TaskDefinitionArn))
@@ -651,11 +620,11 @@ func stoppedTasksOf(tb testing.TB, client *ecs.Client, deploymentID string) []ty
 	return failed
 }
 
-func TestECSMissingImageRollsBack(t *testing.T) {
+func TestMissingImageRollsBack(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, nil, Options{})
+	sb := startECSSandbox(t, nil, sandbox.Options{})
 	client := ecsClient(t, sb)
-	image := sb.RegistryHost(ecsTestAccount) + "/web-api:no-such-tag"
+	image := sb.RegistryHost(testAccount) + "/web-api:no-such-tag"
 	id, _ := deployFailing(t, sb, client, image)
 	wantReason := "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref " + image + ": not found"
 	for _, task := range stoppedTasksOf(t, client, id) {
@@ -671,11 +640,11 @@ func TestECSMissingImageRollsBack(t *testing.T) {
 	}
 }
 
-func TestECSCrashLoopRollsBack(t *testing.T) {
+func TestCrashLoopRollsBack(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, func(w *World) {
-		w.Faults = append(w.Faults, Fault{Service: "ecs", Operation: "task-crash", Image: "web-api:crash"})
-	}, Options{})
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.Faults = append(w.Faults, sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: "web-api:crash"})
+	}, sandbox.Options{})
 	client := ecsClient(t, sb)
 	image, _ := pushImage(t, sb, "web-api", "crash")
 	id, _ := deployFailing(t, sb, client, image)
@@ -692,13 +661,13 @@ func TestECSCrashLoopRollsBack(t *testing.T) {
 	}
 }
 
-func TestECSWithoutCircuitBreakerRetries(t *testing.T) {
+func TestWithoutCircuitBreakerRetries(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, func(w *World) {
-		w.Accounts[ecsTestAccount].Clusters["prod-cluster"].Services["api-service"].CircuitBreaker = false
-	}, Options{})
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.Accounts[testAccount].Clusters["prod-cluster"].Services["api-service"].CircuitBreaker = false
+	}, sandbox.Options{})
 	client := ecsClient(t, sb)
-	td := registerWebAPI(t, client, sb.RegistryHost(ecsTestAccount)+"/web-api:no-such-tag")
+	td := registerWebAPI(t, client, sb.RegistryHost(testAccount)+"/web-api:no-such-tag")
 	id, sdARN := deploy(t, client, "api-service", aws.ToString(td.TaskDefinitionArn))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -726,9 +695,9 @@ func TestECSWithoutCircuitBreakerRetries(t *testing.T) {
 	}
 }
 
-func TestECSNewDeploymentSupersedesOld(t *testing.T) {
+func TestNewDeploymentSupersedesOld(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, func(w *World) { w.ECS.TimeScale = 1 }, Options{})
+	sb := startECSSandbox(t, func(w *sandbox.World) { w.ECS.TimeScale = 1 }, sandbox.Options{})
 	client := ecsClient(t, sb)
 	td := registerWebAPI(t, client, "public.ecr.aws/nginx/nginx:1")
 	_, first := deploy(t, client, "api-service", aws.ToString(td.TaskDefinitionArn))
@@ -751,12 +720,12 @@ func TestECSNewDeploymentSupersedesOld(t *testing.T) {
 	}
 }
 
-func TestECSThrottling(t *testing.T) {
+func TestThrottling(t *testing.T) {
 	t.Parallel()
-	clock := &offsetClock{}
-	sb := startECSSandbox(t, func(w *World) {
-		w.ECS.Throttle = map[string]ECSThrottle{"DescribeServices": {Rate: 1, Burst: 3}}
-	}, Options{Now: clock.Now})
+	clock := &sandboxtest.Clock{}
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.ECS.Throttle = map[string]sandbox.ECSThrottle{"DescribeServices": {Rate: 1, Burst: 3}}
+	}, sandbox.Options{Now: clock.Now})
 	client := ecsClient(t, sb)
 	ctx := context.Background()
 	in := &ecs.DescribeServicesInput{Cluster: aws.String("prod-cluster"), Services: []string{"api-service"}}
@@ -766,7 +735,7 @@ func TestECSThrottling(t *testing.T) {
 		}
 	}
 	_, err := client.DescribeServices(ctx, in)
-	if code, msg := apiErrorCode(t, err); code != "ThrottlingException" || msg != "Rate exceeded" {
+	if code, _, msg := sandboxtest.APIError(t, err); code != "ThrottlingException" || msg != "Rate exceeded" {
 		t.Errorf("call beyond the burst: %s: %s, want ThrottlingException: Rate exceeded", code, msg)
 	}
 	// Buckets are per action: another action still has its tokens.
@@ -792,13 +761,13 @@ func TestECSThrottling(t *testing.T) {
 	}
 }
 
-func TestECSAccessDenied(t *testing.T) {
+func TestAccessDenied(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, func(w *World) {
-		w.Accounts[ecsTestAccount].Roles["read-only"] = &Role{Permissions: PolicyDocument{Statement: []Statement{
-			{Effect: "Allow", Action: StringList{"ecs:Describe*", "ecs:RegisterTaskDefinition"}, Resource: StringList{"*"}},
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.Accounts[testAccount].Roles["read-only"] = &sandbox.Role{Permissions: sandbox.PolicyDocument{Statement: []sandbox.Statement{
+			{Effect: "Allow", Action: sandbox.StringList{"ecs:Describe*", "ecs:RegisterTaskDefinition"}, Resource: sandbox.StringList{"*"}},
 		}}}
-	}, Options{})
+	}, sandbox.Options{})
 	client := ecsClientFor(t, sb, "read-only")
 	ctx := context.Background()
 	describeService(t, client, "api-service")
@@ -830,37 +799,37 @@ func TestECSAccessDenied(t *testing.T) {
 // condition keys, as IAM makes them: iam:PassRole for the task definition's
 // roles (only to ECS tasks), ecs:CreateAction on tagging a new revision, and
 // ListTasks narrowed to a cluster with ecs:cluster.
-func TestECSPermissionConditions(t *testing.T) {
+func TestPermissionConditions(t *testing.T) {
 	t.Parallel()
 	const taskRole = "arn:aws:iam::111122223333:role/web-api-task"
 	const execRole = "arn:aws:iam::111122223333:role/ecsTaskExecutionRole"
-	base := []Statement{
-		{Effect: "Allow", Action: StringList{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"}, Resource: StringList{"*"}},
-		{Effect: "Allow", Action: StringList{"ecs:TagResource"}, Resource: StringList{"*"},
-			Condition: map[string]map[string]StringList{"StringEquals": {"ecs:CreateAction": {"RegisterTaskDefinition"}}}},
-		{Effect: "Allow", Action: StringList{"ecs:ListTasks"}, Resource: StringList{"*"},
-			Condition: map[string]map[string]StringList{"ArnEquals": {"ecs:cluster": {"arn:aws:ecs:us-east-1:111122223333:cluster/other-cluster"}}}},
+	base := []sandbox.Statement{
+		{Effect: "Allow", Action: sandbox.StringList{"ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"}, Resource: sandbox.StringList{"*"}},
+		{Effect: "Allow", Action: sandbox.StringList{"ecs:TagResource"}, Resource: sandbox.StringList{"*"},
+			Condition: map[string]map[string]sandbox.StringList{"StringEquals": {"ecs:CreateAction": {"RegisterTaskDefinition"}}}},
+		{Effect: "Allow", Action: sandbox.StringList{"ecs:ListTasks"}, Resource: sandbox.StringList{"*"},
+			Condition: map[string]map[string]sandbox.StringList{"ArnEquals": {"ecs:cluster": {"arn:aws:ecs:us-east-1:111122223333:cluster/other-cluster"}}}},
 	}
-	passRole := func(service string, roles ...string) Statement {
-		return Statement{Effect: "Allow", Action: StringList{"iam:PassRole"}, Resource: roles,
-			Condition: map[string]map[string]StringList{"StringEquals": {"iam:PassedToService": {service}}}}
+	passRole := func(service string, roles ...string) sandbox.Statement {
+		return sandbox.Statement{Effect: "Allow", Action: sandbox.StringList{"iam:PassRole"}, Resource: roles,
+			Condition: map[string]map[string]sandbox.StringList{"StringEquals": {"iam:PassedToService": {service}}}}
 	}
 	tests := []struct {
 		name     string
-		extra    []Statement
+		extra    []sandbox.Statement
 		deniedOn string // the resource named in the AccessDenied message; empty: allowed
 	}{
-		{"both_roles_passed_to_ecs_tasks", []Statement{passRole("ecs-tasks.amazonaws.com", taskRole, execRole)}, ""},
+		{"both_roles_passed_to_ecs_tasks", []sandbox.Statement{passRole("ecs-tasks.amazonaws.com", taskRole, execRole)}, ""},
 		{"no_pass_role", nil, "iam:PassRole on resource: " + taskRole},
-		{"execution_role_missing", []Statement{passRole("ecs-tasks.amazonaws.com", taskRole)}, "iam:PassRole on resource: " + execRole},
-		{"passed_to_another_service", []Statement{passRole("lambda.amazonaws.com", taskRole, execRole)}, "iam:PassRole on resource: " + taskRole},
+		{"execution_role_missing", []sandbox.Statement{passRole("ecs-tasks.amazonaws.com", taskRole)}, "iam:PassRole on resource: " + execRole},
+		{"passed_to_another_service", []sandbox.Statement{passRole("lambda.amazonaws.com", taskRole, execRole)}, "iam:PassRole on resource: " + taskRole},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sb := startECSSandbox(t, func(w *World) {
-				w.Accounts[ecsTestAccount].Roles["registrar"] = &Role{Permissions: PolicyDocument{Statement: append(append([]Statement{}, base...), tc.extra...)}}
-			}, Options{})
+			sb := startECSSandbox(t, func(w *sandbox.World) {
+				w.Accounts[testAccount].Roles["registrar"] = &sandbox.Role{Permissions: sandbox.PolicyDocument{Statement: append(append([]sandbox.Statement{}, base...), tc.extra...)}}
+			}, sandbox.Options{})
 			client := ecsClientFor(t, sb, "registrar")
 			_, err := client.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
 				Family: aws.String("web-api"), Memory: aws.String("512"),
@@ -884,29 +853,29 @@ func TestECSPermissionConditions(t *testing.T) {
 	}
 }
 
-func TestECSWorldValidation(t *testing.T) {
+func TestWorldValidation(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		edit func(*World)
+		edit func(*sandbox.World)
 		want string
 	}{
-		{"unknown_task_definition", func(w *World) {
-			w.Accounts[ecsTestAccount].Clusters["prod-cluster"].Services["api-service"].TaskDefinition = "web-api:9"
+		{"unknown_task_definition", func(w *sandbox.World) {
+			w.Accounts[testAccount].Clusters["prod-cluster"].Services["api-service"].TaskDefinition = "web-api:9"
 		}, "web-api:9"},
-		{"bad_status", func(w *World) {
-			w.Accounts[ecsTestAccount].Clusters["prod-cluster"].Services["api-service"].Status = "PAUSED"
+		{"bad_status", func(w *sandbox.World) {
+			w.Accounts[testAccount].Clusters["prod-cluster"].Services["api-service"].Status = "PAUSED"
 		}, "PAUSED"},
-		{"bad_throttle", func(w *World) {
-			w.ECS = &ECSSettings{Throttle: map[string]ECSThrottle{"*": {Rate: 1}}}
+		{"bad_throttle", func(w *sandbox.World) {
+			w.ECS = &sandbox.ECSSettings{Throttle: map[string]sandbox.ECSThrottle{"*": {Rate: 1}}}
 		}, "burst"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := DemoWorld()
+			w := sandbox.DemoWorld()
 			tc.edit(w)
-			sb, err := Start(context.Background(), w, Options{})
+			sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
 			if err == nil {
 				sb.Close()
 				t.Fatal("Start succeeded")
@@ -915,94 +884,6 @@ func TestECSWorldValidation(t *testing.T) {
 				t.Errorf("Start: %v, want it to mention %q", err, tc.want)
 			}
 		})
-	}
-}
-
-// TestECSShapesMatchSDK checks every JSON field the stand-in writes against
-// the member names of the SDK's ECS model, so that no field is silently
-// dropped by a client.
-func TestECSShapesMatchSDK(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		value  any
-		schema *smithy.Schema
-	}{
-		{ecsServiceJSON{}, schemas.Service},
-		{ecsDeploymentJSON{}, schemas.Deployment},
-		{ecsEventJSON{}, schemas.ServiceEvent},
-		{ecsServiceDeploymentJSON{}, schemas.ServiceDeployment},
-		{ecsServiceDeploymentBrief{}, schemas.ServiceDeploymentBrief},
-		{ecsTaskJSON{}, schemas.Task},
-		{ecsClusterJSON{}, schemas.Cluster},
-		{ecsFailure{}, schemas.Failure},
-	}
-	for _, tc := range tests {
-		checkShape(t, reflect.TypeOf(tc.value), tc.schema, tc.schema.ID().Name)
-	}
-}
-
-func checkShape(t *testing.T, typ reflect.Type, s *smithy.Schema, path string) {
-	t.Helper()
-	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
-		typ = typ.Elem()
-		if s.Type() == smithy.ShapeTypeList {
-			s = s.ListMember()
-		}
-	}
-	if typ.Kind() != reflect.Struct || typ == reflect.TypeOf(ecsEpoch{}) {
-		return
-	}
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		m := s.Member(tag)
-		if m == nil {
-			t.Errorf("%s.%s: the SDK's %s has no member %q", path, f.Name, s.ID().Name, tag)
-			continue
-		}
-		checkShape(t, f.Type, m, fmt.Sprintf("%s.%s", path, tag))
-	}
-}
-
-// TestECSWorldFormatDocumented checks that every ECS field of the world
-// file appears in the world format document.
-func TestECSWorldFormatDocumented(t *testing.T) {
-	t.Parallel()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sandbox-world.md"))
-	if err != nil {
-		t.Fatalf("read the world format document: %v", err)
-	}
-	_, ecsSection, ok := strings.Cut(string(doc), "\n## ECS\n")
-	if !ok {
-		t.Fatal("the document has no ECS section")
-	}
-	for _, typ := range []reflect.Type{reflect.TypeOf(ECSSettings{}), reflect.TypeOf(ECSThrottle{}), reflect.TypeOf(ServiceSpec{})} {
-		for i := range typ.NumField() {
-			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
-			if !strings.Contains(string(doc), "`"+name+"`") && !strings.Contains(ecsSection, `"`+name+`"`) {
-				t.Errorf("%s.%s (%q) is not documented", typ.Name(), typ.Field(i).Name, name)
-			}
-		}
-	}
-}
-
-func TestECSEventTimesAreDistinct(t *testing.T) {
-	t.Parallel()
-	svc := &ecsSvc{}
-	now := time.Now()
-	for i := range 150 {
-		svc.addEvent(now, "event %d", i)
-	}
-	if len(svc.events) != ecsMaxServiceEvents {
-		t.Errorf("%d events kept, want %d", len(svc.events), ecsMaxServiceEvents)
-	}
-	if got := svc.events[0].Message; got != "event 149" {
-		t.Errorf("newest event %q, want event 149", got)
-	}
-	for i := 1; i < len(svc.events); i++ {
-		if !svc.events[i-1].CreatedAt.After(svc.events[i].CreatedAt.Time) {
-			t.Fatalf("event %d at %v is not after event %d at %v", i-1, svc.events[i-1].CreatedAt.Time, i, svc.events[i].CreatedAt.Time)
-		}
 	}
 }
 
@@ -1027,11 +908,11 @@ func (t *cliTime) UnmarshalJSON(data []byte) error {
 
 // TestECSAWSCLI reads the stand-in with the real AWS CLI, whose parser
 // checks every timestamp and structure against ECS's model.
-func TestECSAWSCLI(t *testing.T) {
+func TestAWSCLI(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, nil, Options{})
-	sess := sb.sessions.issue(Session{Account: ecsTestAccount, RoleName: "gha-deploy", RoleID: roleID(ecsTestAccount, "gha-deploy"), SessionName: "cli"}, time.Hour)
-	env := []string{"AWS_ACCESS_KEY_ID=" + sess.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + sess.SecretAccessKey, "AWS_SESSION_TOKEN=" + sess.SessionToken}
+	sb := startECSSandbox(t, nil, sandbox.Options{})
+	creds := sb.RoleCredentials(testAccount, "gha-deploy", "cli")
+	env := []string{"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_SESSION_TOKEN=" + creds.SessionToken}
 
 	client := ecsClient(t, sb)
 	td := registerWebAPI(t, client, "public.ecr.aws/nginx/nginx:1")
@@ -1051,7 +932,7 @@ func TestECSAWSCLI(t *testing.T) {
 			} `json:"events"`
 		} `json:"services"`
 	}
-	awsCLI(t, sb, env, &services, "ecs", "describe-services", "--cluster", "prod-cluster", "--services", "api-service")
+	sandboxtest.AWSCLI(t, sb, env, &services, "ecs", "describe-services", "--cluster", "prod-cluster", "--services", "api-service")
 	if len(services.Services) != 1 || services.Services[0].TaskDefinition != aws.ToString(td.TaskDefinitionArn) ||
 		len(services.Services[0].Deployments) != 1 || services.Services[0].Deployments[0].RolloutState != "COMPLETED" {
 		t.Errorf("aws ecs describe-services = %+v, want api-service COMPLETED on %s", services, aws.ToString(td.TaskDefinitionArn))
@@ -1068,7 +949,7 @@ func TestECSAWSCLI(t *testing.T) {
 			RegisteredBy      string  `json:"registeredBy"`
 		} `json:"taskDefinition"`
 	}
-	awsCLI(t, sb, env, &described, "ecs", "describe-task-definition", "--task-definition", aws.ToString(td.TaskDefinitionArn))
+	sandboxtest.AWSCLI(t, sb, env, &described, "ecs", "describe-task-definition", "--task-definition", aws.ToString(td.TaskDefinitionArn))
 	if got := described.TaskDefinition; got.TaskDefinitionArn != aws.ToString(td.TaskDefinitionArn) || got.RegisteredBy == "" || got.RegisteredAt.IsZero() {
 		t.Errorf("aws ecs describe-task-definition = %+v, want %s with its registration", got, aws.ToString(td.TaskDefinitionArn))
 	}

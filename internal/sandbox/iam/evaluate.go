@@ -1,60 +1,100 @@
-package sandbox
+package iam
 
 import "strings"
 
-// trustRequest is a request to assume a role, as the role's trust policy
-// sees it.
-type trustRequest struct {
-	// Action is sts:AssumeRole or sts:AssumeRoleWithWebIdentity.
-	Action string
-	// PrincipalType is the Principal element that names the caller: AWS for
-	// IAM sessions, Federated for identity providers.
-	PrincipalType string
-	// Principals are every value that names the caller in that element: its
-	// role ARN, its account root, its bare account ID, or the provider ARN.
-	Principals []string
-	// Context holds the condition keys of the request, keyed in lower case
-	// because IAM matches key names case-insensitively; values stay as given.
-	Context map[string][]string
+// Context holds a request's condition keys. Keys are stored in lower case
+// because IAM matches key names case-insensitively; values stay as given.
+type Context map[string][]string
+
+// Set sets key to values.
+func (c Context) Set(key string, values ...string) { c[strings.ToLower(key)] = values }
+
+// Principal names the caller of a request as a resource-based (trust)
+// policy's Principal element does.
+type Principal struct {
+	// Type is the Principal element that names the caller: AWS for IAM
+	// sessions, Federated for identity providers.
+	Type string
+	// Names are every value that names the caller in that element: its role
+	// ARN, its account root, its bare account ID, or the provider ARN.
+	Names []string
 }
 
-// trustAllows evaluates a role's trust policy as IAM does: a matching Deny
-// wins, otherwise some Allow must match the principal, the action and every
-// condition.
-func trustAllows(p PolicyDocument, req trustRequest) bool {
-	allowed := false
-	for _, st := range p.Statement {
+// Request is a request as a policy sees it.
+type Request struct {
+	// Action is the IAM action, e.g. ecs:UpdateService or sts:AssumeRole.
+	Action string
+	// Resource is the ARN acted on, which identity policies' Resource
+	// elements match.
+	Resource string
+	// Principal, for a resource-based policy such as a role's trust policy,
+	// is who asks; such policies name no Resource. Nil for identity
+	// policies.
+	Principal *Principal
+	// Context holds the request's condition keys.
+	Context Context
+}
+
+// Decision is the outcome of evaluating a policy for a request.
+type Decision struct {
+	// Allowed is true when an Allow statement applies and no Deny does.
+	Allowed bool
+	// Statement is the index of the statement that decided: the Deny that
+	// applies, or the first Allow that does; -1 when none applies (an
+	// implicit deny).
+	Statement int
+}
+
+// Evaluate evaluates a policy as IAM does: a statement applies when its
+// Action, its Resource (identity policies) or Principal (resource-based
+// policies), and every condition match; an applying Deny wins, otherwise an
+// applying Allow allows.
+func Evaluate(p PolicyDocument, req Request) Decision {
+	d := Decision{Statement: -1}
+	for i, st := range p.Statement {
 		if !matchesAny(st.Action, req.Action, true) {
 			continue
 		}
-		if !principalMatches(st.Principal, req.PrincipalType, req.Principals) {
-			continue
+		if req.Principal != nil {
+			if !principalMatches(st.Principal, *req.Principal) {
+				continue
+			}
+		} else {
+			res := st.Resource
+			if len(res) == 0 {
+				res = StringList{"*"}
+			}
+			if !matchesAny(res, req.Resource, false) {
+				continue
+			}
 		}
 		if !conditionsHold(st.Condition, req.Context) {
 			continue
 		}
 		switch st.Effect {
 		case "Deny":
-			return false
+			return Decision{Allowed: false, Statement: i}
 		case "Allow":
-			allowed = true
+			if !d.Allowed {
+				d = Decision{Allowed: true, Statement: i}
+			}
 		}
 	}
-	return allowed
+	return d
 }
 
 // principalMatches reports whether a statement's Principal names the caller.
 // "*" names everyone.
-func principalMatches(principal map[string]StringList, kind string, callers []string) bool {
+func principalMatches(principal map[string]StringList, caller Principal) bool {
 	for k, values := range principal {
-		if k != kind && k != "*" {
+		if k != caller.Type && k != "*" {
 			continue
 		}
 		for _, v := range values {
 			if v == "*" {
 				return true
 			}
-			for _, c := range callers {
+			for _, c := range caller.Names {
 				if v == c {
 					return true
 				}
@@ -64,9 +104,48 @@ func principalMatches(principal map[string]StringList, kind string, callers []st
 	return false
 }
 
+func matchesAny(patterns []string, value string, foldCase bool) bool {
+	for _, p := range patterns {
+		if foldCase {
+			if globMatch(strings.ToLower(p), strings.ToLower(value)) {
+				return true
+			}
+		} else if globMatch(p, value) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch matches IAM's wildcards: * for any run of characters, ? for one.
+func globMatch(pattern, value string) bool {
+	p, v := 0, 0
+	star, mark := -1, 0
+	for v < len(value) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == value[v]):
+			p++
+			v++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, v
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			v = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
 // conditionsHold evaluates a Condition block: every operator, and every key
 // under it, must hold (values under one key are alternatives).
-func conditionsHold(cond map[string]map[string]StringList, ctx map[string][]string) bool {
+func conditionsHold(cond map[string]map[string]StringList, ctx Context) bool {
 	for op, keys := range cond {
 		for key, want := range keys {
 			got, present := ctx[strings.ToLower(key)]

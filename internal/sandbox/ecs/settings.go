@@ -1,13 +1,45 @@
-package sandbox
+package ecs
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs/sim"
 )
 
-// ECSSettings tune the ECS stand-in. The zero value is a sandbox that
+// Cluster is an ECS cluster and its services, as the world file describes
+// them.
+type Cluster struct {
+	// Services maps a service name to its definition.
+	Services map[string]*ServiceSpec `json:"services,omitempty"`
+}
+
+// ServiceSpec is an ECS service as the world file describes it.
+type ServiceSpec struct {
+	// TaskDefinition is the family:revision the service runs.
+	TaskDefinition string `json:"taskDefinition"`
+	// DesiredCount is the number of tasks.
+	DesiredCount int `json:"desiredCount"`
+	// Status is ACTIVE (the default) or DRAINING.
+	Status string `json:"status,omitempty"`
+	// CircuitBreaker enables the deployment circuit breaker with rollback.
+	CircuitBreaker bool `json:"circuitBreaker,omitempty"`
+	// RolloutSeconds is how long a healthy rollout takes in simulation.
+	RolloutSeconds float64 `json:"rolloutSeconds,omitempty"`
+	// MaximumPercent is the deployment's upper limit on running plus pending
+	// tasks, as a percentage of DesiredCount; ECS's default is 200.
+	MaximumPercent int `json:"maximumPercent,omitempty"`
+	// MinimumHealthyPercent is the deployment's lower limit on running
+	// tasks, as a percentage of DesiredCount; nil means ECS's default, 100.
+	MinimumHealthyPercent *int `json:"minimumHealthyPercent,omitempty"`
+	// NoRollback, with CircuitBreaker, enables the circuit breaker without
+	// rollback: a failed deployment stops and the service keeps what runs.
+	NoRollback bool `json:"noRollback,omitempty"`
+}
+
+// Settings tune the ECS stand-in. The zero value is a sandbox that
 // behaves at a human pace, throttled like ECS.
-type ECSSettings struct {
+type Settings struct {
 	// TaskStartSeconds is how long a task takes from launch to RUNNING, or to
 	// failing its image pull, for services without RolloutSeconds; 2 when 0.
 	TaskStartSeconds float64 `json:"taskStartSeconds,omitempty"`
@@ -27,37 +59,37 @@ type ECSSettings struct {
 	InactiveDeploymentSeconds float64 `json:"inactiveDeploymentSeconds,omitempty"`
 	// Throttle overrides the token bucket of an API action, keyed by the
 	// action's name (DescribeServices) or "*" for every action without its
-	// own entry. See defaultECSThrottle for the defaults.
-	Throttle map[string]ECSThrottle `json:"throttle,omitempty"`
+	// own entry. See defaultThrottle for the defaults.
+	Throttle map[string]Throttle `json:"throttle,omitempty"`
 	// NoThrottle turns API throttling off.
 	NoThrottle bool `json:"noThrottle,omitempty"`
 }
 
-// ECSThrottle is the token bucket of one API action: Burst tokens at most,
+// Throttle is the token bucket of one API action: Burst tokens at most,
 // refilled at Rate tokens a second. Each call takes one; a call that finds
 // the bucket empty fails with ThrottlingException.
-type ECSThrottle struct {
+type Throttle struct {
 	Rate  float64 `json:"rate"`
 	Burst int     `json:"burst"`
 }
 
-// defaultECSThrottle is the bucket of an action when the world names none:
+// defaultThrottle is the bucket of an action when the world names none:
 // reads are generous, changes are scarce, as ECS's own quotas are.
-func defaultECSThrottle(action string) ECSThrottle {
+func defaultThrottle(action string) Throttle {
 	switch action {
 	case "UpdateService", "CreateService", "DeleteService":
-		return ECSThrottle{Rate: 1, Burst: 10}
+		return Throttle{Rate: 1, Burst: 10}
 	case "RegisterTaskDefinition", "DeregisterTaskDefinition":
-		return ECSThrottle{Rate: 1, Burst: 10}
+		return Throttle{Rate: 1, Burst: 10}
 	default: // Describe*, List*
-		return ECSThrottle{Rate: 20, Burst: 50}
+		return Throttle{Rate: 20, Burst: 50}
 	}
 }
 
 // throttleFor is the bucket the world gives an action.
-func (st *ECSSettings) throttleFor(action string) (ECSThrottle, bool) {
+func (st *Settings) throttleFor(action string) (Throttle, bool) {
 	if st.NoThrottle {
-		return ECSThrottle{}, false
+		return Throttle{}, false
 	}
 	if t, ok := st.Throttle[action]; ok {
 		return t, true
@@ -65,10 +97,10 @@ func (st *ECSSettings) throttleFor(action string) (ECSThrottle, bool) {
 	if t, ok := st.Throttle["*"]; ok {
 		return t, true
 	}
-	return defaultECSThrottle(action), true
+	return defaultThrottle(action), true
 }
 
-func (st *ECSSettings) validate() error {
+func (st *Settings) validate() error {
 	if st.TaskStartSeconds < 0 || st.TaskStopSeconds < 0 || st.CrashAfterSeconds < 0 || st.TimeScale < 0 || st.InactiveDeploymentSeconds < 0 {
 		return fmt.Errorf("ecs: durations and timeScale must not be negative")
 	}
@@ -80,24 +112,19 @@ func (st *ECSSettings) validate() error {
 	return nil
 }
 
-func (st *ECSSettings) scale() float64 {
+func (st *Settings) scale() float64 {
 	if st.TimeScale > 0 {
 		return st.TimeScale
 	}
 	return 1
 }
 
-func ecsSeconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-
-// ecsServiceTiming is how fast one service's tasks move.
-type ecsServiceTiming struct {
-	start, stop, crash time.Duration
-}
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
 // timing derives a service's task timings: a service with RolloutSeconds
 // spends half of it starting the new tasks and half draining the old, so a
 // healthy one-batch rollout takes RolloutSeconds.
-func (st *ECSSettings) timing(spec *ServiceSpec) ecsServiceTiming {
+func (st *Settings) timing(spec *ServiceSpec) sim.Timing {
 	start := st.TaskStartSeconds
 	if start == 0 {
 		start = 2
@@ -115,10 +142,10 @@ func (st *ECSSettings) timing(spec *ServiceSpec) ecsServiceTiming {
 	// A task never changes state in no time, so that the simulation
 	// always moves forward.
 	k := st.scale()
-	d := func(f float64) time.Duration { return max(time.Millisecond, ecsSeconds(f*k)) }
-	return ecsServiceTiming{start: d(start), stop: d(stop), crash: d(crash)}
+	d := func(f float64) time.Duration { return max(time.Millisecond, seconds(f*k)) }
+	return sim.Timing{Start: d(start), Stop: d(stop), Crash: d(crash)}
 }
 
-func (st *ECSSettings) inactiveLinger() time.Duration {
-	return ecsSeconds(st.InactiveDeploymentSeconds * st.scale())
+func (st *Settings) inactiveLinger() time.Duration {
+	return seconds(st.InactiveDeploymentSeconds * st.scale())
 }

@@ -1,39 +1,23 @@
-package sandbox
+package awsproto_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
-// offsetClock is a sandbox clock that tests move forward.
-type offsetClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *offsetClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *offsetClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
+const demoRoleARN = "arn:aws:iam::111122223333:role/gha-deploy"
 
 // afterSigning changes the request once the SDK has signed it, as a
 // man in the middle would.
@@ -52,11 +36,14 @@ func afterSigning(change func(*http.Request)) func(*sts.Options) {
 
 func TestSigV4(t *testing.T) {
 	t.Parallel()
-	clock := &offsetClock{}
-	sb := startIdentitySandbox(t, nil, Options{Now: clock.Now})
-	out := webIdentity(t, sb, demoRoleARN, "sigv4")
+	clock := &sandboxtest.Clock{}
+	sb := sandboxtest.StartWorld(t, sandbox.DemoWorld(), sandbox.Options{Now: clock.Now})
+	out := sandboxtest.WebIdentity(t, sb, demoRoleARN, "sigv4")
 	id, secret, token := aws.ToString(out.Credentials.AccessKeyId), aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken)
-	creds := sessionCreds(&id, &secret, &token)
+	creds := sandboxtest.StaticCredentials(out.Credentials)
+	static := func(id, secret, token string) aws.CredentialsProvider {
+		return credentials.NewStaticCredentialsProvider(id, secret, token)
+	}
 
 	tests := []struct {
 		name        string
@@ -78,10 +65,10 @@ func TestSigV4(t *testing.T) {
 		{name: "tampered_signed_header", creds: creds, opts: []func(*sts.Options){afterSigning(func(r *http.Request) {
 			r.Header.Set("X-Amz-Date", time.Now().Add(-time.Minute).UTC().Format("20060102T150405Z"))
 		})}, wantCode: "SignatureDoesNotMatch", wantStatus: 403},
-		{name: "wrong_secret_key", creds: sessionCreds(&id, aws.String(secret[:len(secret)-2]+"xx"), &token), wantCode: "SignatureDoesNotMatch", wantStatus: 403},
-		{name: "unknown_access_key", creds: sessionCreds(aws.String("ASIAUNKNOWNUNKNOWN00"), &secret, &token), wantCode: "InvalidClientTokenId", wantStatus: 403, wantMessage: "The security token included in the request is invalid"},
-		{name: "wrong_session_token", creds: sessionCreds(&id, &secret, aws.String("IQoJb3JpZ2luX2VjEnotthisone")), wantCode: "InvalidClientTokenId", wantStatus: 403},
-		{name: "no_session_token", creds: sessionCreds(&id, &secret, aws.String("")), wantCode: "InvalidClientTokenId", wantStatus: 403},
+		{name: "wrong_secret_key", creds: static(id, secret[:len(secret)-2]+"xx", token), wantCode: "SignatureDoesNotMatch", wantStatus: 403},
+		{name: "unknown_access_key", creds: static("ASIAUNKNOWNUNKNOWN00", secret, token), wantCode: "InvalidClientTokenId", wantStatus: 403, wantMessage: "The security token included in the request is invalid"},
+		{name: "wrong_session_token", creds: static(id, secret, "IQoJb3JpZ2luX2VjEnotthisone"), wantCode: "InvalidClientTokenId", wantStatus: 403},
+		{name: "no_session_token", creds: static(id, secret, ""), wantCode: "InvalidClientTokenId", wantStatus: 403},
 		{name: "unsigned", creds: aws.AnonymousCredentials{}, wantCode: "MissingAuthenticationToken", wantStatus: 403},
 		{name: "scoped_to_another_region", creds: creds, opts: []func(*sts.Options){func(o *sts.Options) { o.Region = "eu-west-1" }}, wantCode: "SignatureDoesNotMatch", wantStatus: 403, wantMessage: "Credential should be scoped to a valid region"},
 	}
@@ -89,7 +76,7 @@ func TestSigV4(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			opts := append([]func(*sts.Options){func(o *sts.Options) { o.RetryMaxAttempts = 1 }}, tt.opts...)
-			who, err := newSTSClient(sb, tt.creds, opts...).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			who, err := sandboxtest.STSClient(sb, tt.creds, opts...).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 			if tt.wantCode == "" {
 				if err != nil {
 					t.Fatalf("GetCallerIdentity: %v", err)
@@ -99,7 +86,7 @@ func TestSigV4(t *testing.T) {
 				}
 				return
 			}
-			code, status, msg := errorOf(t, err)
+			code, status, msg := sandboxtest.APIError(t, err)
 			if code != tt.wantCode || status != tt.wantStatus || !strings.Contains(msg, tt.wantMessage) {
 				t.Errorf("GetCallerIdentity error = %s (%d) %q, want %s (%d) containing %q", code, status, msg, tt.wantCode, tt.wantStatus, tt.wantMessage)
 			}
@@ -109,14 +96,14 @@ func TestSigV4(t *testing.T) {
 
 func TestSigV4ExpiredCredentials(t *testing.T) {
 	t.Parallel()
-	call := func(sb *Sandbox, out *sts.AssumeRoleWithWebIdentityOutput) error {
-		_, err := newSTSClient(sb, sessionCreds(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken),
+	call := func(sb *sandbox.Sandbox, out *sts.AssumeRoleWithWebIdentityOutput) error {
+		_, err := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(out.Credentials),
 			func(o *sts.Options) { o.RetryMaxAttempts = 1 }).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 		return err
 	}
 	check := func(t *testing.T, err error) {
 		t.Helper()
-		code, status, msg := errorOf(t, err)
+		code, status, msg := sandboxtest.APIError(t, err)
 		if code != "ExpiredToken" || status != 400 || msg != "The security token included in the request is expired" {
 			t.Errorf("GetCallerIdentity with expired credentials = %s (%d) %q, want ExpiredToken (400)", code, status, msg)
 		}
@@ -124,9 +111,9 @@ func TestSigV4ExpiredCredentials(t *testing.T) {
 
 	t.Run("clock_past_expiry", func(t *testing.T) {
 		t.Parallel()
-		clock := &offsetClock{}
-		sb := startIdentitySandbox(t, nil, Options{Now: clock.Now})
-		out := webIdentity(t, sb, demoRoleARN, "clock")
+		clock := &sandboxtest.Clock{}
+		sb := sandboxtest.StartWorld(t, sandbox.DemoWorld(), sandbox.Options{Now: clock.Now})
+		out := sandboxtest.WebIdentity(t, sb, demoRoleARN, "clock")
 		if err := call(sb, out); err != nil {
 			t.Fatalf("GetCallerIdentity before expiry: %v", err)
 		}
@@ -135,8 +122,8 @@ func TestSigV4ExpiredCredentials(t *testing.T) {
 	})
 	t.Run("world_credential_lifetime", func(t *testing.T) {
 		t.Parallel()
-		sb := startIdentitySandbox(t, func(w *World) { w.CredentialLifetimeSeconds = 1 }, Options{})
-		out := webIdentity(t, sb, demoRoleARN, "short")
+		sb := sandboxtest.Start(t, func(w *sandbox.World) { w.CredentialLifetimeSeconds = 1 })
+		out := sandboxtest.WebIdentity(t, sb, demoRoleARN, "short")
 		exp := aws.ToTime(out.Credentials.Expiration)
 		if left := time.Until(exp); left > time.Second {
 			t.Fatalf("credentials last %v, want at most the world's 1 s", left)
@@ -148,54 +135,26 @@ func TestSigV4ExpiredCredentials(t *testing.T) {
 
 func TestSigV4ClockSkew(t *testing.T) {
 	t.Parallel()
-	clock := &offsetClock{}
-	sb := startIdentitySandbox(t, nil, Options{Now: clock.Now})
-	out := webIdentity(t, sb, demoRoleARN, "skew")
+	clock := &sandboxtest.Clock{}
+	sb := sandboxtest.StartWorld(t, sandbox.DemoWorld(), sandbox.Options{Now: clock.Now})
+	out := sandboxtest.WebIdentity(t, sb, demoRoleARN, "skew")
 	// The server's clock runs ten minutes ahead of the client that signs.
 	clock.Advance(10 * time.Minute)
-	_, err := newSTSClient(sb, sessionCreds(out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken),
+	_, err := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(out.Credentials),
 		func(o *sts.Options) { o.RetryMaxAttempts = 1 }).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
-	code, status, msg := errorOf(t, err)
+	code, status, msg := sandboxtest.APIError(t, err)
 	if code != "SignatureDoesNotMatch" || status != 403 || !strings.HasPrefix(msg, "Signature expired") {
 		t.Errorf("GetCallerIdentity signed 10 minutes ago = %s (%d) %q, want SignatureDoesNotMatch (403) Signature expired", code, status, msg)
 	}
-}
-
-// signedSTSPost returns a POST of body to the sandbox's STS endpoint signed
-// with the credentials of session the way a client other than the Go SDK
-// signs it; with unsignedLength, Content-Length stays out of the signature,
-// as botocore leaves it.
-func signedSTSPost(tb testing.TB, sb *Sandbox, session *sts.AssumeRoleWithWebIdentityOutput, body string, unsignedLength bool) *http.Request {
-	tb.Helper()
-	creds := aws.Credentials{
-		AccessKeyID:     aws.ToString(session.Credentials.AccessKeyId),
-		SecretAccessKey: aws.ToString(session.Credentials.SecretAccessKey),
-		SessionToken:    aws.ToString(session.Credentials.SessionToken),
-	}
-	req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
-	if unsignedLength {
-		req.ContentLength = 0 // hide the length from the signer
-	}
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sts", sb.Region(), time.Now()); err != nil {
-		tb.Fatal(err)
-	}
-	req.ContentLength = int64(len(body))
-	return req
 }
 
 // Clients other than the Go SDK (botocore among them) do not sign
 // Content-Length; the sandbox must verify what the client signed, no more.
 func TestSigV4ContentLengthUnsigned(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
-	out := webIdentity(t, sb, demoRoleARN, "botocore-like")
-	req := signedSTSPost(t, sb, out, "Action=GetCallerIdentity&Version=2011-06-15", true)
+	sb := sandboxtest.Start(t, nil)
+	out := sandboxtest.WebIdentity(t, sb, demoRoleARN, "botocore-like")
+	req := sandboxtest.SignedSTSPost(t, sb, out.Credentials, "Action=GetCallerIdentity&Version=2011-06-15", true)
 	if h := req.Header.Get("Authorization"); strings.Contains(h, "content-length") {
 		t.Fatalf("the signer signed content-length: %s", h)
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package awsproto
 
 import (
 	"bytes"
@@ -14,8 +14,22 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// sigV4Auth is what the Authorization header of a SigV4 request says.
-type sigV4Auth struct {
+// Credentials looks up the session an access key ID belongs to.
+type Credentials interface {
+	Lookup(accessKeyID string) (*Session, bool)
+}
+
+// Verifier checks SigV4 signatures against the sessions STS issued.
+type Verifier struct {
+	Credentials Credentials
+	// Region is the region calls must be signed for.
+	Region string
+	// Now is the server's clock.
+	Now func() time.Time
+}
+
+// authorization is what the Authorization header of a SigV4 request says.
+type authorization struct {
 	AccessKeyID   string
 	Date          string // yyyymmdd of the credential scope
 	Region        string
@@ -24,22 +38,22 @@ type sigV4Auth struct {
 	Signature     string
 }
 
-func parseSigV4Authorization(h string) (sigV4Auth, bool) {
+func parseAuthorization(h string) (authorization, bool) {
 	const prefix = "AWS4-HMAC-SHA256 "
 	if !strings.HasPrefix(h, prefix) {
-		return sigV4Auth{}, false
+		return authorization{}, false
 	}
-	var a sigV4Auth
+	var a authorization
 	for _, part := range strings.Split(strings.TrimPrefix(h, prefix), ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return sigV4Auth{}, false
+			return authorization{}, false
 		}
 		switch k {
 		case "Credential":
 			scope := strings.Split(v, "/")
 			if len(scope) != 5 || scope[4] != "aws4_request" {
-				return sigV4Auth{}, false
+				return authorization{}, false
 			}
 			a.AccessKeyID, a.Date, a.Region, a.Service = scope[0], scope[1], scope[2], scope[3]
 		case "SignedHeaders":
@@ -49,7 +63,7 @@ func parseSigV4Authorization(h string) (sigV4Auth, bool) {
 		}
 	}
 	if a.AccessKeyID == "" || a.Signature == "" || len(a.SignedHeaders) == 0 {
-		return sigV4Auth{}, false
+		return authorization{}, false
 	}
 	return a, true
 }
@@ -58,42 +72,43 @@ func parseSigV4Authorization(h string) (sigV4Auth, bool) {
 // clock, as AWS enforces.
 const maxClockSkew = 5 * time.Minute
 
-// verifySigV4 checks a signed request the way AWS does: the access key must
-// be one STS issued, the session token must be its own, the credentials must
+// Verify checks a signed request the way AWS does: the access key must be
+// one STS issued, the session token must be its own, the credentials must
 // not have expired, and the signature, recomputed with the SDK's own signer
 // over the headers the client signed, must match. The error codes are the
-// ones the given protocol family uses.
-func (s *Sandbox) verifySigV4(r *http.Request, body []byte, service string, json bool) (*Session, *APIError) {
+// ones the protocol uses.
+func (v *Verifier) Verify(r *http.Request, body []byte, service string, p Protocol) (*Session, *Error) {
+	json := p == JSON
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		if json {
-			return nil, &APIError{Status: 400, Code: "MissingAuthenticationTokenException", Message: "Missing Authentication Token"}
+			return nil, &Error{Status: 400, Code: "MissingAuthenticationTokenException", Message: "Missing Authentication Token"}
 		}
-		return nil, &APIError{Status: 403, Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token"}
+		return nil, &Error{Status: 403, Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token"}
 	}
-	a, ok := parseSigV4Authorization(authz)
+	a, ok := parseAuthorization(authz)
 	if !ok {
 		return nil, incompleteSignature(json)
 	}
-	sess, ok := s.sessions.lookup(a.AccessKeyID)
+	sess, ok := v.Credentials.Lookup(a.AccessKeyID)
 	if !ok {
 		if json {
-			return nil, &APIError{Status: 400, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+			return nil, &Error{Status: 400, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
 		}
-		return nil, &APIError{Status: 403, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}
+		return nil, &Error{Status: 403, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(sess.SessionToken)) != 1 {
 		if json {
-			return nil, &APIError{Status: 400, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+			return nil, &Error{Status: 400, Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
 		}
-		return nil, &APIError{Status: 403, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}
+		return nil, &Error{Status: 403, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}
 	}
-	now := s.now()
+	now := v.Now()
 	if !now.Before(sess.Expiration) {
 		if json {
-			return nil, &APIError{Status: 400, Code: "ExpiredTokenException", Message: "The security token included in the request is expired"}
+			return nil, &Error{Status: 400, Code: "ExpiredTokenException", Message: "The security token included in the request is expired"}
 		}
-		return nil, &APIError{Status: 400, Code: "ExpiredToken", Message: "The security token included in the request is expired"}
+		return nil, &Error{Status: 400, Code: "ExpiredToken", Message: "The security token included in the request is expired"}
 	}
 	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil || a.Date != signedAt.Format("20060102") {
@@ -102,7 +117,7 @@ func (s *Sandbox) verifySigV4(r *http.Request, body []byte, service string, json
 	if d := now.Sub(signedAt); d > maxClockSkew || d < -maxClockSkew {
 		return nil, signatureMismatch(json, "Signature expired: "+signedAt.Format("20060102T150405Z")+" is now earlier than "+now.Add(-maxClockSkew).UTC().Format("20060102T150405Z")+" ("+now.UTC().Format("20060102T150405Z")+" - 5 min.)")
 	}
-	if a.Service != service || a.Region != s.world.Region {
+	if a.Service != service || a.Region != v.Region {
 		return nil, signatureMismatch(json, "Credential should be scoped to a valid region and service, not '"+a.Region+"/"+a.Service+"'. ")
 	}
 
@@ -138,23 +153,23 @@ func (s *Sandbox) verifySigV4(r *http.Request, body []byte, service string, json
 	if err := signer.SignHTTP(context.Background(), creds, clone, hex.EncodeToString(sum[:]), a.Service, a.Region, signedAt); err != nil {
 		return nil, incompleteSignature(json)
 	}
-	want, ok := parseSigV4Authorization(clone.Header.Get("Authorization"))
+	want, ok := parseAuthorization(clone.Header.Get("Authorization"))
 	if !ok || subtle.ConstantTimeCompare([]byte(want.Signature), []byte(a.Signature)) != 1 {
 		return nil, signatureMismatch(json, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return sess, nil
 }
 
-func incompleteSignature(json bool) *APIError {
+func incompleteSignature(json bool) *Error {
 	if json {
-		return &APIError{Status: 400, Code: "IncompleteSignatureException", Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
+		return &Error{Status: 400, Code: "IncompleteSignatureException", Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
 	}
-	return &APIError{Status: 400, Code: "IncompleteSignature", Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
+	return &Error{Status: 400, Code: "IncompleteSignature", Message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters."}
 }
 
-func signatureMismatch(json bool, msg string) *APIError {
+func signatureMismatch(json bool, msg string) *Error {
 	if json {
-		return &APIError{Status: 400, Code: "InvalidSignatureException", Message: msg}
+		return &Error{Status: 400, Code: "InvalidSignatureException", Message: msg}
 	}
-	return &APIError{Status: 403, Code: "SignatureDoesNotMatch", Message: msg}
+	return &Error{Status: 403, Code: "SignatureDoesNotMatch", Message: msg}
 }

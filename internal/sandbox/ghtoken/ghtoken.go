@@ -1,4 +1,8 @@
-package sandbox
+// Package ghtoken stands in for GitHub Actions' OIDC token service: the
+// discovery document and JWKS that STS reads, and the runner's token
+// endpoint that a job calls with ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN,
+// issuing RS256 ID tokens with GitHub's claim set.
+package ghtoken
 
 import (
 	"crypto"
@@ -16,14 +20,67 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
 )
 
 // The paths the token service answers on, as GitHub's do.
 const (
-	githubDiscoveryPath = "/.well-known/openid-configuration"
-	githubJWKSPath      = "/.well-known/jwks"
-	githubTokenPath     = "/_apis/distributedtask/token"
+	DiscoveryPath = "/.well-known/openid-configuration"
+	jwksPath      = "/.well-known/jwks"
+	tokenPath     = "/_apis/distributedtask/token"
 )
+
+// DefaultIssuer is GitHub's OIDC issuer.
+const DefaultIssuer = "https://token.actions.githubusercontent.com"
+
+// Run is the workflow run that the token service stands in for.
+type Run struct {
+	// Issuer is the "iss" claim and the OIDC provider URL that trust policies
+	// name; by default GitHub's own, https://token.actions.githubusercontent.com.
+	Issuer string `json:"issuer,omitempty"`
+	// TokenLifetimeSeconds is the ID token's lifetime; GitHub's is 300.
+	TokenLifetimeSeconds int `json:"tokenLifetimeSeconds,omitempty"`
+	// Claims are the run's facts: repository, ref, sha, environment, actor,
+	// run_id, run_attempt, event_name, workflow, job_workflow_ref, and so on.
+	// The token service derives "sub" from them as GitHub does unless "sub"
+	// is given here.
+	Claims map[string]string `json:"claims"`
+	// IssuedAtOffsetSeconds shifts the "iat", "nbf" and "exp" of every token
+	// from the sandbox's clock: a negative offset issues tokens in the past
+	// (-600 gives tokens that expired five minutes ago), a positive one
+	// issues tokens that are not valid yet.
+	IssuedAtOffsetSeconds int `json:"issuedAtOffsetSeconds,omitempty"`
+}
+
+// Normalize fills in GitHub's defaults: its issuer, a 300-second lifetime.
+func (r *Run) Normalize() {
+	if r.Issuer == "" {
+		r.Issuer = DefaultIssuer
+	}
+	if r.TokenLifetimeSeconds == 0 {
+		r.TokenLifetimeSeconds = 300
+	}
+	if r.Claims == nil {
+		r.Claims = map[string]string{}
+	}
+}
+
+// Config is what the token service needs.
+type Config struct {
+	// Run is the run whose tokens it issues.
+	Run Run
+	// BaseURL is where the service is served, e.g. http://127.0.0.1:PORT.
+	BaseURL string
+	// Now is the clock tokens are issued by.
+	Now func() time.Time
+	// Faults may fail or delay token requests (service github, operation
+	// token).
+	Faults faults.Source
+	// Logf, when set, receives one line per request.
+	Logf func(format string, args ...any)
+}
 
 // githubAlwaysClaims are the claims every GitHub Actions ID token carries,
 // empty when the run has no value for them (head_ref and base_ref on a push,
@@ -36,11 +93,9 @@ var githubAlwaysClaims = []string{
 	"base_ref", "event_name", "ref_type", "ref_protected", "runner_environment",
 }
 
-// githubService stands in for GitHub's OIDC token service: the discovery
-// document and JWKS that STS reads, and the runner's token endpoint that a
-// job calls with ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
-type githubService struct {
-	s            *Sandbox
+// Service is the token service. It is an http.Handler.
+type Service struct {
+	cfg          Config
 	requestToken string
 	key          *rsa.PrivateKey
 	kid          string
@@ -51,7 +106,8 @@ type githubService struct {
 	issued []string // every ID token handed out, for Secrets
 }
 
-func newGitHubService(s *Sandbox) (*githubService, error) {
+// New returns a token service with a signing key of its own.
+func New(cfg Config) (*Service, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, fmt.Errorf("generate token signing key: %w", err)
@@ -63,55 +119,59 @@ func newGitHubService(s *Sandbox) (*githubService, error) {
 	// GitHub's kid is a hex thumbprint of the signing key and x5t its
 	// base64url twin; derive both from the key so they change with it.
 	sum := sha256.Sum256(der)
-	g := &githubService{
-		s:            s,
-		requestToken: randomToken(30),
+	g := &Service{
+		cfg:          cfg,
+		requestToken: randid.Token(30),
 		key:          key,
 		kid:          strings.ToUpper(hex.EncodeToString(sum[:20])),
 		x5t:          base64.RawURLEncoding.EncodeToString(sum[:20]),
 		mux:          http.NewServeMux(),
 	}
-	g.mux.HandleFunc("GET "+githubDiscoveryPath, g.serveDiscovery)
-	g.mux.HandleFunc("GET "+githubJWKSPath, g.serveJWKS)
-	g.mux.HandleFunc(githubTokenPath, g.serveToken)
+	g.mux.HandleFunc("GET "+DiscoveryPath, g.serveDiscovery)
+	g.mux.HandleFunc("GET "+jwksPath, g.serveJWKS)
+	g.mux.HandleFunc(tokenPath, g.serveToken)
 	return g, nil
 }
 
-func (g *githubService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.s.logf("github %s %s", r.Method, r.URL.Path)
+// ServeHTTP serves the discovery document, the JWKS and the token endpoint.
+func (g *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.Logf != nil {
+		g.cfg.Logf("github %s %s", r.Method, r.URL.Path)
+	}
 	g.mux.ServeHTTP(w, r)
 }
 
-// requestURL is the value of ACTIONS_ID_TOKEN_REQUEST_URL.
-func (g *githubService) requestURL() string {
-	return g.s.GitHubURL() + githubTokenPath + "?api-version=2.0"
+// RequestURL is the value of ACTIONS_ID_TOKEN_REQUEST_URL.
+func (g *Service) RequestURL() string {
+	return g.cfg.BaseURL + tokenPath + "?api-version=2.0"
 }
 
-// issuedSecrets is the request token and every ID token issued so far.
-func (g *githubService) issuedSecrets() []string {
+// RequestToken is the value of ACTIONS_ID_TOKEN_REQUEST_TOKEN.
+func (g *Service) RequestToken() string { return g.requestToken }
+
+// Secrets is the request token and every ID token issued so far.
+func (g *Service) Secrets() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]string{g.requestToken}, g.issued...)
 }
 
-// TokenRequests is how many ID tokens the token endpoint has issued. Each
-// credential refresh must fetch a new one, so tests compare it with
-// IssuedCredentials.
-func (s *Sandbox) TokenRequests() int {
-	s.github.mu.Lock()
-	defer s.github.mu.Unlock()
-	return len(s.github.issued)
+// Issued is how many ID tokens the token endpoint has issued.
+func (g *Service) Issued() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.issued)
 }
 
 // serveDiscovery serves the OpenID configuration. The issuer is the world's
 // (GitHub's own by default), while jwks_uri points at this server, so that
 // STS, which looks the issuer up here, fetches the keys from it.
-func (g *githubService) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+func (g *Service) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	claims := append([]string{"sub", "aud", "exp", "iat", "iss", "jti", "nbf"}, githubAlwaysClaims...)
 	claims = append(claims, "environment")
 	writeGitHubJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                g.s.world.GitHub.Issuer,
-		"jwks_uri":                              g.s.GitHubURL() + githubJWKSPath,
+		"issuer":                                g.cfg.Run.Issuer,
+		"jwks_uri":                              g.cfg.BaseURL + jwksPath,
 		"subject_types_supported":               []string{"public", "pairwise"},
 		"response_types_supported":              []string{"id_token"},
 		"claims_supported":                      claims,
@@ -131,7 +191,7 @@ type jwk struct {
 	E   string `json:"e"`
 }
 
-func (g *githubService) serveJWKS(w http.ResponseWriter, r *http.Request) {
+func (g *Service) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	pub := g.key.PublicKey
 	writeGitHubJSON(w, http.StatusOK, map[string]any{"keys": []jwk{{
 		Kty: "RSA",
@@ -146,25 +206,20 @@ func (g *githubService) serveJWKS(w http.ResponseWriter, r *http.Request) {
 
 // serveToken is the runner's token endpoint: GET with the request token as
 // a bearer, an optional audience, and a fresh signed ID token in reply.
-func (g *githubService) serveToken(w http.ResponseWriter, r *http.Request) {
+func (g *Service) serveToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		writeGitHubJSON(w, http.StatusMethodNotAllowed, githubError("The requested resource does not support http method '"+r.Method+"'."))
 		return
 	}
-	if f, ok := g.s.faults.take("github", "token"); ok {
-		if f.LatencyMillis > 0 {
-			select {
-			case <-time.After(time.Duration(f.LatencyMillis) * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f.Code != "" || f.Status != 0 {
-			e := f.apiError()
-			writeGitHubJSON(w, e.Status, githubError(e.Message))
-			return
-		}
+	f, err := faults.Apply(r.Context(), g.cfg.Faults, "github", "token")
+	if err != nil {
+		return
+	}
+	if f != nil {
+		status, _, msg := f.Response()
+		writeGitHubJSON(w, status, githubError(msg))
+		return
 	}
 	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(bearer), []byte(g.requestToken)) != 1 {
@@ -176,7 +231,7 @@ func (g *githubService) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	audience := r.URL.Query().Get("audience")
 	if audience == "" {
-		audience = "https://github.com/" + g.s.world.GitHub.Claims["repository_owner"]
+		audience = "https://github.com/" + g.cfg.Run.Claims["repository_owner"]
 	}
 	token, err := g.mint(audience)
 	if err != nil {
@@ -190,8 +245,8 @@ func (g *githubService) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // claims builds the payload of an ID token for audience, issued at iat.
-func (g *githubService) claims(audience string, iat time.Time) map[string]any {
-	run := g.s.world.GitHub
+func (g *Service) claims(audience string, iat time.Time) map[string]any {
+	run := g.cfg.Run
 	c := map[string]any{}
 	for _, name := range githubAlwaysClaims {
 		c[name] = ""
@@ -205,7 +260,7 @@ func (g *githubService) claims(audience string, iat time.Time) map[string]any {
 	if run.Claims["sub"] == "" {
 		c["sub"] = githubSubject(run.Claims)
 	}
-	c["jti"] = newRequestID()
+	c["jti"] = randid.UUID()
 	c["aud"] = audience
 	c["iss"] = run.Issuer
 	c["iat"] = iat.Unix()
@@ -229,8 +284,8 @@ func githubSubject(claims map[string]string) string {
 }
 
 // mint signs a new RS256 ID token.
-func (g *githubService) mint(audience string) (string, error) {
-	iat := g.s.now().Add(time.Duration(g.s.world.GitHub.IssuedAtOffsetSeconds) * time.Second)
+func (g *Service) mint(audience string) (string, error) {
+	iat := g.cfg.Now().Add(time.Duration(g.cfg.Run.IssuedAtOffsetSeconds) * time.Second)
 	header, err := json.Marshal(map[string]string{"typ": "JWT", "alg": "RS256", "x5t": g.x5t, "kid": g.kid})
 	if err != nil {
 		return "", err

@@ -1,4 +1,8 @@
-package sandbox
+// Package sts stands in for AWS STS, in the awsQuery protocol:
+// AssumeRoleWithWebIdentity (unsigned: an OIDC ID token checked against the
+// issuer's keys and the role's trust policy), AssumeRole for role chains and
+// GetCallerIdentity.
+package sts
 
 import (
 	"context"
@@ -16,44 +20,76 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
 )
 
-// stsService stands in for AWS STS: AssumeRoleWithWebIdentity (unsigned),
-// AssumeRole and GetCallerIdentity (signed), in the awsQuery protocol.
-type stsService struct {
-	s *Sandbox
-	// client fetches identity providers' discovery documents and keys.
-	client *http.Client
+// The API STS speaks.
+const (
+	version   = "2011-06-15"
+	namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+)
 
-	mu    sync.Mutex
-	calls map[string]int
+// Roles looks up roles and OIDC providers.
+type Roles interface {
+	Role(account, name string) *iam.Role
+	OIDCProvider(account, host string) *iam.OIDCProvider
 }
 
-func newSTSService(s *Sandbox) *stsService {
-	return &stsService{s: s, client: &http.Client{Timeout: 5 * time.Second}, calls: map[string]int{}}
+// Sessions issues credentials.
+type Sessions interface {
+	Issue(tmpl awsproto.Session, d time.Duration) *awsproto.Session
 }
 
-// recordCall counts a call that reached STS, before faults, signature
-// checks or validation can fail it.
-func (st *stsService) recordCall(operation string) {
-	st.mu.Lock()
-	st.calls[operation]++
-	st.mu.Unlock()
+// Authorizer decides whether a session's identity policy allows a call.
+type Authorizer interface {
+	Decide(caller *awsproto.Session, action, resource string, keys map[string]string) iam.Authorization
 }
 
-// STSCalls is how many calls of an STS operation (AssumeRoleWithWebIdentity,
-// AssumeRole, GetCallerIdentity) have reached the sandbox, failed ones
-// included: tests use it to tell a client that fails fast from one that
-// retries.
-func (s *Sandbox) STSCalls(operation string) int {
-	s.sts.mu.Lock()
-	defer s.sts.mu.Unlock()
-	return s.sts.calls[operation]
+// Config is what STS needs.
+type Config struct {
+	Roles      Roles
+	Sessions   Sessions
+	Authorizer Authorizer
+	// Now is the clock tokens are checked against.
+	Now func() time.Time
+	// DiscoveryURL is the base URL under which an issuer's discovery
+	// document is read: the issuer itself, unless the sandbox serves it.
+	DiscoveryURL func(issuer string) string
+	// Client fetches identity providers' discovery documents and keys; one
+	// with a 5-second timeout when nil.
+	Client *http.Client
+	// Logf, when set, receives why an identity provider could not be read.
+	Logf func(format string, args ...any)
 }
 
-func (st *stsService) handle(c *Call) (any, *APIError) {
+// Service is the STS stand-in.
+type Service struct {
+	cfg Config
+}
+
+var _ awsproto.Service = (*Service)(nil)
+
+// New returns STS.
+func New(cfg Config) *Service {
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 5 * time.Second}
+	}
+	return &Service{cfg: cfg}
+}
+
+// API is STS's: awsQuery, where AssumeRoleWithWebIdentity is unsigned.
+func (st *Service) API() awsproto.API {
+	return awsproto.API{
+		Name: "sts", Protocol: awsproto.Query, Version: version, Namespace: namespace,
+		Unsigned: []string{"AssumeRoleWithWebIdentity"},
+	}
+}
+
+// Handle serves one STS call.
+func (st *Service) Handle(c *awsproto.Call) (any, *awsproto.Error) {
 	switch c.Operation {
 	case "AssumeRoleWithWebIdentity":
 		return st.assumeRoleWithWebIdentity(c)
@@ -62,35 +98,35 @@ func (st *stsService) handle(c *Call) (any, *APIError) {
 	case "GetCallerIdentity":
 		return st.getCallerIdentity(c)
 	}
-	return nil, &APIError{Status: 400, Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version 2011-06-15", c.Operation)}
+	return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version %s", c.Operation, version)
 }
 
 // The awsQuery result elements, named as STS names them.
-type stsCredentials struct {
+type credentials struct {
 	AccessKeyId     string
 	SecretAccessKey string
 	SessionToken    string
 	Expiration      string
 }
 
-type stsAssumedRoleUser struct {
+type assumedRoleUser struct {
 	Arn           string
 	AssumedRoleId string
 }
 
 type assumeRoleWithWebIdentityResult struct {
 	XMLName                     xml.Name `xml:"AssumeRoleWithWebIdentityResult"`
-	Credentials                 stsCredentials
+	Credentials                 credentials
 	SubjectFromWebIdentityToken string
-	AssumedRoleUser             stsAssumedRoleUser
+	AssumedRoleUser             assumedRoleUser
 	Provider                    string
 	Audience                    string
 }
 
 type assumeRoleResult struct {
 	XMLName         xml.Name `xml:"AssumeRoleResult"`
-	Credentials     stsCredentials
-	AssumedRoleUser stsAssumedRoleUser
+	Credentials     credentials
+	AssumedRoleUser assumedRoleUser
 }
 
 type getCallerIdentityResult struct {
@@ -100,8 +136,8 @@ type getCallerIdentityResult struct {
 	Arn     string
 }
 
-func credentialsOf(sess *Session) stsCredentials {
-	return stsCredentials{
+func credentialsOf(sess *awsproto.Session) credentials {
+	return credentials{
 		AccessKeyId:     sess.AccessKeyID,
 		SecretAccessKey: sess.SecretAccessKey,
 		SessionToken:    sess.SessionToken,
@@ -132,59 +168,23 @@ var (
 	roleARNPattern     = regexp.MustCompile(`^arn:aws[\w-]*:iam::(\d{12}):role/((?:[\x21-\x7e]+/)*)([\w+=,.@-]{1,64})$`)
 )
 
-// validation collects constraint violations and reports them the way AWS's
-// request validation does: "N validation errors detected: ...; ...".
-type validation []string
-
-func (v *validation) add(value, member, constraint string) {
-	*v = append(*v, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must %s", value, member, constraint))
-}
-
-func (v *validation) null(member string) {
-	*v = append(*v, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", member))
-}
-
-func (v validation) err() *APIError {
-	switch len(v) {
-	case 0:
-		return nil
-	case 1:
-		return validationError("1 validation error detected: " + v[0])
-	}
-	return validationError(fmt.Sprintf("%d validation errors detected: %s", len(v), strings.Join(v, "; ")))
-}
-
-func validationError(msg string) *APIError {
-	return &APIError{Status: 400, Code: "ValidationError", Message: msg}
-}
-
-// length checks a string parameter's length bounds.
-func (v *validation) length(value, member string, min, max int) {
-	switch n := len(value); {
-	case n < min:
-		v.add(value, member, fmt.Sprintf("have length greater than or equal to %d", min))
-	case n > max:
-		v.add(value, member, fmt.Sprintf("have length less than or equal to %d", max))
-	}
-}
-
 // parseAssumeRoleParams validates what AssumeRole and
 // AssumeRoleWithWebIdentity share, with AWS's constraint messages.
-func parseAssumeRoleParams(c *Call, v *validation) assumeRoleParams {
+func parseAssumeRoleParams(c *awsproto.Call, v *awsproto.Validation) assumeRoleParams {
 	var p assumeRoleParams
 	p.RoleARN = c.Form.Get("RoleArn")
 	p.SessionName = c.Form.Get("RoleSessionName")
 	if !c.Form.Has("RoleArn") {
-		v.null("roleArn")
+		v.Null("roleArn")
 	} else {
-		v.length(p.RoleARN, "roleArn", 20, 2048)
+		v.Length(p.RoleARN, "roleArn", 20, 2048)
 	}
 	if !c.Form.Has("RoleSessionName") {
-		v.null("roleSessionName")
+		v.Null("roleSessionName")
 	} else {
-		v.length(p.SessionName, "roleSessionName", 2, 64)
+		v.Length(p.SessionName, "roleSessionName", 2, 64)
 		if !sessionNamePattern.MatchString(p.SessionName) {
-			v.add(p.SessionName, "roleSessionName", `satisfy regular expression pattern: [\w+=,.@-]*`)
+			v.Add(p.SessionName, "roleSessionName", `satisfy regular expression pattern: [\w+=,.@-]*`)
 		}
 	}
 	p.Duration = defaultSessionSeconds
@@ -192,11 +192,11 @@ func parseAssumeRoleParams(c *Call, v *validation) assumeRoleParams {
 		d, err := strconv.Atoi(raw)
 		switch {
 		case err != nil:
-			v.add(raw, "durationSeconds", "be a number")
+			v.Add(raw, "durationSeconds", "be a number")
 		case d < 900:
-			v.add(raw, "durationSeconds", "have value greater than or equal to 900")
+			v.Add(raw, "durationSeconds", "have value greater than or equal to 900")
 		case d > 43200:
-			v.add(raw, "durationSeconds", "have value less than or equal to 43200")
+			v.Add(raw, "durationSeconds", "have value less than or equal to 43200")
 		default:
 			p.Duration = d
 		}
@@ -206,33 +206,33 @@ func parseAssumeRoleParams(c *Call, v *validation) assumeRoleParams {
 
 // resolveRoleARN checks the shape of a role ARN once its parameters have
 // passed validation.
-func (p *assumeRoleParams) resolveRoleARN() *APIError {
+func (p *assumeRoleParams) resolveRoleARN() *awsproto.Error {
 	m := roleARNPattern.FindStringSubmatch(p.RoleARN)
 	if m == nil {
-		return validationError("Request ARN is invalid")
+		return awsproto.ValidationError("Request ARN is invalid")
 	}
 	p.Account, p.RoleName = m[1], m[3]
 	return nil
 }
 
 // checkMaxSession enforces the role's maximum session duration.
-func checkMaxSession(role *Role, duration int) *APIError {
+func checkMaxSession(role *iam.Role, duration int) *awsproto.Error {
 	if duration > role.MaxSessionDuration {
-		return validationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+		return awsproto.ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
 	return nil
 }
 
 // issueSession issues a session of the role p names, for the duration p
 // asks, once that is within the role's maximum; sourceIdentity is who asked.
-func (st *stsService) issueSession(role *Role, p assumeRoleParams, sourceIdentity string) (*Session, *APIError) {
+func (st *Service) issueSession(role *iam.Role, p assumeRoleParams, sourceIdentity string) (*awsproto.Session, *awsproto.Error) {
 	if apiErr := checkMaxSession(role, p.Duration); apiErr != nil {
 		return nil, apiErr
 	}
-	return st.s.sessions.issue(Session{
+	return st.cfg.Sessions.Issue(awsproto.Session{
 		Account:        p.Account,
 		RoleName:       p.RoleName,
-		RoleID:         roleID(p.Account, p.RoleName),
+		RoleID:         iam.RoleID(p.Account, p.RoleName),
 		SessionName:    p.SessionName,
 		SourceIdentity: sourceIdentity,
 	}, time.Duration(p.Duration)*time.Second), nil
@@ -242,51 +242,49 @@ func (st *stsService) issueSession(role *Role, p assumeRoleParams, sourceIdentit
 // token must come from an identity provider the role's account registered,
 // be signed by a key the issuer publishes, be current, be meant for an
 // audience the provider accepts, and satisfy the role's trust policy.
-func (st *stsService) assumeRoleWithWebIdentity(c *Call) (any, *APIError) {
-	var v validation
+func (st *Service) assumeRoleWithWebIdentity(c *awsproto.Call) (any, *awsproto.Error) {
+	var v awsproto.Validation
 	p := parseAssumeRoleParams(c, &v)
 	token := c.Form.Get("WebIdentityToken")
 	if !c.Form.Has("WebIdentityToken") {
-		v.null("webIdentityToken")
+		v.Null("webIdentityToken")
 	} else if n := len(token); n < 4 || n > 20000 {
 		// The token is a secret: the message does not echo it.
-		v = append(v, fmt.Sprintf("Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000, but was %d", n))
+		v.Addf("Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000, but was %d", n)
 	}
 	if c.Form.Has("ProviderId") {
-		v.length(c.Form.Get("ProviderId"), "providerId", 4, 2048)
+		v.Length(c.Form.Get("ProviderId"), "providerId", 4, 2048)
 	}
 	if c.Form.Has("Policy") {
-		v.length(c.Form.Get("Policy"), "policy", 1, 2048)
+		v.Length(c.Form.Get("Policy"), "policy", 1, 2048)
 	}
-	if apiErr := v.err(); apiErr != nil {
+	if apiErr := v.Err(); apiErr != nil {
 		return nil, apiErr
 	}
 	if apiErr := p.resolveRoleARN(); apiErr != nil {
 		return nil, apiErr
 	}
 
-	idt, apiErr := st.verifyIdentityToken(c.Request.Context(), p.Account, token)
+	idt, apiErr := st.verifyIdentityToken(c.Context(), p.Account, token)
 	if apiErr != nil {
 		return nil, apiErr
 	}
 
-	denied := &APIError{Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
-	role := st.s.role(p.Account, p.RoleName)
+	denied := &awsproto.Error{Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
+	role := st.cfg.Roles.Role(p.Account, p.RoleName)
 	if role == nil {
 		return nil, denied
 	}
-	ctx := map[string][]string{
-		"sts:rolesessionname": {p.SessionName},
-	}
+	ctx := iam.Context{}
+	ctx.Set("sts:RoleSessionName", p.SessionName)
 	for name, values := range idt.claimValues() {
-		ctx[strings.ToLower(idt.providerHost+":"+name)] = values
+		ctx.Set(idt.providerHost+":"+name, values...)
 	}
-	if !trustAllows(role.TrustPolicy, trustRequest{
-		Action:        "sts:AssumeRoleWithWebIdentity",
-		PrincipalType: "Federated",
-		Principals:    []string{idt.providerARN},
-		Context:       ctx,
-	}) {
+	if !iam.Evaluate(role.TrustPolicy, iam.Request{
+		Action:    "sts:AssumeRoleWithWebIdentity",
+		Principal: &iam.Principal{Type: "Federated", Names: []string{idt.providerARN}},
+		Context:   ctx,
+	}).Allowed {
 		return nil, denied
 	}
 	sess, apiErr := st.issueSession(role, p, idt.subject)
@@ -296,7 +294,7 @@ func (st *stsService) assumeRoleWithWebIdentity(c *Call) (any, *APIError) {
 	return assumeRoleWithWebIdentityResult{
 		Credentials:                 credentialsOf(sess),
 		SubjectFromWebIdentityToken: idt.subject,
-		AssumedRoleUser:             stsAssumedRoleUser{Arn: sess.AssumedRoleARN(), AssumedRoleId: sess.AssumedRoleID()},
+		AssumedRoleUser:             assumedRoleUser{Arn: sess.AssumedRoleARN(), AssumedRoleId: sess.AssumedRoleID()},
 		Provider:                    idt.providerARN,
 		Audience:                    idt.audience,
 	}, nil
@@ -306,18 +304,18 @@ func (st *stsService) assumeRoleWithWebIdentity(c *Call) (any, *APIError) {
 // identity policy must allow sts:AssumeRole on it (unless, in the same
 // account, the trust policy names the caller itself) and the role's trust
 // policy must trust the caller.
-func (st *stsService) assumeRole(c *Call) (any, *APIError) {
+func (st *Service) assumeRole(c *awsproto.Call) (any, *awsproto.Error) {
 	caller := c.Caller
-	var v validation
+	var v awsproto.Validation
 	p := parseAssumeRoleParams(c, &v)
 	externalID, hasExternalID := c.Form.Get("ExternalId"), c.Form.Has("ExternalId")
 	if hasExternalID {
-		v.length(externalID, "externalId", 2, 1224)
+		v.Length(externalID, "externalId", 2, 1224)
 		if !externalIDPattern.MatchString(externalID) {
-			v.add(externalID, "externalId", `satisfy regular expression pattern: [\w+=,.@:\/-]*`)
+			v.Add(externalID, "externalId", `satisfy regular expression pattern: [\w+=,.@:\/-]*`)
 		}
 	}
-	if apiErr := v.err(); apiErr != nil {
+	if apiErr := v.Err(); apiErr != nil {
 		return nil, apiErr
 	}
 	if apiErr := p.resolveRoleARN(); apiErr != nil {
@@ -325,42 +323,39 @@ func (st *stsService) assumeRole(c *Call) (any, *APIError) {
 	}
 	// Every caller here is a role session, so every AssumeRole is a chain.
 	if p.Duration > chainedSessionLimit {
-		return nil, validationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+		return nil, awsproto.ValidationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
 
-	denied := &APIError{Status: 403, Code: "AccessDenied", Message: fmt.Sprintf(
+	denied := &awsproto.Error{Status: 403, Code: "AccessDenied", Message: fmt.Sprintf(
 		"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.AssumedRoleARN(), p.RoleARN)}
-	role := st.s.role(p.Account, p.RoleName)
+	role := st.cfg.Roles.Role(p.Account, p.RoleName)
 	if role == nil {
 		return nil, denied
 	}
-	ctx := map[string][]string{
-		"aws:principalarn":     {caller.RoleARN()},
-		"aws:principalaccount": {caller.Account},
-		"aws:principaltype":    {"AssumedRole"},
-		"aws:userid":           {caller.AssumedRoleID()},
-		"sts:rolesessionname":  {p.SessionName},
+	keys := map[string]string{
+		"aws:PrincipalType":   "AssumedRole",
+		"aws:userid":          caller.AssumedRoleID(),
+		"sts:RoleSessionName": p.SessionName,
 	}
 	if hasExternalID {
-		ctx["sts:externalid"] = []string{externalID}
+		keys["sts:ExternalId"] = externalID
 	}
-	req := trustRequest{
-		Action:        "sts:AssumeRole",
-		PrincipalType: "AWS",
-		Principals:    []string{caller.RoleARN(), caller.AssumedRoleARN(), "arn:aws:iam::" + caller.Account + ":root", caller.Account},
-		Context:       ctx,
+	// The caller's own identity policy is asked with the same keys as the
+	// trust policy.
+	identity := st.cfg.Authorizer.Decide(caller, "sts:AssumeRole", p.RoleARN, keys)
+	trust := func(names ...string) bool {
+		return iam.Evaluate(role.TrustPolicy, iam.Request{
+			Action:    "sts:AssumeRole",
+			Principal: &iam.Principal{Type: "AWS", Names: names},
+			Context:   identity.Context,
+		}).Allowed
 	}
-	trusted := trustAllows(role.TrustPolicy, req)
+	trusted := trust(caller.RoleARN(), caller.AssumedRoleARN(), awsproto.ARN("iam", "", caller.Account, "root"), caller.Account)
 	// In its own account a role that the trust policy names directly needs
 	// no identity policy; trust granted to a whole account, or across
 	// accounts, must also be allowed by the caller's own permissions.
-	namedDirectly := trusted && trustAllows(role.TrustPolicy, trustRequest{
-		Action: req.Action, PrincipalType: req.PrincipalType, Context: req.Context,
-		Principals: []string{caller.RoleARN(), caller.AssumedRoleARN()},
-	})
-	callerRole := st.s.role(caller.Account, caller.RoleName)
-	identityAllows := callerRole != nil && policyAllows(callerRole.Permissions, "sts:AssumeRole", p.RoleARN, ctx)
-	if !trusted || !(identityAllows || (namedDirectly && caller.Account == p.Account)) {
+	namedDirectly := trusted && trust(caller.RoleARN(), caller.AssumedRoleARN())
+	if !trusted || !(identity.Allowed || (namedDirectly && caller.Account == p.Account)) {
 		return nil, denied
 	}
 	sess, apiErr := st.issueSession(role, p, caller.AssumedRoleARN())
@@ -369,11 +364,11 @@ func (st *stsService) assumeRole(c *Call) (any, *APIError) {
 	}
 	return assumeRoleResult{
 		Credentials:     credentialsOf(sess),
-		AssumedRoleUser: stsAssumedRoleUser{Arn: sess.AssumedRoleARN(), AssumedRoleId: sess.AssumedRoleID()},
+		AssumedRoleUser: assumedRoleUser{Arn: sess.AssumedRoleARN(), AssumedRoleId: sess.AssumedRoleID()},
 	}, nil
 }
 
-func (st *stsService) getCallerIdentity(c *Call) (any, *APIError) {
+func (st *Service) getCallerIdentity(c *awsproto.Call) (any, *awsproto.Error) {
 	return getCallerIdentityResult{
 		UserId:  c.Caller.AssumedRoleID(),
 		Account: c.Caller.Account,
@@ -412,15 +407,15 @@ func (t *identityToken) claimValues() map[string][]string {
 	return out
 }
 
-func invalidIdentityToken(msg string) *APIError {
-	return &APIError{Status: 400, Code: "InvalidIdentityToken", Message: msg}
+func invalidIdentityToken(msg string) *awsproto.Error {
+	return &awsproto.Error{Status: 400, Code: "InvalidIdentityToken", Message: msg}
 }
 
 // verifyIdentityToken checks an ID token the way STS does, in STS's order:
 // the issuer must be a provider of the account, the signature must verify
 // against the issuer's published keys, the token must be current, and its
 // audience must be one the provider accepts.
-func (st *stsService) verifyIdentityToken(ctx context.Context, account, token string) (*identityToken, *APIError) {
+func (st *Service) verifyIdentityToken(ctx context.Context, account, token string) (*identityToken, *awsproto.Error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return nil, invalidIdentityToken("The ID token provided is not a valid JWT: it must have three dot-separated parts")
@@ -444,17 +439,9 @@ func (st *stsService) verifyIdentityToken(ctx context.Context, account, token st
 	if iss == "" {
 		return nil, invalidIdentityToken("The ID token has no issuer (iss)")
 	}
-	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(iss, "https://"), "http://"), "/")
-	var provider *OIDCProvider
-	if acct := st.s.world.Accounts[account]; acct != nil {
-		for i := range acct.OIDCProviders {
-			if strings.TrimSuffix(acct.OIDCProviders[i].URL, "/") == host {
-				provider = &acct.OIDCProviders[i]
-				break
-			}
-		}
-	}
-	if provider == nil {
+	host := iam.ProviderHost(iss)
+	var provider *iam.OIDCProvider
+	if provider = st.cfg.Roles.OIDCProvider(account, host); provider == nil {
 		return nil, invalidIdentityToken("No OpenIDConnect provider found in your account for " + iss)
 	}
 
@@ -474,13 +461,13 @@ func (st *stsService) verifyIdentityToken(ctx context.Context, account, token st
 		return nil, invalidIdentityToken("The ID token's signature could not be verified with your identity provider's keys")
 	}
 
-	now := st.s.now().Unix()
+	now := st.cfg.Now().Unix()
 	exp, hasExp := numericClaim(claims, "exp")
 	if !hasExp {
 		return nil, invalidIdentityToken("The ID token has no expiration time (exp)")
 	}
 	if now >= exp {
-		return nil, &APIError{Status: 400, Code: "ExpiredTokenException", Message: fmt.Sprintf(
+		return nil, &awsproto.Error{Status: 400, Code: "ExpiredTokenException", Message: fmt.Sprintf(
 			"Token expired: current date/time %d must be before the expiration date/time %d", now, exp)}
 	}
 	if nbf, ok := numericClaim(claims, "nbf"); ok && now < nbf {
@@ -516,7 +503,7 @@ func (st *stsService) verifyIdentityToken(ctx context.Context, account, token st
 		subject:      sub,
 		audience:     accepted,
 		providerHost: host,
-		providerARN:  "arn:aws:iam::" + account + ":oidc-provider/" + host,
+		providerARN:  awsproto.ARN("iam", "", account, "oidc-provider/"+host),
 	}, nil
 }
 
@@ -548,18 +535,15 @@ func numericClaim(claims map[string]any, name string) (int64, bool) {
 }
 
 // fetchKeys reads an issuer's signing keys as STS does: its discovery
-// document, then the JWKS it names. The world's GitHub issuer is served by
-// the sandbox's own token service, so its discovery document is read there;
-// any other issuer is fetched from its own URL. A provider that cannot be
-// reached is an IDPCommunicationError, which clients retry.
-func (st *stsService) fetchKeys(ctx context.Context, issuer string) (map[string]*rsa.PublicKey, *APIError) {
-	base := strings.TrimSuffix(issuer, "/")
-	if issuer == st.s.world.GitHub.Issuer {
-		base = st.s.GitHubURL()
-	}
-	unreachable := func(err error) *APIError {
-		st.s.logf("sts: fetch keys of %s: %v", issuer, err)
-		return &APIError{Status: 400, Code: "IDPCommunicationError", Message: "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"}
+// document, then the JWKS it names. A provider that cannot be reached is an
+// IDPCommunicationError, which clients retry.
+func (st *Service) fetchKeys(ctx context.Context, issuer string) (map[string]*rsa.PublicKey, *awsproto.Error) {
+	base := strings.TrimSuffix(st.cfg.DiscoveryURL(issuer), "/")
+	unreachable := func(err error) *awsproto.Error {
+		if st.cfg.Logf != nil {
+			st.cfg.Logf("sts: fetch keys of %s: %v", issuer, err)
+		}
+		return &awsproto.Error{Status: 400, Code: "IDPCommunicationError", Message: "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"}
 	}
 	var discovery struct {
 		Issuer  string `json:"issuer"`
@@ -572,7 +556,12 @@ func (st *stsService) fetchKeys(ctx context.Context, issuer string) (map[string]
 		return nil, unreachable(errors.New("discovery document names no jwks_uri"))
 	}
 	var set struct {
-		Keys []jwk `json:"keys"`
+		Keys []struct {
+			Kty string `json:"kty"`
+			Kid string `json:"kid"`
+			N   string `json:"n"`
+			E   string `json:"e"`
+		} `json:"keys"`
 	}
 	if err := st.getJSON(ctx, discovery.JWKSURI, &set); err != nil {
 		return nil, unreachable(err)
@@ -592,12 +581,12 @@ func (st *stsService) fetchKeys(ctx context.Context, issuer string) (map[string]
 	return keys, nil
 }
 
-func (st *stsService) getJSON(ctx context.Context, url string, v any) error {
+func (st *Service) getJSON(ctx context.Context, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := st.client.Do(req)
+	resp, err := st.cfg.Client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package sandbox_test
+package ecr_test
 
 import (
 	"context"
@@ -73,7 +73,7 @@ func registryLogin(t *testing.T, client *ecr.Client) (password, proxy string) {
 	return pw, aws.ToString(d.ProxyEndpoint)
 }
 
-func TestECRAuthorizationToken(t *testing.T) {
+func TestAuthorizationToken(t *testing.T) {
 	t.Parallel()
 	sb, client := ecrSandbox(t, nil)
 	pw, proxy := registryLogin(t, client)
@@ -89,7 +89,7 @@ func TestECRAuthorizationToken(t *testing.T) {
 	}
 }
 
-func TestECRDescribeRepositories(t *testing.T) {
+func TestDescribeRepositories(t *testing.T) {
 	t.Parallel()
 	sb, client := ecrSandbox(t, nil)
 	ctx := context.Background()
@@ -111,7 +111,7 @@ func TestECRDescribeRepositories(t *testing.T) {
 	}
 }
 
-func TestECRDescribeRepositoriesMissing(t *testing.T) {
+func TestDescribeRepositoriesMissing(t *testing.T) {
 	t.Parallel()
 	w := sandbox.DemoWorld()
 	role := w.Accounts[ecrTestAccount].Roles["gha-deploy"]
@@ -130,7 +130,7 @@ func TestECRDescribeRepositoriesMissing(t *testing.T) {
 
 // TestECRFront pushes with go-containerregistry through the front and
 // checks what ECR's API then reports, and the front's refusals.
-func TestECRFront(t *testing.T) {
+func TestFront(t *testing.T) {
 	t.Parallel()
 	clock := &sandboxtest.Clock{}
 	sb, client := ecrSandbox(t, clock)
@@ -228,7 +228,7 @@ func TestECRFront(t *testing.T) {
 	}
 }
 
-func TestECRFrontRepositoryAndPermissions(t *testing.T) {
+func TestFrontRepositoryAndPermissions(t *testing.T) {
 	t.Parallel()
 	w := sandbox.DemoWorld()
 	role := w.Accounts[ecrTestAccount].Roles["gha-deploy"]
@@ -259,7 +259,7 @@ func TestECRFrontRepositoryAndPermissions(t *testing.T) {
 	}
 }
 
-func TestECRFrontFaults(t *testing.T) {
+func TestFrontFaults(t *testing.T) {
 	t.Parallel()
 	sb, client := ecrSandbox(t, nil)
 	pw, _ := registryLogin(t, client)

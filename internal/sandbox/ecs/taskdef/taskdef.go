@@ -1,4 +1,7 @@
-package sandbox
+// Package taskdef is ECS's task definitions as the sandbox's ECS holds them:
+// a registration checked against ECS's model and rules, the revision it
+// becomes, and what ECS derives from it.
+package taskdef
 
 import (
 	"bytes"
@@ -13,58 +16,74 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
 	"github.com/aws/smithy-go"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 )
 
-// ecsTaskDef is one registered revision of a task definition family.
-type ecsTaskDef struct {
-	family   string
-	revision int
-	arn      string
-	// body holds the registerable fields as the caller sent them, checked
+// Revision is one registered revision of a task definition family.
+type Revision struct {
+	Family   string
+	Revision int
+	ARN      string
+	// Body holds the registerable fields as the caller sent them, checked
 	// against ECS's model; members ECS does not know are dropped, as its
 	// JSON front end ignores them.
-	body       map[string]any
-	containers []ecsContainerSpec
-	cpu        string
-	memory     string
+	Body       map[string]any
+	Containers []Container
+	CPU        string
+	Memory     string
 
-	status             string // ACTIVE or INACTIVE
-	requiresAttributes []ecsAttribute
-	compatibilities    []string
-	registeredAt       time.Time
-	deregisteredAt     time.Time
-	registeredBy       string
-	tags               []ecsTag
+	Status             string // ACTIVE or INACTIVE
+	RequiresAttributes []Attribute
+	Compatibilities    []string
+	RegisteredAt       time.Time
+	DeregisteredAt     time.Time
+	RegisteredBy       string
+	Tags               []Tag
 }
 
-// ecsContainerSpec is what the simulation needs to know of a container.
-type ecsContainerSpec struct {
+// Container is what a task needs to know of a container.
+type Container struct {
 	Name      string
 	Image     string
 	Essential bool
 }
 
-// json renders the task definition as DescribeTaskDefinition returns it.
-func (td *ecsTaskDef) json() map[string]any {
-	out := make(map[string]any, len(td.body)+8)
-	for k, v := range td.body {
+// Tag is a resource tag on ECS's wire.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Attribute is a task definition's required attribute (and a cluster's
+// setting) on ECS's wire.
+type Attribute struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+}
+
+// JSON renders the revision as DescribeTaskDefinition returns it.
+func (td *Revision) JSON() map[string]any {
+	out := make(map[string]any, len(td.Body)+8)
+	for k, v := range td.Body {
 		out[k] = v
 	}
-	out["taskDefinitionArn"] = td.arn
-	out["revision"] = td.revision
-	out["status"] = td.status
-	out["requiresAttributes"] = td.requiresAttributes
-	out["compatibilities"] = td.compatibilities
-	out["registeredAt"] = ecsAt(td.registeredAt)
-	out["registeredBy"] = td.registeredBy
-	if !td.deregisteredAt.IsZero() {
-		out["deregisteredAt"] = ecsAt(td.deregisteredAt)
+	out["taskDefinitionArn"] = td.ARN
+	out["revision"] = td.Revision
+	out["status"] = td.Status
+	out["requiresAttributes"] = td.RequiresAttributes
+	out["compatibilities"] = td.Compatibilities
+	out["registeredAt"] = awsproto.At(td.RegisteredAt)
+	out["registeredBy"] = td.RegisteredBy
+	if !td.DeregisteredAt.IsZero() {
+		out["deregisteredAt"] = awsproto.At(td.DeregisteredAt)
 	}
 	return out
 }
 
-// ecsRegisterInput is the part of RegisterTaskDefinition the sandbox reasons about.
-type ecsRegisterInput struct {
+// Input is the part of RegisterTaskDefinition's request the sandbox
+// reasons about.
+type Input struct {
 	Family                  string   `json:"family"`
 	TaskRoleArn             string   `json:"taskRoleArn"`
 	ExecutionRoleArn        string   `json:"executionRoleArn"`
@@ -83,58 +102,60 @@ type ecsRegisterInput struct {
 		} `json:"logConfiguration"`
 		Secrets []any `json:"secrets"`
 	} `json:"containerDefinitions"`
-	Tags []ecsTag `json:"tags"`
+	Tags []Tag `json:"tags"`
 }
 
 var (
-	ecsFamilyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	ecsTagKeyPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	ecsImageTemplate = regexp.MustCompile(`\{\{ecr:(\d{12})\}\}`)
+	familyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	tagKeyPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 )
 
-func ecsClientError(format string, args ...any) *APIError {
-	return &APIError{Status: 400, Code: "ClientException", Message: fmt.Sprintf(format, args...)}
+// ClientError is ECS's ClientException: a request ECS understood and refuses.
+func ClientError(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf("ClientException", format, args...)
 }
 
-func ecsInvalidParameter(format string, args ...any) *APIError {
-	return &APIError{Status: 400, Code: "InvalidParameterException", Message: fmt.Sprintf(format, args...)}
+// InvalidParameter is ECS's InvalidParameterException.
+func InvalidParameter(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf("InvalidParameterException", format, args...)
 }
 
-// ecsParseTaskDefinition checks a RegisterTaskDefinition request body the way
-// ECS does: first its shape against ECS's model (a value of the wrong type
-// is a SerializationException), then its meaning (ClientException).
-func ecsParseTaskDefinition(raw []byte) (map[string]any, *ecsRegisterInput, *APIError) {
+// Parse checks a RegisterTaskDefinition request body the way ECS does:
+// first its shape against ECS's model (a value of the wrong type is a
+// SerializationException), then its meaning (ClientException). It returns
+// the registerable members (tags left out) and the input.
+func Parse(raw []byte) (map[string]any, *Input, *awsproto.Error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return nil, nil, &APIError{Status: 400, Code: "SerializationException", Message: "Unable to parse request body: " + err.Error()}
+		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: "Unable to parse request body: " + err.Error()}
 	}
-	checked, err := ecsConformToShape(schemas.RegisterTaskDefinitionRequest, doc, "")
+	checked, err := conformToShape(schemas.RegisterTaskDefinitionRequest, doc, "")
 	if err != nil {
-		return nil, nil, &APIError{Status: 400, Code: "SerializationException", Message: err.Error()}
+		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: err.Error()}
 	}
 	body := checked.(map[string]any)
-	var in ecsRegisterInput
+	var in Input
 	data, _ := json.Marshal(body)
 	if err := json.Unmarshal(data, &in); err != nil {
-		return nil, nil, &APIError{Status: 400, Code: "SerializationException", Message: err.Error()}
+		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: err.Error()}
 	}
-	if apiErr := ecsValidateTaskDefinition(&in); apiErr != nil {
+	if apiErr := validate(&in); apiErr != nil {
 		return nil, nil, apiErr
 	}
 	delete(body, "tags")
 	return body, &in, nil
 }
 
-// ecsConformToShape walks a decoded JSON value along a Smithy schema, dropping
+// conformToShape walks a decoded JSON value along a Smithy schema, dropping
 // members the model does not have and rejecting values of the wrong type.
-func ecsConformToShape(s *smithy.Schema, v any, path string) (any, error) {
+func conformToShape(s *smithy.Schema, v any, path string) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	wrong := func(want string) error {
-		return fmt.Errorf("Unexpected value at %s: %s can not be converted to %s", ecsDisplayPath(path), ecsJsonKind(v), want)
+		return fmt.Errorf("Unexpected value at %s: %s can not be converted to %s", displayPath(path), jsonKind(v), want)
 	}
 	switch s.Type() {
 	case smithy.ShapeTypeStructure, smithy.ShapeTypeUnion:
@@ -148,7 +169,7 @@ func ecsConformToShape(s *smithy.Schema, v any, path string) (any, error) {
 			if m == nil {
 				continue
 			}
-			cv, err := ecsConformToShape(m, mv, path+"."+k)
+			cv, err := conformToShape(m, mv, path+"."+k)
 			if err != nil {
 				return nil, err
 			}
@@ -164,7 +185,7 @@ func ecsConformToShape(s *smithy.Schema, v any, path string) (any, error) {
 		}
 		out := make([]any, 0, len(arr))
 		for i, ev := range arr {
-			cv, err := ecsConformToShape(s.ListMember(), ev, fmt.Sprintf("%s[%d]", path, i))
+			cv, err := conformToShape(s.ListMember(), ev, fmt.Sprintf("%s[%d]", path, i))
 			if err != nil {
 				return nil, err
 			}
@@ -178,7 +199,7 @@ func ecsConformToShape(s *smithy.Schema, v any, path string) (any, error) {
 		}
 		out := make(map[string]any, len(obj))
 		for k, mv := range obj {
-			cv, err := ecsConformToShape(s.MapValue(), mv, path+"."+k)
+			cv, err := conformToShape(s.MapValue(), mv, path+"."+k)
 			if err != nil {
 				return nil, err
 			}
@@ -220,14 +241,14 @@ func ecsConformToShape(s *smithy.Schema, v any, path string) (any, error) {
 	}
 }
 
-func ecsDisplayPath(p string) string {
+func displayPath(p string) string {
 	if p == "" {
 		return "the top level"
 	}
 	return strings.TrimPrefix(p, ".")
 }
 
-func ecsJsonKind(v any) string {
+func jsonKind(v any) string {
 	switch v.(type) {
 	case string:
 		return "STRING_VALUE"
@@ -243,88 +264,88 @@ func ecsJsonKind(v any) string {
 	return "VALUE"
 }
 
-// ecsValidateTaskDefinition applies the checks ECS makes at registration.
-func ecsValidateTaskDefinition(in *ecsRegisterInput) *APIError {
+// validate applies the checks ECS makes at registration.
+func validate(in *Input) *awsproto.Error {
 	if in.Family == "" {
-		return ecsClientError("Family should not be null or empty.")
+		return ClientError("Family should not be null or empty.")
 	}
-	if !ecsFamilyPattern.MatchString(in.Family) {
-		return ecsClientError("Family contains invalid characters. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.")
+	if !familyPattern.MatchString(in.Family) {
+		return ClientError("Family contains invalid characters. Up to 255 letters (uppercase and lowercase), numbers, hyphens, and underscores are allowed.")
 	}
 	if len(in.ContainerDefinitions) == 0 {
-		return ecsClientError("Container list cannot be empty.")
+		return ClientError("Container list cannot be empty.")
 	}
 	switch in.NetworkMode {
 	case "", "bridge", "host", "awsvpc", "none":
 	default:
-		return ecsClientError("Invalid networkMode: %s. Valid values are bridge, host, awsvpc, none.", in.NetworkMode)
+		return ClientError("Invalid networkMode: %s. Valid values are bridge, host, awsvpc, none.", in.NetworkMode)
 	}
 	fargate := slices.Contains(in.RequiresCompatibilities, "FARGATE")
 	for _, c := range in.RequiresCompatibilities {
 		switch c {
 		case "EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES":
 		default:
-			return ecsClientError("Invalid requiresCompatibilities value: %s.", c)
+			return ClientError("Invalid requiresCompatibilities value: %s.", c)
 		}
 	}
 	names := map[string]bool{}
 	essential := false
 	for _, c := range in.ContainerDefinitions {
 		if c.Name == "" {
-			return ecsClientError("Container.name should not be null or empty.")
+			return ClientError("Container.name should not be null or empty.")
 		}
 		if names[c.Name] {
-			return ecsClientError("Duplicate container names are not allowed: %s.", c.Name)
+			return ClientError("Duplicate container names are not allowed: %s.", c.Name)
 		}
 		names[c.Name] = true
 		if c.Image == "" {
-			return ecsClientError("Container.image should not be null or empty.")
+			return ClientError("Container.image should not be null or empty.")
 		}
 		if strings.ContainsAny(c.Image, " \t\n") || strings.Contains(c.Image, "{{") {
-			return ecsClientError("Invalid image reference for container '%s': %s.", c.Name, c.Image)
+			return ClientError("Invalid image reference for container '%s': %s.", c.Name, c.Image)
 		}
 		if c.Essential == nil || *c.Essential {
 			essential = true
 		}
 		if !fargate && in.Memory == "" && c.Memory == nil && c.MemoryReservation == nil {
-			return ecsClientError("Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.", c.Name)
+			return ClientError("Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.", c.Name)
 		}
 	}
 	if !essential {
-		return ecsClientError("Task definition does not have any essential container.")
+		return ClientError("Task definition does not have any essential container.")
 	}
 	if fargate {
 		if in.NetworkMode != "awsvpc" {
-			return ecsClientError("Fargate only supports network mode 'awsvpc'.")
+			return ClientError("Fargate only supports network mode 'awsvpc'.")
 		}
 		if in.CPU == "" {
-			return ecsClientError("Fargate requires that 'cpu' be defined at the task level.")
+			return ClientError("Fargate requires that 'cpu' be defined at the task level.")
 		}
 		if in.Memory == "" {
-			return ecsClientError("Fargate requires that 'memory' be defined at the task level.")
+			return ClientError("Fargate requires that 'memory' be defined at the task level.")
 		}
-		cpu, okCPU := ecsParseCPUUnits(in.CPU)
-		mem, okMem := ecsParseMemoryMiB(in.Memory)
-		if !okCPU || !okMem || !ecsFargateSizeValid(cpu, mem) {
-			return ecsClientError("No Fargate configuration exists for given values: %s CPU, %s memory. See the Amazon ECS documentation for the valid values.", in.CPU, in.Memory)
+		cpu, okCPU := parseCPUUnits(in.CPU)
+		mem, okMem := parseMemoryMiB(in.Memory)
+		if !okCPU || !okMem || !fargateSizeValid(cpu, mem) {
+			return ClientError("No Fargate configuration exists for given values: %s CPU, %s memory. See the Amazon ECS documentation for the valid values.", in.CPU, in.Memory)
 		}
 	}
 	if len(in.Tags) > 50 {
-		return ecsInvalidParameter("Too many tags: a resource can have at most 50.")
+		return InvalidParameter("Too many tags: a resource can have at most 50.")
 	}
 	for _, t := range in.Tags {
-		if !ecsTagKeyPattern.MatchString(t.Key) || len(t.Value) > 256 {
-			return ecsInvalidParameter("Invalid tag: keys are 1-128 characters, values at most 256.")
+		if !tagKeyPattern.MatchString(t.Key) || len(t.Value) > 256 {
+			return InvalidParameter("Invalid tag: keys are 1-128 characters, values at most 256.")
 		}
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-			return ecsInvalidParameter("Tag keys with the 'aws:' prefix are reserved.")
+			return InvalidParameter("Tag keys with the 'aws:' prefix are reserved.")
 		}
 	}
 	return nil
 }
 
-// ecsParseCPUUnits reads "256" or "0.25 vCPU".
-func ecsParseCPUUnits(s string) (int, bool) {
+// parseCPUUnits reads "256" or "0.25 vCPU".
+func parseCPUUnits(s string) (int, bool) {
 	s = strings.TrimSpace(strings.ToLower(s))
 	if v, ok := strings.CutSuffix(s, "vcpu"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -334,8 +355,8 @@ func ecsParseCPUUnits(s string) (int, bool) {
 	return n, err == nil
 }
 
-// ecsParseMemoryMiB reads "512" or "1 GB".
-func ecsParseMemoryMiB(s string) (int, bool) {
+// parseMemoryMiB reads "512" or "1 GB".
+func parseMemoryMiB(s string) (int, bool) {
 	s = strings.TrimSpace(strings.ToLower(s))
 	if v, ok := strings.CutSuffix(s, "gb"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -345,8 +366,8 @@ func ecsParseMemoryMiB(s string) (int, bool) {
 	return n, err == nil
 }
 
-// ecsFargateSizeValid holds Fargate's table of CPU and memory pairs.
-func ecsFargateSizeValid(cpu, mem int) bool {
+// fargateSizeValid holds Fargate's table of CPU and memory pairs.
+func fargateSizeValid(cpu, mem int) bool {
 	between := func(lo, hi, step int) bool { return mem >= lo && mem <= hi && (mem-lo)%step == 0 }
 	switch cpu {
 	case 256:
@@ -367,9 +388,10 @@ func ecsFargateSizeValid(cpu, mem int) bool {
 	return false
 }
 
-// ecsDerivedAttributes computes what ECS lists in requiresAttributes and
-// compatibilities for a task definition.
-func ecsDerivedAttributes(in *ecsRegisterInput, ecrImage func(string) bool) ([]ecsAttribute, []string) {
+// DerivedAttributes computes what ECS lists in requiresAttributes and
+// compatibilities for a task definition; ecrImage tells images pulled from
+// ECR.
+func DerivedAttributes(in *Input, ecrImage func(string) bool) ([]Attribute, []string) {
 	set := map[string]bool{"com.amazonaws.ecs.capability.docker-remote-api.1.18": true}
 	for _, c := range in.ContainerDefinitions {
 		if ecrImage(c.Image) {
@@ -401,26 +423,26 @@ func ecsDerivedAttributes(in *ecsRegisterInput, ecrImage func(string) bool) ([]e
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	attrs := make([]ecsAttribute, len(names))
+	attrs := make([]Attribute, len(names))
 	for i, n := range names {
-		attrs[i] = ecsAttribute{Name: n}
+		attrs[i] = Attribute{Name: n}
 	}
 	compat := []string{"EC2"}
 	if in.NetworkMode == "awsvpc" && in.CPU != "" && in.Memory != "" {
-		cpu, ok1 := ecsParseCPUUnits(in.CPU)
-		mem, ok2 := ecsParseMemoryMiB(in.Memory)
-		if ok1 && ok2 && ecsFargateSizeValid(cpu, mem) {
+		cpu, ok1 := parseCPUUnits(in.CPU)
+		mem, ok2 := parseMemoryMiB(in.Memory)
+		if ok1 && ok2 && fargateSizeValid(cpu, mem) {
 			compat = append(compat, "FARGATE")
 		}
 	}
 	return attrs, compat
 }
 
-// ecsContainerSpecs reads the containers of a registered definition.
-func ecsContainerSpecs(in *ecsRegisterInput) []ecsContainerSpec {
-	out := make([]ecsContainerSpec, len(in.ContainerDefinitions))
+// Containers reads the containers of a registration.
+func Containers(in *Input) []Container {
+	out := make([]Container, len(in.ContainerDefinitions))
 	for i, c := range in.ContainerDefinitions {
-		out[i] = ecsContainerSpec{Name: c.Name, Image: c.Image, Essential: c.Essential == nil || *c.Essential}
+		out[i] = Container{Name: c.Name, Image: c.Image, Essential: c.Essential == nil || *c.Essential}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package sandbox
+package ecr
 
 import (
 	"bytes"
@@ -13,7 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 )
 
 // maxManifestBytes is the largest manifest ECR accepts.
@@ -27,11 +28,11 @@ func sha256Digest(b []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// registryFront is an account's ECR registry endpoint: it authenticates and
+// front is an account's ECR registry endpoint: it authenticates and
 // authorizes every request as ECR does, enforces tag immutability, and
 // forwards the rest to the backend, streaming bodies both ways.
-type registryFront struct {
-	ecr     *ecrService
+type front struct {
+	ecr     *Service
 	account string
 	host    string // 127.0.0.1:PORT
 
@@ -132,29 +133,26 @@ func writeRegistryError(w http.ResponseWriter, status int, code, message string)
 	})
 }
 
-func (f *registryFront) challenge(w http.ResponseWriter) {
+func (f *front) challenge(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="http://%s/",service="ecr.amazonaws.com"`, f.host))
 }
 
-func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s := f.ecr.s
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cfg := f.ecr.cfg
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
 	route := parseRegistryPath(r.URL.Path)
 	op, action := route.operation(r.Method)
-	s.logf("registry %s %s %s", f.account, op, route.name)
+	if cfg.Logf != nil {
+		cfg.Logf("registry %s %s %s", f.account, op, route.name)
+	}
 
-	if fault, ok := s.faults.take("registry", op); ok {
-		if fault.LatencyMillis > 0 {
-			select {
-			case <-time.After(time.Duration(fault.LatencyMillis) * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if fault.Code != "" || fault.Status != 0 {
-			f.writeFault(w, r, fault)
-			return
-		}
+	fault, err := faults.Apply(r.Context(), cfg.Faults, "registry", op)
+	if err != nil {
+		return
+	}
+	if fault != nil {
+		f.writeFault(w, r, *fault)
+		return
 	}
 
 	user, password, hasAuth := r.BasicAuth()
@@ -169,7 +167,7 @@ func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "Not Authorized")
 		return
 	}
-	if !s.now().Before(pw.expires) {
+	if !cfg.Now().Before(pw.expires) {
 		f.challenge(w)
 		writeRegistryError(w, http.StatusUnauthorized, "DENIED", tokenExpiredMessage)
 		return
@@ -183,14 +181,13 @@ func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRegistryError(w, http.StatusNotFound, "NOT_FOUND", "The sandbox's ECR does not serve "+r.Method+" "+r.URL.Path)
 		return
 	}
-	if apiErr := s.authorize(&Call{Caller: pw.session}, action, f.ecr.repositoryARN(f.account, route.name)); apiErr != nil {
+	if apiErr := cfg.Authorizer.Authorize(pw.session, action, f.ecr.repositoryARN(f.account, route.name), nil); apiErr != nil {
 		writeRegistryError(w, http.StatusForbidden, "DENIED", apiErr.Message)
 		return
 	}
-	repo := s.world.Accounts[f.account].Repositories[route.name]
+	repo := f.ecr.repository(f.account, route.name)
 	if repo == nil {
-		writeRegistryError(w, http.StatusNotFound, "NAME_UNKNOWN", fmt.Sprintf(
-			"The repository with name '%s' does not exist in the registry with id '%s'", route.name, f.account))
+		writeRegistryError(w, http.StatusNotFound, "NAME_UNKNOWN", repositoryNotFoundMessage(f.account, route.name))
 		return
 	}
 
@@ -201,8 +198,8 @@ func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if from := r.URL.Query().Get("from"); from != "" && route.kind == "uploads" {
 		// A cross-repository mount reads the source repository: it must
 		// exist and be readable, and it lives under the account's prefix.
-		if s.world.Accounts[f.account].Repositories[from] == nil ||
-			s.authorize(&Call{Caller: pw.session}, "ecr:BatchGetImage", f.ecr.repositoryARN(f.account, from)) != nil {
+		if f.ecr.repository(f.account, from) == nil ||
+			cfg.Authorizer.Authorize(pw.session, "ecr:BatchGetImage", f.ecr.repositoryARN(f.account, from), nil) != nil {
 			q := r.URL.Query()
 			q.Del("from")
 			q.Del("mount")
@@ -218,7 +215,7 @@ func (f *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writeFault answers a request with an injected fault, after reading what
 // the client sent so that it sees the status rather than a reset connection.
-func (f *registryFront) writeFault(w http.ResponseWriter, r *http.Request, fault Fault) {
+func (f *front) writeFault(w http.ResponseWriter, r *http.Request, fault faults.Fault) {
 	io.Copy(io.Discard, r.Body)
 	status := fault.Status
 	if status == 0 {
@@ -247,7 +244,7 @@ func (f *registryFront) writeFault(w http.ResponseWriter, r *http.Request, fault
 	writeRegistryError(w, status, code, msg)
 }
 
-func (f *registryFront) repoLock(name string) *sync.Mutex {
+func (f *front) repoLock(name string) *sync.Mutex {
 	f.locksMu.Lock()
 	defer f.locksMu.Unlock()
 	if f.locks == nil {
@@ -266,7 +263,7 @@ func isDigest(ref string) bool { return strings.Contains(ref, ":") }
 
 // putManifest enforces IMMUTABLE tags: a tag that exists may only be put
 // again with the very same manifest.
-func (f *registryFront) putManifest(w http.ResponseWriter, r *http.Request, route registryRoute, repo *Repository) {
+func (f *front) putManifest(w http.ResponseWriter, r *http.Request, route registryRoute, repo *Repository) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxManifestBytes+1))
 	if err != nil {
 		writeRegistryError(w, http.StatusBadRequest, "MANIFEST_INVALID", "reading the manifest: "+err.Error())
@@ -324,10 +321,10 @@ func (s *statusRecorder) Flush() {
 // forward sends the request to the backend repository, streaming bodies,
 // and points Location headers back at the front so that clients continue
 // their upload sessions through it.
-func (f *registryFront) forward(w http.ResponseWriter, r *http.Request, route registryRoute) {
+func (f *front) forward(w http.ResponseWriter, r *http.Request, route registryRoute) {
 	f.proxyOnce.Do(func() {
-		backend := f.ecr.backend
-		prefix := "/v2/" + f.ecr.namespace + f.account + "/"
+		backend := f.ecr.cfg.Backend
+		prefix := "/v2/" + f.ecr.cfg.Namespace + f.account + "/"
 		f.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.Out.URL.Scheme = backend.Scheme

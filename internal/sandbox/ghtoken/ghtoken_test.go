@@ -1,4 +1,4 @@
-package sandbox
+package ghtoken_test
 
 import (
 	"crypto"
@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"math/big"
 	"net/http"
 	"sort"
@@ -14,6 +15,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ghtoken"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 // decodedToken is an ID token split into its parts.
@@ -59,17 +64,17 @@ func getJSON(tb testing.TB, u string, v any) {
 	}
 }
 
-func TestGitHubDiscoveryAndSignature(t *testing.T) {
+func TestDiscoveryAndSignature(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
+	sb := sandboxtest.Start(t, nil)
 	var discovery struct {
 		Issuer  string   `json:"issuer"`
 		JWKSURI string   `json:"jwks_uri"`
 		Algs    []string `json:"id_token_signing_alg_values_supported"`
 	}
 	getJSON(t, sb.GitHubURL()+"/.well-known/openid-configuration", &discovery)
-	if discovery.Issuer != DefaultIssuer {
-		t.Errorf("issuer = %q, want %q", discovery.Issuer, DefaultIssuer)
+	if discovery.Issuer != ghtoken.DefaultIssuer {
+		t.Errorf("issuer = %q, want %q", discovery.Issuer, ghtoken.DefaultIssuer)
 	}
 	if !strings.HasPrefix(discovery.JWKSURI, sb.GitHubURL()+"/") {
 		t.Errorf("jwks_uri = %q, want a URL of the local token service %s", discovery.JWKSURI, sb.GitHubURL())
@@ -84,7 +89,7 @@ func TestGitHubDiscoveryAndSignature(t *testing.T) {
 	}
 	getJSON(t, discovery.JWKSURI, &jwks)
 
-	token := fetchIDToken(t, sb, "sts.amazonaws.com")
+	token := sandboxtest.Token(t, sb, "sts.amazonaws.com")
 	d := decodeToken(t, token)
 	if d.header["alg"] != "RS256" || d.header["typ"] != "JWT" {
 		t.Errorf("header = %v, want alg RS256, typ JWT", d.header)
@@ -111,11 +116,11 @@ func TestGitHubDiscoveryAndSignature(t *testing.T) {
 	}
 }
 
-func TestGitHubTokenClaims(t *testing.T) {
+func TestTokenClaims(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
+	sb := sandboxtest.Start(t, nil)
 	before := time.Now().Unix()
-	c := decodeToken(t, fetchIDToken(t, sb, "sts.amazonaws.com")).claims
+	c := decodeToken(t, sandboxtest.Token(t, sb, "sts.amazonaws.com")).claims
 
 	var names []string
 	for k := range c {
@@ -137,7 +142,7 @@ func TestGitHubTokenClaims(t *testing.T) {
 		"ref": c["ref"], "run_id": c["run_id"], "head_ref": c["head_ref"], "ref_protected": c["ref_protected"],
 	}
 	wantStr := map[string]any{
-		"iss": DefaultIssuer, "aud": "sts.amazonaws.com", "sub": "repo:acme/web-api:environment:production",
+		"iss": ghtoken.DefaultIssuer, "aud": "sts.amazonaws.com", "sub": "repo:acme/web-api:environment:production",
 		"repository": "acme/web-api", "ref": "refs/heads/main", "run_id": "9876543210", "head_ref": "",
 		"ref_protected": "true",
 	}
@@ -155,7 +160,7 @@ func TestGitHubTokenClaims(t *testing.T) {
 		t.Errorf("jti = %q, want a UUID", jti)
 	}
 	// Every token is new.
-	if other := decodeToken(t, fetchIDToken(t, sb, "sts.amazonaws.com")).claims; other["jti"] == c["jti"] {
+	if other := decodeToken(t, sandboxtest.Token(t, sb, "sts.amazonaws.com")).claims; other["jti"] == c["jti"] {
 		t.Errorf("two tokens share jti %v", c["jti"])
 	}
 	if got, want := sb.TokenRequests(), 2; got != want {
@@ -163,9 +168,9 @@ func TestGitHubTokenClaims(t *testing.T) {
 	}
 }
 
-func TestGitHubTokenAudience(t *testing.T) {
+func TestTokenAudience(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
+	sb := sandboxtest.Start(t, nil)
 	tests := []struct {
 		name, audience, want string
 	}{
@@ -176,16 +181,16 @@ func TestGitHubTokenAudience(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := decodeToken(t, fetchIDToken(t, sb, tt.audience)).claims["aud"]; got != tt.want {
+			if got := decodeToken(t, sandboxtest.Token(t, sb, tt.audience)).claims["aud"]; got != tt.want {
 				t.Errorf("aud = %v, want %q", got, tt.want)
 			}
 		})
 	}
 }
 
-func TestGitHubTokenBearer(t *testing.T) {
+func TestTokenBearer(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
+	sb := sandboxtest.Start(t, nil)
 	u := sb.Env()["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=sts.amazonaws.com"
 	tests := []struct {
 		name   string
@@ -211,7 +216,7 @@ func TestGitHubTokenBearer(t *testing.T) {
 	})
 }
 
-func TestGitHubSubject(t *testing.T) {
+func TestSubject(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
@@ -228,14 +233,14 @@ func TestGitHubSubject(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sb := startIdentitySandbox(t, func(w *World) {
+			sb := sandboxtest.Start(t, func(w *sandbox.World) {
 				claims := map[string]string{"repository": "acme/web-api", "repository_owner": "acme"}
 				for k, v := range tt.claims {
 					claims[k] = v
 				}
 				w.GitHub.Claims = claims
-			}, Options{})
-			c := decodeToken(t, fetchIDToken(t, sb, "sts.amazonaws.com")).claims
+			})
+			c := decodeToken(t, sandboxtest.Token(t, sb, "sts.amazonaws.com")).claims
 			if got := c["sub"]; got != tt.want {
 				t.Errorf("sub = %v, want %q", got, tt.want)
 			}
@@ -246,10 +251,10 @@ func TestGitHubSubject(t *testing.T) {
 	}
 }
 
-func TestGitHubTokenFault(t *testing.T) {
+func TestTokenFault(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
-	sb.InjectFault(Fault{Service: "github", Operation: "token", Status: http.StatusServiceUnavailable, Times: 1})
+	sb := sandboxtest.Start(t, nil)
+	sb.InjectFault(sandbox.Fault{Service: "github", Operation: "token", Status: http.StatusServiceUnavailable, Times: 1})
 	env := sb.Env()
 	u := env["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=sts.amazonaws.com"
 	if status, _ := getWithBearer(t, u, env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]); status != http.StatusServiceUnavailable {
@@ -263,14 +268,37 @@ func TestGitHubTokenFault(t *testing.T) {
 	}
 }
 
-func TestGitHubSecretsListed(t *testing.T) {
+func TestSecretsListed(t *testing.T) {
 	t.Parallel()
-	sb := startIdentitySandbox(t, nil, Options{})
-	token := fetchIDToken(t, sb, "sts.amazonaws.com")
+	sb := sandboxtest.Start(t, nil)
+	token := sandboxtest.Token(t, sb, "sts.amazonaws.com")
 	secrets := strings.Join(sb.Secrets(), "\n")
 	for name, s := range map[string]string{"ID token": token, "request token": sb.Env()["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]} {
 		if !strings.Contains(secrets, s) {
 			t.Errorf("Secrets() lacks the %s", name)
 		}
 	}
+}
+
+// getWithBearer GETs u with bearer as the Authorization, as the runner asks
+// for a token, and returns the status and body.
+func getWithBearer(tb testing.TB, u, bearer string) (int, []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("GET token endpoint: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, body
 }

@@ -1,0 +1,36 @@
+package awsproto
+
+import "time"
+
+// Session is a set of temporary credentials that STS issued and who they
+// belong to: every signed call is verified against one, and the call's
+// Caller is the session.
+type Session struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+
+	// Account owns the role.
+	Account string
+	// RoleName is the assumed role's name.
+	RoleName string
+	// RoleID is the role's unique ID (AROA...), stable across sessions.
+	RoleID string
+	// SessionName is the role session name the caller gave.
+	SessionName string
+	// SourceIdentity describes how the session was obtained, for diagnostics:
+	// the web-identity subject or the ARN of the session that chained into it.
+	SourceIdentity string
+}
+
+// RoleARN is the ARN of the assumed role.
+func (s *Session) RoleARN() string { return ARN("iam", "", s.Account, "role/"+s.RoleName) }
+
+// AssumedRoleARN is what GetCallerIdentity and CloudTrail show for the session.
+func (s *Session) AssumedRoleARN() string {
+	return ARN("sts", "", s.Account, "assumed-role/"+s.RoleName+"/"+s.SessionName)
+}
+
+// AssumedRoleID is the role's ID joined with the session name, as AWS shows it.
+func (s *Session) AssumedRoleID() string { return s.RoleID + ":" + s.SessionName }

@@ -1,0 +1,738 @@
+package ecs
+
+import (
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs/sim"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs/taskdef"
+)
+
+// The ECS API actions. Each runs under Service.mu with the simulation
+// already caught up to now.
+
+func (e *Service) registerTaskDefinition(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	body, in, apiErr := taskdef.Parse(c.Body)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	next := e.arn(a.id, fmt.Sprintf("task-definition/%s:%d", in.Family, len(a.families[in.Family])+1))
+	if apiErr := e.authorize(c, "ecs:RegisterTaskDefinition", next, nil); apiErr != nil {
+		return nil, apiErr
+	}
+	if len(in.Tags) > 0 {
+		// Tagging on create is authorized as its own action, as in ECS,
+		// with ecs:CreateAction naming the call that creates the resource.
+		if apiErr := e.authorize(c, "ecs:TagResource", next, map[string]string{"ecs:CreateAction": "RegisterTaskDefinition"}); apiErr != nil {
+			return nil, apiErr
+		}
+	}
+	// Naming a task role or an execution role passes it to ECS tasks: the
+	// caller needs iam:PassRole on it, as in IAM.
+	for _, role := range []string{in.TaskRoleArn, in.ExecutionRoleArn} {
+		if role == "" {
+			continue
+		}
+		if apiErr := e.authorize(c, "iam:PassRole", role, map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}); apiErr != nil {
+			return nil, apiErr
+		}
+	}
+	td := e.register(a, body, in, c.Caller.AssumedRoleARN(), now)
+	return map[string]any{"taskDefinition": td.JSON(), "tags": tagsOrEmpty(td.Tags)}, nil
+}
+
+func tagsOrEmpty(tags []taskdef.Tag) []taskdef.Tag {
+	if tags == nil {
+		return []taskdef.Tag{}
+	}
+	return tags
+}
+
+func (e *Service) describeTaskDefinition(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		TaskDefinition string   `json:"taskDefinition"`
+		Include        []string `json:"include"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	if in.TaskDefinition == "" {
+		return nil, taskdef.ClientError("Task Definition can not be blank.")
+	}
+	td := e.lookupTaskDef(a, in.TaskDefinition)
+	resource := e.arn(a.id, "task-definition/"+taskDefRefName(in.TaskDefinition))
+	if td != nil {
+		resource = td.ARN
+	}
+	if apiErr := e.authorize(c, "ecs:DescribeTaskDefinition", resource, nil); apiErr != nil {
+		return nil, apiErr
+	}
+	if td == nil {
+		return nil, taskdef.ClientError("Unable to describe task definition.")
+	}
+	out := map[string]any{"taskDefinition": td.JSON()}
+	if slices.Contains(in.Include, "TAGS") {
+		out["tags"] = tagsOrEmpty(td.Tags)
+	}
+	return out, nil
+}
+
+func (e *Service) deregisterTaskDefinition(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		TaskDefinition string `json:"taskDefinition"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	name := taskDefRefName(in.TaskDefinition)
+	if apiErr := e.authorize(c, "ecs:DeregisterTaskDefinition", e.arn(a.id, "task-definition/"+name), nil); apiErr != nil {
+		return nil, apiErr
+	}
+	if !strings.Contains(name, ":") {
+		return nil, taskdef.ClientError("The specified task definition identifier is invalid. Specify a valid revision.")
+	}
+	td := e.lookupTaskDef(a, name)
+	if td == nil {
+		return nil, taskdef.ClientError("The specified task definition does not exist.")
+	}
+	if td.Status == "ACTIVE" {
+		td.Status, td.DeregisteredAt = "INACTIVE", now
+	}
+	return map[string]any{"taskDefinition": td.JSON()}, nil
+}
+
+func (e *Service) listTaskDefinitions(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		FamilyPrefix string `json:"familyPrefix"`
+		Status       string `json:"status"`
+		Sort         string `json:"sort"`
+		NextToken    string `json:"nextToken"`
+		MaxResults   *int   `json:"maxResults"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	if apiErr := e.authorize(c, "ecs:ListTaskDefinitions", "*", nil); apiErr != nil {
+		return nil, apiErr
+	}
+	status := in.Status
+	if status == "" {
+		status = "ACTIVE"
+	}
+	var arns []string
+	families := make([]string, 0, len(a.families))
+	for f := range a.families {
+		if strings.HasPrefix(f, in.FamilyPrefix) {
+			families = append(families, f)
+		}
+	}
+	slices.Sort(families)
+	for _, f := range families {
+		for _, td := range a.families[f] {
+			if status == "ALL" || td.Status == status {
+				arns = append(arns, td.ARN)
+			}
+		}
+	}
+	if in.Sort == "DESC" {
+		slices.Reverse(arns)
+	}
+	page, next, apiErr := paginate(arns, in.NextToken, in.MaxResults, 100)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	return map[string]any{"taskDefinitionArns": page, "nextToken": next}, nil
+}
+
+// paginate cuts one page out of items; tokens are opaque offsets.
+func paginate[T any](items []T, token string, maxResults *int, def int) ([]T, string, *awsproto.Error) {
+	n := def
+	if maxResults != nil {
+		if *maxResults < 1 || *maxResults > def {
+			return nil, "", taskdef.InvalidParameter("maxResults must be between 1 and %d.", def)
+		}
+		n = *maxResults
+	}
+	from := 0
+	if token != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(token)
+		off, ok := strings.CutPrefix(string(raw), "offset:")
+		if err != nil || !ok {
+			return nil, "", taskdef.InvalidParameter("Invalid nextToken.")
+		}
+		if from, err = strconv.Atoi(off); err != nil || from < 0 || from > len(items) {
+			return nil, "", taskdef.InvalidParameter("Invalid nextToken.")
+		}
+	}
+	to := min(len(items), from+n)
+	next := ""
+	if to < len(items) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(to)))
+	}
+	page := items[from:to]
+	if page == nil {
+		page = []T{}
+	}
+	return page, next, nil
+}
+
+func (e *Service) describeClusters(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		Clusters []string `json:"clusters"`
+		Include  []string `json:"include"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	if len(in.Clusters) == 0 {
+		in.Clusters = []string{"default"}
+	}
+	if len(in.Clusters) > 100 {
+		return nil, taskdef.InvalidParameter("clusters can have at most 100 items.")
+	}
+	clusters, failures := []clusterJSON{}, []failure{}
+	for _, ref := range in.Clusters {
+		name := clusterName(ref)
+		arn := e.arn(a.id, "cluster/"+name)
+		if apiErr := e.authorize(c, "ecs:DescribeClusters", arn, nil); apiErr != nil {
+			return nil, apiErr
+		}
+		cl := a.clusters[name]
+		if cl == nil {
+			failures = append(failures, failure{Arn: arn, Reason: "MISSING"})
+			continue
+		}
+		out := clusterJSON{
+			ClusterArn: cl.ARN, ClusterName: cl.Name, Status: "ACTIVE",
+			Statistics: []any{}, Tags: []taskdef.Tag{}, CapacityProviders: []string{"FARGATE", "FARGATE_SPOT"},
+			DefaultCapacityProviderStrategy: []any{},
+			Settings:                        []taskdef.Attribute{{Name: "containerInsights", Value: "disabled"}},
+		}
+		for _, svc := range cl.Services {
+			if svc.Status == "ACTIVE" {
+				out.ActiveServicesCount++
+			}
+			for _, t := range svc.Live {
+				if t.LastStatus == "RUNNING" {
+					out.RunningTasksCount++
+				} else if t.DesiredStatus == "RUNNING" {
+					out.PendingTasksCount++
+				}
+			}
+		}
+		clusters = append(clusters, out)
+	}
+	return map[string]any{"clusters": clusters, "failures": failures}, nil
+}
+
+func serviceNotFound() *awsproto.Error {
+	return &awsproto.Error{Status: 400, Code: "ServiceNotFoundException", Message: "Service not found."}
+}
+
+func (e *Service) describeServices(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		Cluster  string   `json:"cluster"`
+		Services []string `json:"services"`
+		Include  []string `json:"include"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	if len(in.Services) == 0 {
+		return nil, taskdef.InvalidParameter("Services cannot be empty.")
+	}
+	if len(in.Services) > 10 {
+		return nil, taskdef.InvalidParameter("services can have at most 10 items.")
+	}
+	cname := clusterName(in.Cluster)
+	for _, ref := range in.Services {
+		if apiErr := e.authorize(c, "ecs:DescribeServices", e.arn(a.id, "service/"+cname+"/"+serviceName(ref)), nil); apiErr != nil {
+			return nil, apiErr
+		}
+	}
+	cl, apiErr := e.cluster(a, in.Cluster)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	services, failures := []serviceJSON{}, []failure{}
+	for _, ref := range in.Services {
+		svc := cl.Services[serviceName(ref)]
+		if svc == nil {
+			failures = append(failures, failure{Arn: e.arn(a.id, "service/"+cl.Name+"/"+serviceName(ref)), Reason: "MISSING"})
+			continue
+		}
+		services = append(services, e.serviceJSON(svc, slices.Contains(in.Include, "TAGS")))
+	}
+	return map[string]any{"services": services, "failures": failures}, nil
+}
+
+func (e *Service) serviceJSON(svc *sim.Service, tags bool) serviceJSON {
+	p := svc.Primary()
+	maxPct, minPct := svc.MaxPercent, svc.MinPercent
+	out := serviceJSON{
+		ServiceArn:        svc.ARN,
+		ServiceName:       svc.Name,
+		ClusterArn:        svc.Cluster.ARN,
+		LoadBalancers:     []any{},
+		ServiceRegistries: []any{},
+		Status:            svc.Status,
+		DesiredCount:      svc.Desired,
+		LaunchType:        "FARGATE",
+		PlatformVersion:   "LATEST",
+		PlatformFamily:    "Linux",
+		TaskDefinition:    p.TaskDef.ARN,
+		DeploymentConfiguration: deploymentConfiguration{
+			DeploymentCircuitBreaker: &circuitBreakerConfig{Enable: svc.CircuitBreaker.Enable, Rollback: svc.CircuitBreaker.Rollback},
+			MaximumPercent:           &maxPct,
+			MinimumHealthyPercent:    &minPct,
+		},
+		Deployments:                 []deploymentJSON{},
+		Events:                      eventsJSON(svc.Events),
+		CreatedAt:                   awsproto.At(svc.CreatedAt),
+		PlacementConstraints:        []any{},
+		PlacementStrategy:           []any{},
+		NetworkConfiguration:        networkConfigurationFor(p.TaskDef),
+		SchedulingStrategy:          "REPLICA",
+		DeploymentController:        deploymentController{Type: "ECS"},
+		CreatedBy:                   svc.CreatedBy,
+		PropagateTags:               "NONE",
+		AvailabilityZoneRebalancing: "ENABLED",
+	}
+	if len(svc.ServiceDeployments) > 0 {
+		out.CurrentServiceDeployment = svc.ServiceDeployments[0].ARN
+	}
+	if tags {
+		out.Tags = []taskdef.Tag{}
+	}
+	for _, t := range svc.Live {
+		if t.LastStatus == "RUNNING" && t.DesiredStatus == "RUNNING" {
+			out.RunningCount++
+		} else if t.DesiredStatus == "RUNNING" {
+			out.PendingCount++
+		}
+	}
+	for _, d := range svc.Deployments {
+		c := svc.CountsOf(d)
+		out.Deployments = append(out.Deployments, deploymentJSON{
+			ID:                   d.ID,
+			Status:               d.Status,
+			TaskDefinition:       d.TaskDef.ARN,
+			DesiredCount:         d.Desired,
+			PendingCount:         c.Pending,
+			RunningCount:         c.Running,
+			FailedTasks:          d.FailedTasks,
+			CreatedAt:            awsproto.At(d.CreatedAt),
+			UpdatedAt:            awsproto.At(d.UpdatedAt),
+			LaunchType:           "FARGATE",
+			PlatformVersion:      "1.4.0",
+			PlatformFamily:       "Linux",
+			NetworkConfiguration: networkConfigurationFor(d.TaskDef),
+			RolloutState:         d.RolloutState,
+			RolloutStateReason:   d.RolloutReason,
+		})
+	}
+	return out
+}
+
+func networkConfigurationFor(td *taskdef.Revision) *networkConfiguration {
+	if td.Body["networkMode"] != "awsvpc" {
+		return nil
+	}
+	return &networkConfiguration{AwsvpcConfiguration: &awsVpcConfiguration{
+		Subnets: []string{"subnet-0a1b2c3d4e5f60718"}, SecurityGroups: []string{"sg-0a1b2c3d4e5f60718"}, AssignPublicIP: "DISABLED",
+	}}
+}
+
+func (e *Service) updateService(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		Cluster                 string                   `json:"cluster"`
+		Service                 string                   `json:"service"`
+		DesiredCount            *int                     `json:"desiredCount"`
+		TaskDefinition          string                   `json:"taskDefinition"`
+		ForceNewDeployment      bool                     `json:"forceNewDeployment"`
+		DeploymentConfiguration *deploymentConfiguration `json:"deploymentConfiguration"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	if in.Service == "" {
+		return nil, taskdef.InvalidParameter("Service cannot be empty.")
+	}
+	cname := clusterName(in.Cluster)
+	if apiErr := e.authorize(c, "ecs:UpdateService", e.arn(a.id, "service/"+cname+"/"+serviceName(in.Service)), nil); apiErr != nil {
+		return nil, apiErr
+	}
+	cl, apiErr := e.cluster(a, in.Cluster)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	svc := cl.Services[serviceName(in.Service)]
+	if svc == nil {
+		return nil, serviceNotFound()
+	}
+	if svc.Status != "ACTIVE" {
+		return nil, &awsproto.Error{Status: 400, Code: "ServiceNotActiveException", Message: "Service was not ACTIVE."}
+	}
+	if in.DesiredCount != nil && *in.DesiredCount < 0 {
+		return nil, taskdef.InvalidParameter("Desired count must be greater than or equal to 0.")
+	}
+	var td *taskdef.Revision
+	if in.TaskDefinition != "" {
+		if td = e.lookupTaskDef(a, in.TaskDefinition); td == nil {
+			return nil, taskdef.ClientError("TaskDefinition not found.")
+		}
+		if td.Status != "ACTIVE" {
+			return nil, taskdef.ClientError("TaskDefinition is inactive")
+		}
+	}
+	maxPct, minPct, cbEnable, cbRollback := svc.MaxPercent, svc.MinPercent, svc.CircuitBreaker.Enable, svc.CircuitBreaker.Rollback
+	if dc := in.DeploymentConfiguration; dc != nil {
+		if dc.MaximumPercent != nil {
+			maxPct = *dc.MaximumPercent
+		}
+		if dc.MinimumHealthyPercent != nil {
+			minPct = *dc.MinimumHealthyPercent
+		}
+		if cb := dc.DeploymentCircuitBreaker; cb != nil {
+			cbEnable, cbRollback = cb.Enable, cb.Rollback
+		}
+		if maxPct < 100 || maxPct > 2147483647 {
+			return nil, taskdef.InvalidParameter("maximumPercent must be at least 100 for a service using the rolling update (ECS) deployment type.")
+		}
+		if minPct < 0 || minPct > 100 {
+			return nil, taskdef.InvalidParameter("minimumHealthyPercent must be between 0 and 100.")
+		}
+	}
+	svc.MaxPercent, svc.MinPercent, svc.CircuitBreaker.Enable, svc.CircuitBreaker.Rollback = maxPct, minPct, cbEnable, cbRollback
+	if in.DesiredCount != nil {
+		svc.Desired = *in.DesiredCount
+	}
+	p := svc.Primary()
+	if in.ForceNewDeployment || (td != nil && td != p.TaskDef) {
+		if td == nil {
+			td = p.TaskDef
+		}
+		e.scheduler.Deploy(svc, td, now)
+	} else {
+		p.Desired, p.UpdatedAt = svc.Desired, now
+	}
+	return map[string]any{"service": e.serviceJSON(svc, false)}, nil
+}
+
+// serviceFor finds the service a cluster and service parameter name,
+// authorizing action on it first.
+func (e *Service) serviceFor(c *awsproto.Call, a *account, action, cluster, service string) (*sim.Service, *awsproto.Error) {
+	if service == "" {
+		return nil, taskdef.InvalidParameter("Service cannot be empty.")
+	}
+	cname := clusterName(cluster)
+	if apiErr := e.authorize(c, action, e.arn(a.id, "service/"+cname+"/"+serviceName(service)), nil); apiErr != nil {
+		return nil, apiErr
+	}
+	cl, apiErr := e.cluster(a, cluster)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	svc := cl.Services[serviceName(service)]
+	if svc == nil {
+		return nil, serviceNotFound()
+	}
+	return svc, nil
+}
+
+func (e *Service) listServiceDeployments(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		Cluster   string   `json:"cluster"`
+		Service   string   `json:"service"`
+		Status    []string `json:"status"`
+		CreatedAt *struct {
+			Before *awsproto.Timestamp `json:"before"`
+			After  *awsproto.Timestamp `json:"after"`
+		} `json:"createdAt"`
+		NextToken  string `json:"nextToken"`
+		MaxResults *int   `json:"maxResults"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	svc, apiErr := e.serviceFor(c, a, "ecs:ListServiceDeployments", in.Cluster, in.Service)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	var briefs []serviceDeploymentBrief
+	for _, sd := range svc.ServiceDeployments {
+		if len(in.Status) > 0 && !slices.Contains(in.Status, sd.Status) {
+			continue
+		}
+		if ca := in.CreatedAt; ca != nil {
+			if ca.Before != nil && !sd.CreatedAt.Before(ca.Before.Time) {
+				continue
+			}
+			if ca.After != nil && !sd.CreatedAt.After(ca.After.Time) {
+				continue
+			}
+		}
+		briefs = append(briefs, serviceDeploymentBrief{
+			ServiceDeploymentArn:     sd.ARN,
+			ServiceArn:               svc.ARN,
+			ClusterArn:               svc.Cluster.ARN,
+			StartedAt:                awsproto.At(sd.StartedAt),
+			CreatedAt:                awsproto.At(sd.CreatedAt),
+			FinishedAt:               awsproto.At(sd.FinishedAt),
+			TargetServiceRevisionArn: sd.Target.RevisionARN,
+			Status:                   sd.Status,
+			StatusReason:             sd.StatusReason,
+		})
+	}
+	page, next, apiErr := paginate(briefs, in.NextToken, in.MaxResults, 100)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	return map[string]any{"serviceDeployments": page, "nextToken": next}, nil
+}
+
+func (e *Service) describeServiceDeployments(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		ServiceDeploymentArns []string `json:"serviceDeploymentArns"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	if len(in.ServiceDeploymentArns) == 0 || len(in.ServiceDeploymentArns) > 20 {
+		return nil, taskdef.InvalidParameter("serviceDeploymentArns must hold between 1 and 20 ARNs.")
+	}
+	out, failures := []serviceDeploymentJSON{}, []failure{}
+	for _, arn := range in.ServiceDeploymentArns {
+		_, path, _ := strings.Cut(arn, ":service-deployment/")
+		parts := strings.Split(path, "/")
+		if !strings.HasPrefix(arn, "arn:") || len(parts) != 3 {
+			return nil, taskdef.InvalidParameter("Invalid service deployment ARN: %s", arn)
+		}
+		// IAM names the service deployment itself as the resource.
+		if apiErr := e.authorize(c, "ecs:DescribeServiceDeployments", e.arn(a.id, "service-deployment/"+path),
+			map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+parts[0]), "ecs:service": e.arn(a.id, "service/"+parts[0]+"/"+parts[1])}); apiErr != nil {
+			return nil, apiErr
+		}
+		var found *sim.ServiceDeployment
+		var svc *sim.Service
+		if cl := a.clusters[parts[0]]; cl != nil {
+			if svc = cl.Services[parts[1]]; svc != nil {
+				for _, sd := range svc.ServiceDeployments {
+					if sd.ARN == arn {
+						found = sd
+					}
+				}
+			}
+		}
+		if found == nil {
+			failures = append(failures, failure{Arn: arn, Reason: "MISSING"})
+			continue
+		}
+		out = append(out, e.serviceDeploymentJSON(svc, found))
+	}
+	return map[string]any{"serviceDeployments": out, "failures": failures}, nil
+}
+
+// eventsJSON renders service events, newest first.
+func eventsJSON(events []sim.Event) []eventJSON {
+	out := make([]eventJSON, len(events))
+	for i, ev := range events {
+		out[i] = eventJSON{ID: ev.ID, CreatedAt: awsproto.At(ev.CreatedAt), Message: ev.Message}
+	}
+	return out
+}
+
+// rollbackOf renders a service deployment's rollback; nil when it has none.
+func rollbackOf(r *sim.Rollback) *rollbackJSON {
+	if r == nil {
+		return nil
+	}
+	return &rollbackJSON{Reason: r.Reason, StartedAt: awsproto.At(r.StartedAt), ServiceRevisionArn: r.ServiceRevisionARN}
+}
+
+func (e *Service) serviceDeploymentJSON(svc *sim.Service, sd *sim.ServiceDeployment) serviceDeploymentJSON {
+	summary := func(d *sim.Deployment) serviceRevisionSummary {
+		c := svc.CountsOf(d)
+		return serviceRevisionSummary{Arn: d.RevisionARN, RequestedTaskCount: d.Desired, RunningTaskCount: c.Running, PendingTaskCount: c.Pending}
+	}
+	maxPct, minPct := sd.MaxPercent, sd.MinPercent
+	out := serviceDeploymentJSON{
+		ServiceDeploymentArn:   sd.ARN,
+		ServiceArn:             svc.ARN,
+		ClusterArn:             svc.Cluster.ARN,
+		CreatedAt:              awsproto.At(sd.CreatedAt),
+		StartedAt:              awsproto.At(sd.StartedAt),
+		FinishedAt:             awsproto.At(sd.FinishedAt),
+		StoppedAt:              awsproto.At(sd.StoppedAt),
+		UpdatedAt:              awsproto.At(sd.UpdatedAt),
+		SourceServiceRevisions: []serviceRevisionSummary{},
+		Status:                 sd.Status,
+		StatusReason:           sd.StatusReason,
+		DeploymentConfiguration: deploymentConfiguration{
+			DeploymentCircuitBreaker: &circuitBreakerConfig{Enable: sd.CircuitBreaker.Enable, Rollback: sd.CircuitBreaker.Rollback},
+			MaximumPercent:           &maxPct,
+			MinimumHealthyPercent:    &minPct,
+		},
+		Rollback: rollbackOf(sd.Rollback),
+		DeploymentCircuitBreaker: &serviceDeploymentCircuitBreaker{
+			Status: sd.CircuitBreakerStatus, FailureCount: sd.Target.FailedTasks, Threshold: sd.Threshold,
+		},
+		Alarms: &serviceDeploymentAlarms{Status: "DISABLED"},
+	}
+	for _, d := range sd.Sources {
+		out.SourceServiceRevisions = append(out.SourceServiceRevisions, summary(d))
+	}
+	target := summary(sd.Target)
+	out.TargetServiceRevision = &target
+	return out
+}
+
+func (e *Service) listTasks(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		Cluster       string `json:"cluster"`
+		Family        string `json:"family"`
+		StartedBy     string `json:"startedBy"`
+		ServiceName   string `json:"serviceName"`
+		DesiredStatus string `json:"desiredStatus"`
+		LaunchType    string `json:"launchType"`
+		NextToken     string `json:"nextToken"`
+		MaxResults    *int   `json:"maxResults"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	cname := clusterName(in.Cluster)
+	// ListTasks names no resource in IAM ("*"); policies narrow it to a
+	// cluster with the ecs:cluster condition key.
+	if apiErr := e.authorize(c, "ecs:ListTasks", "*", map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+cname)}); apiErr != nil {
+		return nil, apiErr
+	}
+	cl, apiErr := e.cluster(a, in.Cluster)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if in.ServiceName != "" && cl.Services[serviceName(in.ServiceName)] == nil {
+		return nil, serviceNotFound()
+	}
+	desired := in.DesiredStatus
+	if desired == "" {
+		desired = "RUNNING"
+	}
+	if desired != "RUNNING" && desired != "PENDING" && desired != "STOPPED" {
+		return nil, taskdef.InvalidParameter("desiredStatus must be one of RUNNING, PENDING, STOPPED.")
+	}
+	tasks := make([]*sim.Task, 0, len(cl.Tasks))
+	for _, t := range cl.Tasks {
+		tasks = append(tasks, t)
+	}
+	slices.SortFunc(tasks, func(x, y *sim.Task) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	var arns []string
+	for _, t := range tasks {
+		switch {
+		case in.ServiceName != "" && t.Service.Name != serviceName(in.ServiceName):
+		case in.StartedBy != "" && t.Deployment.ID != in.StartedBy:
+		case in.Family != "" && t.TaskDef.Family != in.Family:
+		case desired == "PENDING" && (t.DesiredStatus != "RUNNING" || t.LastStatus == "RUNNING"):
+		case desired != "PENDING" && t.DesiredStatus != desired:
+		default:
+			arns = append(arns, t.ARN)
+		}
+	}
+	page, next, apiErr := paginate(arns, in.NextToken, in.MaxResults, 100)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	return map[string]any{"taskArns": page, "nextToken": next}, nil
+}
+
+func (e *Service) describeTasks(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
+	var in struct {
+		Cluster string   `json:"cluster"`
+		Tasks   []string `json:"tasks"`
+		Include []string `json:"include"`
+	}
+	if apiErr := c.DecodeJSON(&in); apiErr != nil {
+		return nil, apiErr
+	}
+	if len(in.Tasks) == 0 {
+		return nil, taskdef.InvalidParameter("Tasks cannot be empty.")
+	}
+	if len(in.Tasks) > 100 {
+		return nil, taskdef.InvalidParameter("tasks can have at most 100 items.")
+	}
+	cname := clusterName(in.Cluster)
+	for _, ref := range in.Tasks {
+		if apiErr := e.authorize(c, "ecs:DescribeTasks", e.arn(a.id, "task/"+cname+"/"+taskID(ref)),
+			map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+cname)}); apiErr != nil {
+			return nil, apiErr
+		}
+	}
+	cl, apiErr := e.cluster(a, in.Cluster)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	tasks, failures := []taskJSON{}, []failure{}
+	for _, ref := range in.Tasks {
+		t := cl.Tasks[taskID(ref)]
+		if t == nil {
+			failures = append(failures, failure{Arn: e.arn(a.id, "task/"+cl.Name+"/"+taskID(ref)), Reason: "MISSING"})
+			continue
+		}
+		tasks = append(tasks, e.taskJSON(t))
+	}
+	return map[string]any{"tasks": tasks, "failures": failures}, nil
+}
+
+func (e *Service) taskJSON(t *sim.Task) taskJSON {
+	out := taskJSON{
+		AvailabilityZone:   e.cfg.Region + "a",
+		ClusterArn:         t.Service.Cluster.ARN,
+		Containers:         []containerJSON{},
+		CPU:                t.TaskDef.CPU,
+		CreatedAt:          awsproto.At(t.CreatedAt),
+		DesiredStatus:      t.DesiredStatus,
+		ExecutionStoppedAt: awsproto.At(t.StoppedAt),
+		Group:              "service:" + t.Service.Name,
+		HealthStatus:       "UNKNOWN",
+		LastStatus:         t.LastStatus,
+		LaunchType:         "FARGATE",
+		Memory:             t.TaskDef.Memory,
+		PlatformVersion:    "1.4.0",
+		PlatformFamily:     "Linux",
+		PullStartedAt:      awsproto.At(t.PullStartedAt),
+		PullStoppedAt:      awsproto.At(t.PullStoppedAt),
+		StartedAt:          awsproto.At(t.StartedAt),
+		StartedBy:          t.Deployment.ID,
+		StopCode:           t.StopCode,
+		StoppedAt:          awsproto.At(t.StoppedAt),
+		StoppedReason:      t.StoppedReason,
+		StoppingAt:         awsproto.At(t.StoppingAt),
+		Tags:               []taskdef.Tag{},
+		TaskArn:            t.ARN,
+		TaskDefinitionArn:  t.TaskDef.ARN,
+		Version:            t.Version,
+	}
+	if !t.PullStartedAt.IsZero() {
+		out.Connectivity, out.ConnectivityAt = "CONNECTED", awsproto.At(t.PullStartedAt)
+	}
+	for _, c := range t.Containers {
+		out.Containers = append(out.Containers, containerJSON{
+			ContainerArn: c.ARN,
+			TaskArn:      t.ARN,
+			Name:         c.Spec.Name,
+			Image:        c.Spec.Image,
+			ImageDigest:  c.Digest,
+			RuntimeID:    c.RuntimeID,
+			LastStatus:   c.LastStatus,
+			ExitCode:     c.ExitCode,
+			Reason:       c.Reason,
+			HealthStatus: "UNKNOWN",
+		})
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
+)
+
+// Token fetches a GitHub ID token for audience from sb's token service, as
+// a job does.
+func Token(tb testing.TB, sb *sandbox.Sandbox, audience string) string {
+	tb.Helper()
+	tok, err := IDToken(context.Background(), sb.Env(), audience)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// STSClient is the real SDK's STS client for sb with creds (nil for the
+// unsigned AssumeRoleWithWebIdentity).
+func STSClient(sb *sandbox.Sandbox, creds aws.CredentialsProvider, optFns ...func(*sts.Options)) *sts.Client {
+	return sts.New(sts.Options{
+		Region:       sb.Region(),
+		BaseEndpoint: aws.String(sb.AWSEndpoint()),
+		Credentials:  creds,
+	}, optFns...)
+}
+
+// WebIdentity assumes roleARN as session with a fresh ID token for STS, and
+// fails the test if STS refuses.
+func WebIdentity(tb testing.TB, sb *sandbox.Sandbox, roleARN, session string) *sts.AssumeRoleWithWebIdentityOutput {
+	tb.Helper()
+	out, err := STSClient(sb, nil).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn:          aws.String(roleARN),
+		RoleSessionName:  aws.String(session),
+		WebIdentityToken: aws.String(Token(tb, sb, STSAudience)),
+	})
+	if err != nil {
+		tb.Fatalf("AssumeRoleWithWebIdentity: %v", err)
+	}
+	return out
+}
+
+// StaticCredentials provides the credentials STS returned.
+func StaticCredentials(c *ststypes.Credentials) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+}
+
+// APIError returns the AWS error code, HTTP status and message of err, and
+// fails the test when err is nil or not an AWS API error.
+func APIError(tb testing.TB, err error) (code string, status int, msg string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatal("call succeeded, want an error")
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		tb.Fatalf("error %v is not an AWS API error", err)
+	}
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		status = respErr.HTTPStatusCode()
+	}
+	return apiErr.ErrorCode(), status, apiErr.ErrorMessage()
+}
+
+// SignedSTSPost returns a POST of body to sb's STS signed with the
+// credentials STS issued the way a client other than the Go SDK signs it;
+// with unsignedLength, Content-Length stays out of the signature, as
+// botocore leaves it.
+func SignedSTSPost(tb testing.TB, sb *sandbox.Sandbox, c *ststypes.Credentials, body string, unsignedLength bool) *http.Request {
+	tb.Helper()
+	creds := aws.Credentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+	}
+	req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
+	if unsignedLength {
+		req.ContentLength = 0 // hide the length from the signer
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sts", sb.Region(), time.Now()); err != nil {
+		tb.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	return req
+}
+
+// AWSCLI runs the real AWS CLI against sb, isolated from any configuration
+// or credentials of the machine, with extra environment variables, and
+// decodes its JSON output into out.
+func AWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, out any, args ...string) {
+	tb.Helper()
+	bin := testenv.Command(tb, "aws")
+	dir := tb.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"HOME="+dir,
+		"AWS_CONFIG_FILE="+empty,
+		"AWS_SHARED_CREDENTIALS_FILE="+empty,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_PAGER=",
+	)
+	env = append(env, extraEnv...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Version 2.9 of the CLI does not read AWS_ENDPOINT_URL, so the endpoint
+	// goes on the command line.
+	args = append(args, "--endpoint-url", sb.AWSEndpoint(), "--region", sb.Region(), "--output", "json")
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		// stdout may hold credentials; only stderr is shown.
+		tb.Fatalf("aws %s: %v\n%s", args[0]+" "+args[1], err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		tb.Fatalf("aws %s: output is not the JSON expected: %v", args[0]+" "+args[1], err)
+	}
+}
