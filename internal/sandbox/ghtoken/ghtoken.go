@@ -8,18 +8,18 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
@@ -97,9 +97,8 @@ var githubAlwaysClaims = []string{
 type Service struct {
 	cfg          Config
 	requestToken string
-	key          *rsa.PrivateKey
-	kid          string
-	x5t          string
+	signer       jose.Signer
+	jwks         jose.JSONWebKeySet
 	mux          *http.ServeMux
 
 	mu     sync.Mutex
@@ -112,19 +111,27 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate token signing key: %w", err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	// GitHub's kid is a hex SHA-1 thumbprint and x5t its base64url twin;
+	// derive both from the key (its JWK thumbprint) so they change with it.
+	public := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: string(jose.RS256), Use: "sig"}
+	thumbprint, err := public.Thumbprint(crypto.SHA1)
 	if err != nil {
-		return nil, fmt.Errorf("encode token signing key: %w", err)
+		return nil, fmt.Errorf("thumbprint of the token signing key: %w", err)
 	}
-	// GitHub's kid is a hex thumbprint of the signing key and x5t its
-	// base64url twin; derive both from the key so they change with it.
-	sum := sha256.Sum256(der)
+	public.KeyID = strings.ToUpper(hex.EncodeToString(thumbprint))
+	public.CertificateThumbprintSHA1 = thumbprint
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: public.KeyID}},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("x5t", base64.RawURLEncoding.EncodeToString(thumbprint)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("token signer: %w", err)
+	}
 	g := &Service{
 		cfg:          cfg,
 		requestToken: randid.Token(30),
-		key:          key,
-		kid:          strings.ToUpper(hex.EncodeToString(sum[:20])),
-		x5t:          base64.RawURLEncoding.EncodeToString(sum[:20]),
+		signer:       signer,
+		jwks:         jose.JSONWebKeySet{Keys: []jose.JSONWebKey{public}},
 		mux:          http.NewServeMux(),
 	}
 	g.mux.HandleFunc("GET "+DiscoveryPath, g.serveDiscovery)
@@ -180,28 +187,9 @@ func (g *Service) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// jwk is one key of a JSON Web Key Set.
-type jwk struct {
-	Kty string `json:"kty"`
-	Alg string `json:"alg,omitempty"`
-	Use string `json:"use,omitempty"`
-	Kid string `json:"kid"`
-	X5t string `json:"x5t,omitempty"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-}
-
+// serveJWKS serves the keys tokens are signed with.
 func (g *Service) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	pub := g.key.PublicKey
-	writeGitHubJSON(w, http.StatusOK, map[string]any{"keys": []jwk{{
-		Kty: "RSA",
-		Alg: "RS256",
-		Use: "sig",
-		Kid: g.kid,
-		X5t: g.x5t,
-		N:   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-		E:   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
+	writeGitHubJSON(w, http.StatusOK, g.jwks)
 }
 
 // serveToken is the runner's token endpoint: GET with the request token as
@@ -286,21 +274,7 @@ func githubSubject(claims map[string]string) string {
 // mint signs a new RS256 ID token.
 func (g *Service) mint(audience string) (string, error) {
 	iat := g.cfg.Now().Add(time.Duration(g.cfg.Run.IssuedAtOffsetSeconds) * time.Second)
-	header, err := json.Marshal(map[string]string{"typ": "JWT", "alg": "RS256", "x5t": g.x5t, "kid": g.kid})
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(g.claims(audience, iat))
-	if err != nil {
-		return "", err
-	}
-	signingInput := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	digest := sha256.Sum256([]byte(signingInput))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, g.key, crypto.SHA256, digest[:])
-	if err != nil {
-		return "", err
-	}
-	return signingInput + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return jwt.Signed(g.signer).Claims(g.claims(audience, iat)).Serialize()
 }
 
 // githubError is the body of a failed token request.

@@ -1,19 +1,17 @@
 package ghtoken_test
 
 import (
-	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
@@ -82,11 +80,7 @@ func TestDiscoveryAndSignature(t *testing.T) {
 	if diff := cmp.Diff([]string{"RS256"}, discovery.Algs); diff != "" {
 		t.Errorf("signing algorithms (-want +got):\n%s", diff)
 	}
-	var jwks struct {
-		Keys []struct {
-			Kty, Alg, Use, Kid, N, E string
-		} `json:"keys"`
-	}
+	var jwks jose.JSONWebKeySet
 	getJSON(t, discovery.JWKSURI, &jwks)
 
 	token := sandboxtest.Token(t, sb, "sts.amazonaws.com")
@@ -94,24 +88,19 @@ func TestDiscoveryAndSignature(t *testing.T) {
 	if d.header["alg"] != "RS256" || d.header["typ"] != "JWT" {
 		t.Errorf("header = %v, want alg RS256, typ JWT", d.header)
 	}
-	var key *rsa.PublicKey
-	for _, k := range jwks.Keys {
-		if k.Kid == d.header["kid"] && k.Kty == "RSA" {
-			n, _ := base64.RawURLEncoding.DecodeString(k.N)
-			e, _ := base64.RawURLEncoding.DecodeString(k.E)
-			key = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		}
+	kid, _ := d.header["kid"].(string)
+	keys := jwks.Key(kid)
+	if len(keys) != 1 {
+		t.Fatalf("%d keys with kid %q in the JWKS, want 1", len(keys), kid)
 	}
-	if key == nil {
-		t.Fatalf("no key with kid %v in the JWKS", d.header["kid"])
+	if _, ok := keys[0].Key.(*rsa.PublicKey); !ok || keys[0].Algorithm != "RS256" || keys[0].Use != "sig" {
+		t.Errorf("JWKS key %q: %T alg %q use %q, want an RSA signing key for RS256", kid, keys[0].Key, keys[0].Algorithm, keys[0].Use)
 	}
-	parts := strings.Split(token, ".")
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("parse the ID token: %v", err)
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig); err != nil {
+	if _, err := jws.Verify(keys[0]); err != nil {
 		t.Errorf("signature does not verify against the served JWKS: %v", err)
 	}
 }

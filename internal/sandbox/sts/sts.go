@@ -5,22 +5,23 @@
 package sts
 
 import (
+	"bytes"
 	"context"
-	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
@@ -411,29 +412,27 @@ func invalidIdentityToken(msg string) *awsproto.Error {
 	return &awsproto.Error{Status: 400, Code: "InvalidIdentityToken", Message: msg}
 }
 
+// signatureAlgorithms are the algorithms STS accepts ID tokens signed with.
+var signatureAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
+
 // verifyIdentityToken checks an ID token the way STS does, in STS's order:
-// the issuer must be a provider of the account, the signature must verify
-// against the issuer's published keys, the token must be current, and its
+// the issuer must be a provider of the account, the token must be signed
+// with RS256 by a key the issuer publishes, it must be current, and its
 // audience must be one the provider accepts.
 func (st *Service) verifyIdentityToken(ctx context.Context, account, token string) (*identityToken, *awsproto.Error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, invalidIdentityToken("The ID token provided is not a valid JWT: it must have three dot-separated parts")
+	jws, err := jose.ParseSignedCompact(token, signatureAlgorithms)
+	var unexpected *jose.ErrUnexpectedSignatureAlgorithm
+	if errors.As(err, &unexpected) {
+		// Read it all the same: its issuer is checked before its algorithm.
+		jws, err = jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{unexpected.Got})
 	}
-	var header struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-	}
-	if err := decodeJWTPart(parts[0], &header); err != nil {
-		return nil, invalidIdentityToken("The ID token provided is not a valid JWT: its header cannot be decoded")
-	}
-	var claims map[string]any
-	if err := decodeJWTPart(parts[1], &claims); err != nil {
-		return nil, invalidIdentityToken("The ID token provided is not a valid JWT: its payload cannot be decoded")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return nil, invalidIdentityToken("The ID token provided is not a valid JWT: its signature cannot be decoded")
+		return nil, invalidIdentityToken("The ID token provided is not a valid JWT: " + malformedPart(token))
+	}
+	header := jws.Signatures[0].Header
+	var claims map[string]any
+	if err := decodeClaims(jws.UnsafePayloadWithoutVerification(), &claims); err != nil {
+		return nil, invalidIdentityToken("The ID token provided is not a valid JWT: its payload cannot be decoded")
 	}
 	iss, _ := claims["iss"].(string)
 	if iss == "" {
@@ -445,19 +444,18 @@ func (st *Service) verifyIdentityToken(ctx context.Context, account, token strin
 		return nil, invalidIdentityToken("No OpenIDConnect provider found in your account for " + iss)
 	}
 
-	if header.Alg != "RS256" {
-		return nil, invalidIdentityToken("The ID token is signed with an unsupported algorithm " + strconv.Quote(header.Alg))
+	if !slices.Contains(signatureAlgorithms, jose.SignatureAlgorithm(header.Algorithm)) {
+		return nil, invalidIdentityToken("The ID token is signed with an unsupported algorithm " + strconv.Quote(header.Algorithm))
 	}
 	keys, apiErr := st.fetchKeys(ctx, iss)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	key, ok := keys[header.Kid]
-	if !ok {
-		return nil, invalidIdentityToken("The ID token's signing key (kid " + strconv.Quote(header.Kid) + ") is not among the keys your identity provider publishes")
+	candidates := keys.Key(header.KeyID)
+	if len(candidates) == 0 {
+		return nil, invalidIdentityToken("The ID token's signing key (kid " + strconv.Quote(header.KeyID) + ") is not among the keys your identity provider publishes")
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig); err != nil {
+	if !slices.ContainsFunc(candidates, func(k jose.JSONWebKey) bool { _, err := jws.Verify(k); return err == nil }) {
 		return nil, invalidIdentityToken("The ID token's signature could not be verified with your identity provider's keys")
 	}
 
@@ -507,14 +505,30 @@ func (st *Service) verifyIdentityToken(ctx context.Context, account, token strin
 	}, nil
 }
 
-// decodeJWTPart decodes a base64url JSON segment of a JWT; numbers stay
-// json.Number so that large claims keep their digits.
-func decodeJWTPart(part string, v any) error {
-	data, err := base64.RawURLEncoding.DecodeString(part)
-	if err != nil {
-		return err
+// malformedPart says what is wrong with a token that is not a compact JWS,
+// naming the first part at fault as STS checks them: header, payload,
+// signature.
+func malformedPart(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "it must have three dot-separated parts"
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	decodes := func(part string) bool { _, err := base64.RawURLEncoding.DecodeString(part); return err == nil }
+	switch {
+	case !decodes(parts[0]):
+		return "its header cannot be decoded"
+	case !decodes(parts[1]):
+		return "its payload cannot be decoded"
+	case !decodes(parts[2]):
+		return "its signature cannot be decoded"
+	}
+	return "its header cannot be decoded"
+}
+
+// decodeClaims decodes a JWT's payload; numbers stay json.Number so that
+// large claims keep their digits.
+func decodeClaims(payload []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	return dec.Decode(v)
 }
@@ -537,7 +551,7 @@ func numericClaim(claims map[string]any, name string) (int64, bool) {
 // fetchKeys reads an issuer's signing keys as STS does: its discovery
 // document, then the JWKS it names. A provider that cannot be reached is an
 // IDPCommunicationError, which clients retry.
-func (st *Service) fetchKeys(ctx context.Context, issuer string) (map[string]*rsa.PublicKey, *awsproto.Error) {
+func (st *Service) fetchKeys(ctx context.Context, issuer string) (jose.JSONWebKeySet, *awsproto.Error) {
 	base := strings.TrimSuffix(st.cfg.DiscoveryURL(issuer), "/")
 	unreachable := func(err error) *awsproto.Error {
 		if st.cfg.Logf != nil {
@@ -550,33 +564,29 @@ func (st *Service) fetchKeys(ctx context.Context, issuer string) (map[string]*rs
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := st.getJSON(ctx, base+"/.well-known/openid-configuration", &discovery); err != nil {
-		return nil, unreachable(err)
+		return jose.JSONWebKeySet{}, unreachable(err)
 	}
 	if discovery.JWKSURI == "" {
-		return nil, unreachable(errors.New("discovery document names no jwks_uri"))
+		return jose.JSONWebKeySet{}, unreachable(errors.New("discovery document names no jwks_uri"))
 	}
 	var set struct {
-		Keys []struct {
-			Kty string `json:"kty"`
-			Kid string `json:"kid"`
-			N   string `json:"n"`
-			E   string `json:"e"`
-		} `json:"keys"`
+		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := st.getJSON(ctx, discovery.JWKSURI, &set); err != nil {
-		return nil, unreachable(err)
+		return jose.JSONWebKeySet{}, unreachable(err)
 	}
-	keys := map[string]*rsa.PublicKey{}
-	for _, k := range set.Keys {
-		if k.Kty != "RSA" {
+	// Keys STS cannot use (another type, a malformed one) are passed over,
+	// not held against the others.
+	var keys jose.JSONWebKeySet
+	for _, raw := range set.Keys {
+		var k jose.JSONWebKey
+		if err := json.Unmarshal(raw, &k); err != nil || !k.Valid() {
 			continue
 		}
-		n, errN := base64.RawURLEncoding.DecodeString(k.N)
-		e, errE := base64.RawURLEncoding.DecodeString(k.E)
-		if errN != nil || errE != nil || len(e) > 4 {
+		if _, ok := k.Key.(*rsa.PublicKey); !ok {
 			continue
 		}
-		keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		keys.Keys = append(keys.Keys, k)
 	}
 	return keys, nil
 }

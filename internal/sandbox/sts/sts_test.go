@@ -2,14 +2,11 @@ package sts_test
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
@@ -138,6 +137,20 @@ func TestAssumeRoleWithWebIdentityErrors(t *testing.T) {
 		{name: "tampered_payload", token: tamperPayload, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "signature could not be verified"},
 		{name: "unknown_signing_key", token: replaceKid, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "is not among the keys"},
 		{name: "not_a_jwt", token: func(string) string { return "not-a-jwt" }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "not a valid JWT"},
+		{name: "two_parts", token: func(tok string) string { return tok[:strings.LastIndex(tok, ".")] }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "not a valid JWT: it must have three dot-separated parts"},
+		{name: "signature_not_base64url", token: func(tok string) string { return tok[:strings.LastIndex(tok, ".")] + ".!!" }, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "not a valid JWT: its signature cannot be decoded"},
+		{name: "payload_not_json", token: func(tok string) string {
+			parts := strings.Split(tok, ".")
+			return parts[0] + "." + jwtSegment([]byte("not json")) + "." + parts[2]
+		}, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "not a valid JWT: its payload cannot be decoded"},
+		{name: "unsupported_algorithm", token: func(tok string) string {
+			parts := strings.Split(tok, ".")
+			return jwtSegment([]byte(`{"typ":"JWT","alg":"HS256"}`)) + "." + parts[1] + "." + parts[2]
+		}, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: `The ID token is signed with an unsupported algorithm "HS256"`},
+		{name: "unsupported_algorithm_of_unknown_issuer", edit: func(w *sandbox.World) { w.GitHub.Issuer = "https://token.example.com" }, token: func(tok string) string {
+			parts := strings.Split(tok, ".")
+			return jwtSegment([]byte(`{"typ":"JWT","alg":"none"}`)) + "." + parts[1] + "." + parts[2]
+		}, wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "No OpenIDConnect provider found in your account for https://token.example.com"},
 		{name: "session_name_with_spaces", sessionName: "my session", wantCode: "ValidationError", wantStatus: 400, wantMessage: `Value 'my session' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`},
 		{name: "session_name_of_70_characters", sessionName: strings.Repeat("s", 70), wantCode: "ValidationError", wantStatus: 400, wantMessage: "Member must have length less than or equal to 64"},
 		{name: "session_name_of_1_character", sessionName: "s", wantCode: "ValidationError", wantStatus: 400, wantMessage: "Member must have length greater than or equal to 2"},
@@ -401,18 +414,15 @@ func jwtSegment(data []byte) string { return base64.RawURLEncoding.EncodeToStrin
 // would, with key and kid.
 func signTestToken(tb testing.TB, key *rsa.PrivateKey, kid string, claims map[string]any) string {
 	tb.Helper()
-	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
-	payload, err := json.Marshal(claims)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	input := jwtSegment(header) + "." + jwtSegment(payload)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	token, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return input + "." + jwtSegment(sig)
+	return token
 }
 
 // STS fetches an issuer's keys over HTTP from the issuer's discovery
@@ -435,10 +445,7 @@ func TestOtherIssuer(t *testing.T) {
 		case "/.well-known/openid-configuration":
 			json.NewEncoder(w).Encode(map[string]string{"issuer": idp.URL, "jwks_uri": idp.URL + "/keys"})
 		case "/keys":
-			json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-				"kty": "RSA", "kid": "k1", "alg": "RS256",
-				"n": jwtSegment(key.N.Bytes()), "e": jwtSegment(big.NewInt(int64(key.E)).Bytes()),
-			}}})
+			json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256"}}})
 		default:
 			http.NotFound(w, r)
 		}
