@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ecsschema"
 )
 
 // taskDef is a base for new revisions: the RegisterTaskDefinition input that
@@ -96,14 +95,27 @@ func parseTaskDefinition(data []byte) (*ecs.RegisterTaskDefinitionInput, error) 
 	for _, k := range readOnlyFields {
 		delete(obj, k)
 	}
-	in := &ecs.RegisterTaskDefinitionInput{}
-	d := &strictDecoder{}
-	d.decode("", obj, reflect.ValueOf(in).Elem(), schemas.RegisterTaskDefinitionRequest)
-	if len(d.unknown) > 0 {
-		return nil, fmt.Errorf("unknown keys (not in RegisterTaskDefinition's input): %s", strings.Join(d.unknown, ", "))
+	r := ecsschema.Conform(schemas.RegisterTaskDefinitionRequest, obj)
+	if len(r.Unknown) > 0 {
+		return nil, fmt.Errorf("unknown keys (not in RegisterTaskDefinition's input): %s", strings.Join(r.Unknown, ", "))
 	}
-	if len(d.problems) > 0 {
-		return nil, fmt.Errorf("invalid values: %s", strings.Join(d.problems, "; "))
+	if len(r.Mismatches) > 0 {
+		problems := make([]string, len(r.Mismatches))
+		for i, m := range r.Mismatches {
+			problems[i] = describeMismatch(m)
+		}
+		return nil, fmt.Errorf("invalid values: %s", strings.Join(problems, "; "))
+	}
+	// The walk has checked every member against the model, whose member
+	// names are the SDK's field names (which encoding/json matches without
+	// regard to case): the SDK's input is the checked value, decoded.
+	data, err := json.Marshal(r.Value)
+	if err != nil {
+		return nil, fmt.Errorf("encode the checked task definition: %w", err)
+	}
+	in := &ecs.RegisterTaskDefinitionInput{}
+	if err := json.Unmarshal(data, in); err != nil {
+		return nil, fmt.Errorf("decode the checked task definition: %w", err)
 	}
 	if aws.ToString(in.Family) == "" {
 		return nil, fmt.Errorf("no family")
@@ -114,147 +126,23 @@ func parseTaskDefinition(data []byte) (*ecs.RegisterTaskDefinitionInput, error) 
 	return in, nil
 }
 
-// strictDecoder fills an SDK input structure from decoded JSON, walking the
-// SDK's own schema of the shape alongside, so that members are named exactly
-// as on ECS's wire (and in the AWS CLI's JSON), and collects every key the
-// schema does not know.
-type strictDecoder struct {
-	unknown  []string
-	problems []string
-}
-
-func (d *strictDecoder) problem(path, format string, args ...any) {
-	d.problems = append(d.problems, displayPath(path)+": "+fmt.Sprintf(format, args...))
-}
-
-func displayPath(path string) string {
+// describeMismatch says what a task definition file holds where another
+// kind of value belongs.
+func describeMismatch(m ecsschema.Mismatch) string {
+	path := m.Path
 	if path == "" {
-		return "(top level)"
+		path = "(top level)"
 	}
-	return path
-}
-
-func (d *strictDecoder) decode(path string, raw any, v reflect.Value, schema *smithy.Schema) {
-	if raw == nil {
-		return // JSON null leaves the member unset.
+	got := jsonKind(m.Got)
+	want := map[ecsschema.Kind]string{
+		ecsschema.Structure: "an object", ecsschema.Map: "an object", ecsschema.List: "a list",
+		ecsschema.String: "a string", ecsschema.Boolean: "true or false",
+		ecsschema.Integer: "a whole number", ecsschema.Number: "a number",
+	}[m.Want]
+	if n, ok := m.Got.(json.Number); ok && (m.Want == ecsschema.Integer || m.Want == ecsschema.Number) {
+		got = n.String() // a number out of range, or not whole
 	}
-	switch v.Kind() {
-	case reflect.Pointer:
-		elem := reflect.New(v.Type().Elem())
-		d.decode(path, raw, elem.Elem(), schema)
-		v.Set(elem)
-	case reflect.Struct:
-		obj, ok := raw.(map[string]any)
-		if !ok {
-			d.problem(path, "want an object, got %s", jsonKind(raw))
-			return
-		}
-		fields := memberFields(v.Type(), schema)
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			i, ok := fields[k]
-			sub := joinPath(path, k)
-			if !ok {
-				d.unknown = append(d.unknown, sub)
-				continue
-			}
-			d.decode(sub, obj[k], v.Field(i), schema.Member(k))
-		}
-	case reflect.String:
-		s, ok := raw.(string)
-		if !ok {
-			d.problem(path, "want a string, got %s", jsonKind(raw))
-			return
-		}
-		v.SetString(s)
-	case reflect.Bool:
-		b, ok := raw.(bool)
-		if !ok {
-			d.problem(path, "want true or false, got %s", jsonKind(raw))
-			return
-		}
-		v.SetBool(b)
-	case reflect.Int32, reflect.Int64:
-		n, ok := raw.(json.Number)
-		if !ok {
-			d.problem(path, "want a whole number, got %s", jsonKind(raw))
-			return
-		}
-		i, err := strconv.ParseInt(n.String(), 10, v.Type().Bits())
-		if err != nil {
-			d.problem(path, "want a whole number, got %s", n)
-			return
-		}
-		v.SetInt(i)
-	case reflect.Float64:
-		n, ok := raw.(json.Number)
-		if !ok {
-			d.problem(path, "want a number, got %s", jsonKind(raw))
-			return
-		}
-		f, err := n.Float64()
-		if err != nil {
-			d.problem(path, "want a number, got %s", n)
-			return
-		}
-		v.SetFloat(f)
-	case reflect.Slice:
-		arr, ok := raw.([]any)
-		if !ok {
-			d.problem(path, "want a list, got %s", jsonKind(raw))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(arr), len(arr))
-		for i, e := range arr {
-			d.decode(fmt.Sprintf("%s[%d]", path, i), e, s.Index(i), schema.ListMember())
-		}
-		v.Set(s)
-	case reflect.Map:
-		obj, ok := raw.(map[string]any)
-		if !ok || v.Type().Key().Kind() != reflect.String {
-			d.problem(path, "want an object, got %s", jsonKind(raw))
-			return
-		}
-		m := reflect.MakeMapWithSize(v.Type(), len(obj))
-		for k, e := range obj {
-			ev := reflect.New(v.Type().Elem()).Elem()
-			d.decode(joinPath(path, k), e, ev, schema.MapValue())
-			m.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), ev)
-		}
-		v.Set(m)
-	default:
-		d.problem(path, "cannot be set from a file (%s)", v.Type())
-	}
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// memberFields maps the member names of a structure's schema to the indexes
-// of the Go fields that hold them (the SDK names a field after its member,
-// capitalised).
-func memberFields(t reflect.Type, schema *smithy.Schema) map[string]int {
-	out := map[string]int{}
-	if schema == nil {
-		return out
-	}
-	for name := range schema.Members() {
-		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && strings.EqualFold(f.Name, name) {
-				out[name] = i
-				break
-			}
-		}
-	}
-	return out
+	return fmt.Sprintf("%s: want %s, got %s", path, want, got)
 }
 
 func jsonKind(v any) string {

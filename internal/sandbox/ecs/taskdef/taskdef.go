@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
-	"github.com/aws/smithy-go"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ecsschema"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 )
 
@@ -131,11 +131,13 @@ func Parse(raw []byte) (map[string]any, *Input, *awsproto.Error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: "Unable to parse request body: " + err.Error()}
 	}
-	checked, err := conformToShape(schemas.RegisterTaskDefinitionRequest, doc, "")
-	if err != nil {
-		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: err.Error()}
+	// ECS's JSON front end ignores members its model does not have, and
+	// refuses a value of the wrong type.
+	r := ecsschema.Conform(schemas.RegisterTaskDefinitionRequest, doc)
+	if len(r.Mismatches) > 0 {
+		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: unexpectedValue(r.Mismatches[0])}
 	}
-	body := checked.(map[string]any)
+	body := r.Value.(map[string]any)
 	var in Input
 	data, _ := json.Marshal(body)
 	if err := json.Unmarshal(data, &in); err != nil {
@@ -148,106 +150,22 @@ func Parse(raw []byte) (map[string]any, *Input, *awsproto.Error) {
 	return body, &in, nil
 }
 
-// conformToShape walks a decoded JSON value along a Smithy schema, dropping
-// members the model does not have and rejecting values of the wrong type.
-func conformToShape(s *smithy.Schema, v any, path string) (any, error) {
-	if v == nil {
-		return nil, nil
+// unexpectedValue is how ECS's JSON front end words a value of the wrong
+// type.
+func unexpectedValue(m ecsschema.Mismatch) string {
+	path := m.Path
+	if path == "" {
+		path = "the top level"
 	}
-	wrong := func(want string) error {
-		return fmt.Errorf("Unexpected value at %s: %s can not be converted to %s", displayPath(path), jsonKind(v), want)
-	}
-	switch s.Type() {
-	case smithy.ShapeTypeStructure, smithy.ShapeTypeUnion:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil, wrong("a structure")
-		}
-		out := make(map[string]any, len(obj))
-		for k, mv := range obj {
-			m := s.Member(k)
-			if m == nil {
-				continue
-			}
-			cv, err := conformToShape(m, mv, path+"."+k)
-			if err != nil {
-				return nil, err
-			}
-			if cv != nil {
-				out[k] = cv
-			}
-		}
-		return out, nil
-	case smithy.ShapeTypeList, smithy.ShapeTypeSet:
-		arr, ok := v.([]any)
-		if !ok {
-			return nil, wrong("a list")
-		}
-		out := make([]any, 0, len(arr))
-		for i, ev := range arr {
-			cv, err := conformToShape(s.ListMember(), ev, fmt.Sprintf("%s[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, cv)
-		}
-		return out, nil
-	case smithy.ShapeTypeMap:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil, wrong("a map")
-		}
-		out := make(map[string]any, len(obj))
-		for k, mv := range obj {
-			cv, err := conformToShape(s.MapValue(), mv, path+"."+k)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = cv
-		}
-		return out, nil
-	case smithy.ShapeTypeString, smithy.ShapeTypeEnum, smithy.ShapeTypeBlob:
-		if _, ok := v.(string); !ok {
-			return nil, wrong("a String")
-		}
-		return v, nil
-	case smithy.ShapeTypeBoolean:
-		if _, ok := v.(bool); !ok {
-			return nil, wrong("a Boolean")
-		}
-		return v, nil
-	case smithy.ShapeTypeByte, smithy.ShapeTypeShort, smithy.ShapeTypeInteger, smithy.ShapeTypeLong, smithy.ShapeTypeIntEnum, smithy.ShapeTypeBigInteger:
-		n, ok := v.(json.Number)
-		if !ok {
-			return nil, wrong("an Integer")
-		}
-		i, err := n.Int64()
-		if err != nil {
-			return nil, wrong("an Integer")
-		}
-		return i, nil
-	case smithy.ShapeTypeFloat, smithy.ShapeTypeDouble, smithy.ShapeTypeBigDecimal, smithy.ShapeTypeTimestamp:
-		n, ok := v.(json.Number)
-		if !ok {
-			return nil, wrong("a Number")
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return nil, wrong("a Number")
-		}
-		return f, nil
-	default:
-		return v, nil
-	}
+	want := map[ecsschema.Kind]string{
+		ecsschema.Structure: "a structure", ecsschema.List: "a list", ecsschema.Map: "a map",
+		ecsschema.String: "a String", ecsschema.Boolean: "a Boolean",
+		ecsschema.Integer: "an Integer", ecsschema.Number: "a Number",
+	}[m.Want]
+	return fmt.Sprintf("Unexpected value at %s: %s can not be converted to %s", path, jsonKind(m.Got), want)
 }
 
-func displayPath(p string) string {
-	if p == "" {
-		return "the top level"
-	}
-	return strings.TrimPrefix(p, ".")
-}
-
+// jsonKind names a JSON value as ECS's parser does.
 func jsonKind(v any) string {
 	switch v.(type) {
 	case string:
