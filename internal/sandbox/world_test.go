@@ -18,10 +18,7 @@ import (
 // must be described there.
 func TestWorldFormatDocumented(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sandbox-world.md"))
-	if err != nil {
-		t.Fatalf("read the world format document: %v", err)
-	}
+	doc := readWorldDoc(t)
 	_, rest, ok := strings.Cut(string(doc), "```json\n")
 	example, _, ok2 := strings.Cut(rest, "```")
 	if !ok || !ok2 {
@@ -51,10 +48,7 @@ func TestWorldFormatDocumented(t *testing.T) {
 // file appears in the world format document.
 func TestECSWorldFormatDocumented(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sandbox-world.md"))
-	if err != nil {
-		t.Fatalf("read the world format document: %v", err)
-	}
+	doc := readWorldDoc(t)
 	_, ecsSection, ok := strings.Cut(string(doc), "\n## ECS\n")
 	if !ok {
 		t.Fatal("the document has no ECS section")
@@ -67,4 +61,14 @@ func TestECSWorldFormatDocumented(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readWorldDoc reads docs/sandbox-world.md.
+func readWorldDoc(tb testing.TB) []byte {
+	tb.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "sandbox-world.md"))
+	if err != nil {
+		tb.Fatalf("read the world format document: %v", err)
+	}
+	return doc
 }
