@@ -13,8 +13,9 @@ test:
 bench:
 	bash scripts/bench.sh
 
-# Runs every fuzz target for FUZZTIME each (default 1m) and prints the total
-# time fuzzed and the targets that failed.
+# Runs every fuzz target of the repository (go test -fuzz), 10 minutes in
+# all by default (FUZZ_TOTAL=30m for longer), and prints the total fuzzing
+# time and the crashes found. make test runs the committed seed corpora.
 fuzz:
 	bash scripts/fuzz.sh
 

@@ -1,28 +1,103 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target of the module for FUZZTIME each (default 1m),
-# one after the other, and prints the total time fuzzed and the targets that
-# failed. go test writes a failing input under the package's
-# testdata/fuzz/<target>/; commit it with the fix, so the seed corpus keeps it.
+# Runs every Go fuzz target of the repository, each for its share of a total
+# time, and prints the total fuzzing time and the crashes found.
+#
+# Targets are discovered with `go test -list`, so a new FuzzXxx in any
+# package is fuzzed without a change here. Settings (environment):
+#   FUZZ_TOTAL       the total fuzzing time, a Go duration (default 10m)
+#   FUZZ_PER_TARGET  each target's time instead of a share of FUZZ_TOTAL
+#                    (FUZZTIME is read the same way)
+#   FUZZ_MIN         the least time any target gets (default 10s)
+#   FUZZ_WORKERS     fuzzing processes per target (default 2, the cores)
+#   FUZZ_PACKAGES    the packages to search (default ./...)
 # Fuzz targets talk only to loopback, so this needs no service.
-set -uo pipefail
+# A crash leaves its input under the package's testdata/fuzz/FuzzXxx/, where
+# `go test` replays it from then on; the script exits 1 when it found any.
+set -euo pipefail
 cd "$(dirname "$0")/.."
 
-fuzztime=${FUZZTIME:-1m}
+total=${FUZZ_TOTAL:-10m}
+per_target=${FUZZ_PER_TARGET:-${FUZZTIME:-}}
 workers=${FUZZ_WORKERS:-2}
-total=0
-ran=0
-failed=()
-for pkg in $(go list ./...); do
-  for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz'); do
-    echo "== $pkg $target ($fuzztime)"
-    start=$(date +%s)
-    if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -parallel "$workers"; then
-      failed+=("$pkg $target")
-    fi
-    total=$((total + $(date +%s) - start))
-    ran=$((ran + 1))
+min=${FUZZ_MIN:-10s}
+packages=${FUZZ_PACKAGES:-./...}
+
+# seconds converts a Go duration of hours, minutes and seconds to seconds.
+seconds() {
+  local d=$1 s=0 n unit
+  if [[ ! $d =~ ^([0-9]+[hms])+$ ]]; then
+    echo "fuzz: $d is not a duration like 90s, 10m or 1h30m" >&2
+    exit 2
+  fi
+  while [[ $d =~ ^([0-9]+)([hms])(.*)$ ]]; do
+    n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
+    case $unit in h) s=$((s + n * 3600)) ;; m) s=$((s + n * 60)) ;; s) s=$((s + n)) ;; esac
   done
+  echo "$s"
+}
+
+echo "== discovering fuzz targets in $packages"
+# go test -list prints the matching names of a package, then its "ok" line.
+targets=()
+names=()
+while read -r first second _; do
+  case $first in
+  Fuzz*) names+=("$first") ;;
+  ok)
+    for name in "${names[@]}"; do targets+=("$second $name"); done
+    names=()
+    ;;
+  esac
+done < <(go test -list '^Fuzz' $packages)
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "fuzz: no fuzz target found" >&2
+  exit 2
+fi
+
+if [ -n "$per_target" ]; then
+  per=$(seconds "$per_target")
+else
+  per=$(( ($(seconds "$total") + ${#targets[@]} - 1) / ${#targets[@]} ))
+  per=$(( per < $(seconds "$min") ? $(seconds "$min") : per ))
+fi
+echo "== ${#targets[@]} targets, ${per}s each"
+
+began=$(date +%s)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+fuzzing=0 # seconds the fuzzer itself ran, as it reports them
+crashes=0
+report=()
+for target in "${targets[@]}"; do
+  pkg=${target% *} name=${target#* }
+  echo "== $pkg $name (${per}s)"
+  start=$(date +%s)
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "${per}s" -parallel "$workers" "$pkg" >"$log" 2>&1; then
+    result=ok
+  else
+    result=FAILED
+  fi
+  took=$(( $(date +%s) - start ))
+  # The fuzzer's last progress line: elapsed time, executions, corpus.
+  progress=$(grep -E '^fuzz: elapsed:' "$log" | tail -n 1 || true)
+  elapsed=$(sed -nE 's/^fuzz: elapsed: ([0-9]+)s.*/\1/p' <<<"$progress")
+  fuzzing=$((fuzzing + ${elapsed:-0}))
+  echo "   ${progress:-no progress line} (${took}s with the build)"
+  if [ "$result" != ok ]; then
+    crashes=$((crashes + 1))
+    tail -n 40 "$log"
+    # go test names the input it wrote, relative to the package.
+    crash=$(grep -oE 'testdata/fuzz/[A-Za-z0-9_]+/[0-9a-f]+' "$log" | head -n 1 || true)
+    dir=$(go list -f '{{.Dir}}' "$pkg")
+    report+=("CRASH $pkg $name: ${crash:+${dir#"$PWD"/}/$crash}")
+  else
+    report+=("ok    $pkg $name: ${progress#fuzz: }")
+  fi
 done
-echo "fuzz: $ran target(s), $((total / 60))m$((total % 60))s fuzzed in all, ${#failed[@]} failed"
-for f in "${failed[@]}"; do echo "  failed: $f"; done
-[ ${#failed[@]} -eq 0 ]
+
+wall=$(( $(date +%s) - began ))
+echo
+echo "== fuzz summary"
+printf '%s\n' "${report[@]}"
+echo "fuzz: ${#targets[@]} targets, total fuzzing time ${fuzzing}s ($((fuzzing / 60))m$((fuzzing % 60))s; ${wall}s with builds), crashes found: $crashes"
+[ "$crashes" -eq 0 ]

@@ -484,7 +484,7 @@ func TestRepositoryOnAnotherRegistry(t *testing.T) {
 	sb := sandboxtest.Start(t, nil)
 	for _, repo := range []string{l.Addr().String() + "/web-api", "ghcr.io/acme/web", "localhost/web-api"} {
 		host, _, _ := strings.Cut(repo, "/")
-		want := []string{`::error title=input repository::"` + repo + `" names the registry ` + host + `, which is not an Amazon ECR registry`,
+		want := []string{`::error title=input repository::"` + repo + `" names the registry "` + host + `", which is not an Amazon ECR registry`,
 			"for example: web-api (or 123456789012.dkr.ecr.us-east-1.amazonaws.com/web-api)"}
 
 		// As the runner starts the action: INPUT_* variables.

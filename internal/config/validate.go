@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
@@ -145,7 +148,7 @@ func (c Config) pushProblems() []*InputError {
 	for _, prefix := range []string{"oci:", "docker-archive:"} {
 		if path, ok := strings.CutPrefix(c.Image, prefix); ok {
 			if _, err := os.Stat(path); err != nil {
-				add(InputImage, c.Image, "names a path that cannot be read: "+err.Error(), exampleImage)
+				add(InputImage, c.Image, "names a path that cannot be read: "+statProblem(err), exampleImage)
 			}
 		}
 	}
@@ -216,7 +219,7 @@ func (c Config) deployProblems() []*InputError {
 			add(InputTaskDefinition, c.TaskDefinition, "cannot be used with force-new-deployment, which redeploys the service's current task definition", "")
 		}
 		if info, err := os.Stat(c.TaskDefinition); err != nil {
-			add(InputTaskDefinition, c.TaskDefinition, "cannot be read: "+err.Error(), "task-definition.json")
+			add(InputTaskDefinition, c.TaskDefinition, "cannot be read: "+statProblem(err), "task-definition.json")
 		} else if info.IsDir() {
 			add(InputTaskDefinition, c.TaskDefinition, "is a directory, not a JSON file", "task-definition.json")
 		}
@@ -225,6 +228,16 @@ func (c Config) deployProblems() []*InputError {
 		add(InputImage, "", "is required to deploy a new revision (the pushed image is pinned by digest); or set force-new-deployment: true to redeploy the current task definition", exampleImage)
 	}
 	return ps
+}
+
+// statProblem says why a path could not be read, without the path, which
+// the problem already quotes (and which may span lines).
+func statProblem(err error) string {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return pathErr.Err.Error()
+	}
+	return strconv.Quote(err.Error())
 }
 
 // placeProblem says what is wrong with where an ARN points, given its
@@ -297,13 +310,13 @@ func (c Config) repositoryProblem() string {
 	}
 	ecrHost, ok := partition.ParseECRRegistryHost(host)
 	if !ok {
-		return fmt.Sprintf("names the registry %s, which is not an Amazon ECR registry (ACCOUNT.dkr.ecr.REGION.%s): "+
+		return fmt.Sprintf("names the registry %q, which is not an Amazon ECR registry (ACCOUNT.dkr.ecr.REGION.%s): "+
 			"the action logs in to ECR and sends that password to ECR alone; name a repository of aws-region, or push to other registries with another step",
 			host, c.homePartition().DNSSuffix)
 	}
 	if ecrHost.Region != c.AWSRegion {
-		return fmt.Sprintf("names an ECR registry in %s, but aws-region is %s: the ECR login is for aws-region's registries; set aws-region to %s, or name a repository of %s",
-			ecrHost.Region, c.AWSRegion, ecrHost.Region, c.AWSRegion)
+		return fmt.Sprintf("names an ECR registry in %s, but aws-region is %q: the ECR login is for aws-region's registries; set aws-region to %s, or name a repository of aws-region",
+			ecrHost.Region, c.AWSRegion, ecrHost.Region)
 	}
 	return ""
 }
