@@ -5,7 +5,10 @@
 # emulation. The final stage is FROM scratch: the binary carries its own CA
 # roots (golang.org/x/crypto/x509roots/fallback), so TLS works without an OS.
 
-FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+# golang:1.26 (Go 1.26.5, Debian trixie), pinned by the digest of its
+# multi-platform index so that a moved tag cannot change what builds the
+# action; bump the tag and the digest together.
+FROM --platform=$BUILDPLATFORM golang:1.26@sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647 AS build
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
 WORKDIR /src

@@ -319,3 +319,93 @@ func TestREADMEDocumentsEveryInputAndOutput(t *testing.T) {
 		}
 	}
 }
+
+// workflowDoc is the part of a workflow file the hardening rules read.
+type workflowDoc struct {
+	Jobs map[string]struct {
+		Container any `yaml:"container"`
+		Steps     []struct {
+			Name string            `yaml:"name"`
+			Uses string            `yaml:"uses"`
+			Run  string            `yaml:"run"`
+			With map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+// digestPinned is an image reference pinned by a sha256 digest.
+var digestPinned = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
+
+// TestWorkflowsHardened: no expression is expanded inside a script (values
+// reach scripts through env:, so none can inject shell or a workflow
+// command), no checkout leaves a token in .git/config, and every container
+// image is pinned by digest.
+func TestWorkflowsHardened(t *testing.T) {
+	t.Parallel()
+	for _, f := range workflowFiles(t) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc workflowDoc
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		name := filepath.Base(f)
+		for jobName, job := range doc.Jobs {
+			image := ""
+			switch c := job.Container.(type) {
+			case string:
+				image = c
+			case map[string]any:
+				image, _ = c["image"].(string)
+			}
+			if image != "" && !digestPinned.MatchString(image) {
+				t.Errorf("%s: job %s runs in %s, want it pinned by @sha256:<digest>", name, jobName, image)
+			}
+			for i, step := range job.Steps {
+				if strings.Contains(step.Run, "${{") {
+					t.Errorf("%s: job %s, step %d (%s) expands ${{ }} in its script; pass the value through env:", name, jobName, i+1, step.Name)
+				}
+				if strings.HasPrefix(step.Uses, "actions/checkout@") && step.With["persist-credentials"] != "false" {
+					t.Errorf("%s: job %s, step %d checks out without persist-credentials: false", name, jobName, i+1)
+				}
+			}
+		}
+	}
+}
+
+// TestDockerfileBaseImagesPinned: every FROM that is not scratch or an
+// earlier stage names its image by digest.
+func TestDockerfileBaseImagesPinned(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(root(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := map[string]bool{"scratch": true}
+	froms := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || !strings.EqualFold(fields[0], "FROM") {
+			continue
+		}
+		froms++
+		args := fields[1:]
+		for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+			args = args[1:]
+		}
+		if len(args) == 0 {
+			t.Fatalf("FROM line %q names no image", line)
+		}
+		if image := args[0]; !stages[image] && !digestPinned.MatchString(image) {
+			t.Errorf("the Dockerfile builds FROM %s, want it pinned by @sha256:<digest> (keep the tag: golang:1.26@sha256:...)", image)
+		}
+		if len(args) == 3 && strings.EqualFold(args[1], "AS") {
+			stages[args[2]] = true
+		}
+	}
+	if froms == 0 {
+		t.Error("the Dockerfile has no FROM line")
+	}
+}
