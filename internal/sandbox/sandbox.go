@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecr"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs"
@@ -49,8 +50,9 @@ type Options struct {
 // Sandbox is a running set of stand-in services. Its addresses are on
 // loopback; Close stops them.
 type Sandbox struct {
-	world *World
-	now   func() time.Time
+	world     *World
+	partition partition.Partition // the world's region's
+	now       func() time.Time
 
 	faults   *faults.Set
 	sessions *iam.Sessions
@@ -80,7 +82,9 @@ func Start(ctx context.Context, world *World, opts Options) (*Sandbox, error) {
 	if err := world.normalize(); err != nil {
 		return nil, err
 	}
-	s := &Sandbox{world: world, now: opts.Now}
+	// normalize has checked that the region is in a partition.
+	p, _ := partition.ForRegion(world.Region)
+	s := &Sandbox{world: world, partition: p, now: opts.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -130,7 +134,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 		fronts[id], hosts[id] = l, l.Addr().String()
 	}
 	s.ecr = ecr.New(ecr.Config{
-		Region: w.Region, Repositories: repositories, Fronts: hosts, Backend: backend, Namespace: namespace,
+		Region: w.Region, Partition: s.partition, Repositories: repositories, Fronts: hosts, Backend: backend, Namespace: namespace,
 		Now: s.now, Authorizer: authorizer, Faults: s.faults, Logf: opts.Logf,
 	})
 	s.closers = append(s.closers, s.ecr.Close)
@@ -146,7 +150,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 		ecsAccounts[id] = ecs.Account{Clusters: a.Clusters, TaskDefinitions: defs}
 	}
 	ecsService, err := ecs.New(ctx, ecs.Config{
-		Region: w.Region, Settings: w.ECS, Accounts: ecsAccounts, Now: s.now,
+		Region: w.Region, Partition: s.partition, Settings: w.ECS, Accounts: ecsAccounts, Now: s.now,
 		Authorizer: authorizer, Registry: s.ecr, Crashes: s.faults,
 	})
 	if err != nil {
@@ -163,7 +167,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 		Credentials: s.sessions, Region: w.Region, Now: s.now, Faults: s.faults, Logf: opts.Logf,
 	})
 	s.aws.Register(sts.New(sts.Config{
-		Roles: roles, Sessions: s.sessions, Authorizer: authorizer, Now: s.now,
+		Roles: roles, Sessions: s.sessions, Authorizer: authorizer, Partition: s.partition, Now: s.now,
 		DiscoveryURL: s.discoveryURL, Logf: opts.Logf,
 	}))
 	s.aws.Register(s.ecr)
@@ -287,6 +291,7 @@ func (s *Sandbox) BackendRepository(account, name string) string {
 func (s *Sandbox) RoleCredentials(account, role, sessionName string) aws.Credentials {
 	sess := s.sessions.Issue(awsproto.Session{
 		Account: account, RoleName: role, RoleID: iam.RoleID(account, role), SessionName: sessionName,
+		Partition: s.partition,
 	}, time.Hour)
 	return aws.Credentials{AccessKeyID: sess.AccessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sess.SessionToken, Source: "sandbox"}
 }

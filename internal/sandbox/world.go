@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecr"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
@@ -137,6 +138,9 @@ func DemoWorldJSON() []byte { return append([]byte(nil), demoWorldJSON...) }
 func (w *World) normalize() error {
 	if w.Region == "" {
 		w.Region = "us-east-1"
+	}
+	if _, ok := partition.ForRegion(w.Region); !ok {
+		return fmt.Errorf("region %q is in no AWS partition (%s): a region looks like us-east-1 or cn-north-1", w.Region, strings.Join(partition.IDs(), ", "))
 	}
 	w.GitHub.Normalize()
 	for id, acct := range w.Accounts {

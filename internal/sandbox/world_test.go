@@ -72,3 +72,11 @@ func readWorldDoc(tb testing.TB) []byte {
 	}
 	return doc
 }
+
+func TestWorldRegionInAPartition(t *testing.T) {
+	t.Parallel()
+	_, err := sandbox.ParseWorld([]byte(`{"region": "useast1", "accounts": {}}`))
+	if err == nil || !strings.Contains(err.Error(), `region "useast1" is in no AWS partition`) {
+		t.Errorf("ParseWorld with region useast1 = %v, want an error naming the region", err)
+	}
+}

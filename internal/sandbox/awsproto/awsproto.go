@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // Protocol is the wire protocol of an AWS service.
@@ -94,10 +92,4 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // Errorf is a client error (400) with code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Status: 400, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// ARN is the ARN of resource, owned by account, of service in region
-// (empty for global services such as IAM), in the aws partition.
-func ARN(service, region, account, resource string) string {
-	return arn.ARN{Partition: "aws", Service: service, Region: region, AccountID: account, Resource: resource}.String()
 }

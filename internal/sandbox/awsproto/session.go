@@ -1,6 +1,10 @@
 package awsproto
 
-import "time"
+import (
+	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
+)
 
 // Session is a set of temporary credentials that STS issued and who they
 // belong to: every signed call is verified against one, and the call's
@@ -22,14 +26,16 @@ type Session struct {
 	// SourceIdentity describes how the session was obtained, for diagnostics:
 	// the web-identity subject or the ARN of the session that chained into it.
 	SourceIdentity string
+	// Partition is the partition of the role, which its ARNs name.
+	Partition partition.Partition
 }
 
 // RoleARN is the ARN of the assumed role.
-func (s *Session) RoleARN() string { return ARN("iam", "", s.Account, "role/"+s.RoleName) }
+func (s *Session) RoleARN() string { return s.Partition.ARN("iam", "", s.Account, "role/"+s.RoleName) }
 
 // AssumedRoleARN is what GetCallerIdentity and CloudTrail show for the session.
 func (s *Session) AssumedRoleARN() string {
-	return ARN("sts", "", s.Account, "assumed-role/"+s.RoleName+"/"+s.SessionName)
+	return s.Partition.ARN("sts", "", s.Account, "assumed-role/"+s.RoleName+"/"+s.SessionName)
 }
 
 // AssumedRoleID is the role's ID joined with the session name, as AWS shows it.

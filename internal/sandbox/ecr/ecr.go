@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
@@ -48,8 +49,9 @@ type Authorizer interface {
 
 // Config is what ECR needs.
 type Config struct {
-	// Region is the region repositories live in.
-	Region string
+	// Region is the region repositories live in, Partition its partition.
+	Region    string
+	Partition partition.Partition
 	// Repositories are every account's repositories, by account then name.
 	Repositories map[string]map[string]*Repository
 	// Fronts are the host:port each account's registry front is served on.
@@ -332,7 +334,7 @@ func (e *Service) password(pw string) (*registryPassword, bool) {
 }
 
 func (e *Service) repositoryARN(account, name string) string {
-	return awsproto.ARN("ecr", e.cfg.Region, account, "repository/"+name)
+	return e.cfg.Partition.ARN("ecr", e.cfg.Region, account, "repository/"+name)
 }
 
 type repositoryJSON struct {

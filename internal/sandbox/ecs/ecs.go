@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs/sim"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs/taskdef"
@@ -41,7 +42,9 @@ type Account struct {
 
 // Config is what ECS needs.
 type Config struct {
-	Region string
+	// Region is the region ECS serves, Partition its partition.
+	Region    string
+	Partition partition.Partition
 	// Settings tune the stand-in; the zero value when nil.
 	Settings *Settings
 	// Accounts are the world's, by account ID.
@@ -97,7 +100,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg:      cfg,
 		settings: settings,
 		scheduler: sim.New(sim.Config{
-			Region: cfg.Region, Registry: cfg.Registry, Crashes: cfg.Crashes,
+			Region: cfg.Region, Partition: cfg.Partition, Registry: cfg.Registry, Crashes: cfg.Crashes,
 			InactiveLinger: settings.inactiveLinger(), Context: ctx,
 		}),
 		cancel:   cancel,
@@ -160,7 +163,7 @@ func (e *Service) load(id string, acct Account, start time.Time) error {
 		if apiErr != nil {
 			return fmt.Errorf("task definition %d: %w", i, apiErr)
 		}
-		e.register(a, body, in, awsproto.ARN("iam", "", id, "root"), start.Add(-sim.BootstrapAge))
+		e.register(a, body, in, e.cfg.Partition.ARN("iam", "", id, "root"), start.Add(-sim.BootstrapAge))
 	}
 	clusterNames := make([]string, 0, len(acct.Clusters))
 	for name := range acct.Clusters {
@@ -224,7 +227,7 @@ func (e *Service) loadService(a *account, cl *sim.Cluster, name string, spec *Se
 		ARN:            e.arn(a.id, "service/"+cl.Name+"/"+name),
 		Status:         status,
 		Desired:        spec.DesiredCount,
-		CreatedBy:      awsproto.ARN("iam", "", a.id, "root"),
+		CreatedBy:      e.cfg.Partition.ARN("iam", "", a.id, "root"),
 		CircuitBreaker: sim.CircuitBreaker{Enable: spec.CircuitBreaker, Rollback: spec.CircuitBreaker && !spec.NoRollback},
 		MaxPercent:     maxPct,
 		MinPercent:     minPct,
@@ -249,7 +252,7 @@ func (e *Service) account(id string) *account {
 
 // arn is the ARN of an ECS resource of account.
 func (e *Service) arn(account, resource string) string {
-	return awsproto.ARN("ecs", e.cfg.Region, account, resource)
+	return e.cfg.Partition.ARN("ecs", e.cfg.Region, account, resource)
 }
 
 // register stores the next revision of a family.

@@ -23,6 +23,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	Roles      Roles
 	Sessions   Sessions
 	Authorizer Authorizer
+	// Partition is the partition of the sandbox's region: of every role,
+	// provider and session.
+	Partition partition.Partition
 	// Now is the clock tokens are checked against.
 	Now func() time.Time
 	// DiscoveryURL is the base URL under which an issuer's discovery
@@ -236,6 +240,7 @@ func (st *Service) issueSession(role *iam.Role, p assumeRoleParams, sourceIdenti
 		RoleID:         iam.RoleID(p.Account, p.RoleName),
 		SessionName:    p.SessionName,
 		SourceIdentity: sourceIdentity,
+		Partition:      st.cfg.Partition,
 	}, time.Duration(p.Duration)*time.Second), nil
 }
 
@@ -351,7 +356,7 @@ func (st *Service) assumeRole(c *awsproto.Call) (any, *awsproto.Error) {
 			Context:   identity.Context,
 		}).Allowed
 	}
-	trusted := trust(caller.RoleARN(), caller.AssumedRoleARN(), awsproto.ARN("iam", "", caller.Account, "root"), caller.Account)
+	trusted := trust(caller.RoleARN(), caller.AssumedRoleARN(), st.cfg.Partition.ARN("iam", "", caller.Account, "root"), caller.Account)
 	// In its own account a role that the trust policy names directly needs
 	// no identity policy; trust granted to a whole account, or across
 	// accounts, must also be allowed by the caller's own permissions.
@@ -501,7 +506,7 @@ func (st *Service) verifyIdentityToken(ctx context.Context, account, token strin
 		subject:      sub,
 		audience:     accepted,
 		providerHost: host,
-		providerARN:  awsproto.ARN("iam", "", account, "oidc-provider/"+host),
+		providerARN:  st.cfg.Partition.OIDCProviderARN(account, host),
 	}, nil
 }
 

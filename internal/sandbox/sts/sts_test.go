@@ -484,3 +484,30 @@ func TestOtherIssuer(t *testing.T) {
 		t.Errorf("issuer unreachable: %s (%d), want IDPCommunicationError (400)", code, status)
 	}
 }
+
+// TestOtherPartition runs a world in a China region: every ARN STS hands
+// out names the region's partition, aws-cn.
+func TestOtherPartition(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
+		w.Region = "cn-north-1"
+		st := &w.Accounts["111122223333"].Roles["gha-deploy"].TrustPolicy.Statement[0]
+		st.Principal = map[string]sandbox.StringList{"Federated": {"arn:aws-cn:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"}}
+	})
+	out := sandboxtest.WebIdentity(t, sb, "arn:aws-cn:iam::111122223333:role/gha-deploy", "cn")
+	got := []string{aws.ToString(out.AssumedRoleUser.Arn), aws.ToString(out.Provider)}
+	want := []string{
+		"arn:aws-cn:sts::111122223333:assumed-role/gha-deploy/cn",
+		"arn:aws-cn:iam::111122223333:oidc-provider/token.actions.githubusercontent.com",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AssumeRoleWithWebIdentity in cn-north-1 (-want +got):\n%s", diff)
+	}
+	who, err := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(out.Credentials)).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("GetCallerIdentity in cn-north-1: %v", err)
+	}
+	if got := aws.ToString(who.Arn); got != want[0] {
+		t.Errorf("GetCallerIdentity Arn = %q, want %q", got, want[0])
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs/taskdef"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
@@ -46,8 +46,9 @@ type CrashFaults interface {
 
 // Config is what the scheduler needs.
 type Config struct {
-	// Region is the region of every ARN it makes.
-	Region string
+	// Region is the region of every ARN it makes, Partition its partition.
+	Region    string
+	Partition partition.Partition
 	// Registry is where tasks pull images from.
 	Registry Registry
 	// Crashes decides which containers crash as they start.
@@ -247,7 +248,7 @@ func CircuitBreakerThreshold(desired int) int {
 
 // arn is the ARN of an ECS resource of account.
 func (e *Scheduler) arn(account, resource string) string {
-	return awsproto.ARN("ecs", e.cfg.Region, account, resource)
+	return e.cfg.Partition.ARN("ecs", e.cfg.Region, account, resource)
 }
 
 // Deploy makes a new deployment of td the service's PRIMARY, with a
