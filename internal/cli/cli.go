@@ -20,10 +20,14 @@ import (
 const (
 	// ExitOK: the run did everything asked.
 	ExitOK = 0
-	// ExitFailure: authentication, push or deploy failed, or the run was interrupted.
+	// ExitFailure: authentication, push or deploy failed.
 	ExitFailure = 1
 	// ExitUsage: a bad command line or input; nothing was attempted.
 	ExitUsage = 2
+	// ExitInterrupted: SIGINT or SIGTERM (how GitHub cancels a job) stopped
+	// the run; the log says where each service stands. 128 + SIGINT, as a
+	// shell reports an interrupted command.
+	ExitInterrupted = 130
 )
 
 // version is set at build time with -ldflags "-X .../internal/cli.version=v1.2.3".
@@ -50,8 +54,10 @@ Usage:
 As a GitHub container action (no arguments, GITHUB_ACTIONS=true) it reads its
 inputs from INPUT_<NAME> variables.
 
-Exit codes: 0 success, 1 failure (authentication, push, deploy, interrupted;
-for doctor, an item that fails), 2 bad command line or input (nothing attempted).
+Exit codes: 0 success, 1 failure (authentication, push, deploy; for doctor,
+an item that fails), 2 bad command line or input (nothing attempted),
+130 interrupted by SIGINT or SIGTERM (the log says where each service stands;
+ECS goes on with a deployment that was started).
 
 Run "oidc-ecs-deploy COMMAND --help" for a command's flags.
 `
@@ -153,8 +159,8 @@ func report(ctx context.Context, runner *ghaction.Runner, err error) int {
 	// An interrupt surfaces as whatever call was running; it is not a
 	// failure of AWS or of the configuration.
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-		runner.Errorf("interrupted")
-		return ExitFailure
+		runner.Errorf("interrupted: the run stopped at a signal (SIGINT or SIGTERM); where each service stands is printed above")
+		return ExitInterrupted
 	}
 	var inputErr *config.InputError
 	var endpointErr *endpoint.Error

@@ -298,8 +298,8 @@ func TestInterruptedIsNotAnAWSFailure(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the run took %v to notice the interrupt", took)
 	}
-	if code != ExitFailure || !strings.Contains(out.String(), "error: interrupted") {
-		t.Errorf("exit code %d, output:\n%s\nwant 1 and \"interrupted\"", code, out.String())
+	if code != ExitInterrupted || !strings.Contains(out.String(), "error: interrupted") {
+		t.Errorf("exit code %d, output:\n%s\nwant %d and \"interrupted\"", code, out.String(), ExitInterrupted)
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if strings.HasPrefix(line, "error:") && strings.Contains(line, "STS") {

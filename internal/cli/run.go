@@ -15,6 +15,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
@@ -103,6 +104,8 @@ type run struct {
 	out    *ghaction.Runner
 	awsCfg aws.Config
 	result Result
+	// interrupted is set when a signal stopped the run.
+	interrupted bool
 	// retry is the run's one retry policy: every client and loop of the
 	// run pays its retries from its budget.
 	retry *retry.Policy
@@ -171,11 +174,26 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 		end()
 		if err != nil {
 			err = fmt.Errorf("%s: %w", strings.ToLower(p.title), explainStall(err))
+			if ctx.Err() != nil && r.cfg.DeployRequested() && !r.changedServices() {
+				r.out.Infof("Interrupted during %s: no service was changed.", strings.ToLower(p.title))
+			}
 			break
 		}
 	}
+	r.interrupted = ctx.Err() != nil
 	r.summarize(err)
 	return r.result, err
+}
+
+// changedServices reports whether the run may have changed a service: an
+// update was sent, whatever became of it.
+func (r *run) changedServices() bool {
+	for _, s := range r.result.Services {
+		if s.Status != string(deploy.OutcomeNotStarted) {
+			return true
+		}
+	}
+	return false
 }
 
 // authenticate turns the job's OIDC token into credentials for the role,
@@ -304,9 +322,12 @@ func explainStall(err error) error {
 func (r *run) summarize(runErr error) {
 	sum := r.out.NewSummary()
 	res := r.result
-	if runErr == nil {
+	switch {
+	case runErr == nil:
 		sum.Heading(3, "oidc-ecs-deploy succeeded")
-	} else {
+	case r.interrupted:
+		sum.Heading(3, "oidc-ecs-deploy interrupted")
+	default:
 		sum.Heading(3, "oidc-ecs-deploy failed")
 	}
 	var rows [][]ghaction.Cell
@@ -360,7 +381,10 @@ func (r *run) summarize(runErr error) {
 			sum.CodeBlock(strings.Join(events, "\n"))
 		}
 	}
-	if runErr != nil {
+	if runErr != nil && r.interrupted {
+		sum.Paragraph("**Where it stopped**")
+		sum.CodeBlock(runErr.Error())
+	} else if runErr != nil {
 		sum.Paragraph("**Why it failed**")
 		sum.CodeBlock(runErr.Error())
 	}

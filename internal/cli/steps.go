@@ -84,6 +84,7 @@ func (r *run) deployRequest(repositoryURI string) deploy.Request {
 		Wait:               r.cfg.WaitForServiceStability,
 		WaitTimeout:        time.Duration(r.cfg.WaitForMinutes) * time.Minute,
 		Caller:             r.result.AssumedRoleARN,
+		Region:             r.cfg.AWSRegion,
 		Retry:              r.retry,
 	}
 }

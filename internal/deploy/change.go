@@ -91,6 +91,7 @@ func sameContainers(a, b []types.ContainerDefinition) bool {
 func (p *Plan) updateOnce(ctx context.Context, s *serviceState, in *ecs.UpdateServiceInput) (*types.Service, error) {
 	var svc *types.Service
 	err := p.req.Retry.Do(ctx, "update service "+s.name, func(ctx context.Context) error {
+		s.updateSent = true
 		out, err := p.client.UpdateService(ctx, in, noBlindRetries)
 		if err == nil {
 			svc = out.Service
@@ -113,27 +114,33 @@ func (p *Plan) updateOnce(ctx context.Context, s *serviceState, in *ecs.UpdateSe
 	return svc, err
 }
 
-// findUpdate returns the service when DescribeServices shows our update:
-// a PRIMARY deployment of the new revision (default mode) or, when the
-// revision stays (force-new-deployment), a PRIMARY deployment other than the
-// one before ours. It returns nil when the update did not happen.
+// findUpdate returns the service when DescribeServices shows our update
+// (updateShown), nil when the update did not happen.
 func (p *Plan) findUpdate(ctx context.Context, s *serviceState, taskDefinition string) (*types.Service, error) {
 	out, err := p.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(p.req.Cluster), Services: []string{s.name}})
 	if err != nil {
 		return nil, fmt.Errorf("describe service %s: %w", s.name, err)
 	}
 	for i := range out.Services {
-		svc := &out.Services[i]
-		d := primaryDeployment(svc)
-		if d == nil {
-			continue
-		}
-		if taskDefinition != "" && aws.ToString(d.TaskDefinition) == taskDefinition {
-			return svc, nil
-		}
-		if taskDefinition == "" && aws.ToString(d.Id) != s.primaryBefore {
+		if svc := &out.Services[i]; updateShown(svc, s, taskDefinition) {
 			return svc, nil
 		}
 	}
 	return nil, nil
+}
+
+// updateShown reports whether svc, as described, shows our update: a
+// PRIMARY deployment of the new revision (default mode) or, when the
+// revision stays (force-new-deployment, taskDefinition empty), a PRIMARY
+// deployment other than the one before ours.
+func updateShown(svc *types.Service, s *serviceState, taskDefinition string) bool {
+	d := primaryDeployment(svc)
+	switch {
+	case d == nil:
+		return false
+	case taskDefinition != "":
+		return aws.ToString(d.TaskDefinition) == taskDefinition
+	default:
+		return aws.ToString(d.Id) != s.primaryBefore
+	}
 }

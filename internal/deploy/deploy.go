@@ -83,6 +83,9 @@ type Request struct {
 	// registered by anyone else is never taken for ours; empty skips that
 	// check.
 	Caller string
+	// Region is the region of the cluster, for the AWS CLI commands that
+	// follow a deployment the run leaves behind; may be empty.
+	Region string
 	// Retry is the run's retry policy, shared with the client's retryer so
 	// that the outer tries (a look-then-retry after a server error, a
 	// watch poll that failed) pay from the same budget; a policy of its
@@ -121,6 +124,12 @@ const (
 	// OutcomeNotStarted: nothing was changed on the service, because a
 	// problem with it or with another service stopped the run first.
 	OutcomeNotStarted Outcome = "not started"
+	// OutcomeInterrupted: the deployment was started and the run was
+	// interrupted while it went on; ECS carries on with it regardless.
+	OutcomeInterrupted Outcome = "interrupted"
+	// OutcomeUnknown: the run was interrupted while UpdateService was in
+	// flight, and nobody could look whether ECS applied it.
+	OutcomeUnknown Outcome = "unknown"
 )
 
 // ServiceResult is what happened to one service.
@@ -324,6 +333,9 @@ func (p *Plan) deploy(ctx context.Context) ([]ServiceResult, error) {
 	if p.req.Wait {
 		p.watch(ctx)
 	}
+	if ctx.Err() != nil {
+		p.reportInterrupted(ctx)
+	}
 	// Every failure reaches the log as an error annotation, once; the
 	// watch has already reported those it explained.
 	for _, s := range p.services {
@@ -366,9 +378,12 @@ type serviceState struct {
 
 	// From Deploy.
 	updatedAt time.Time
-	watch     *watchState
-	result    ServiceResult
-	err       error
+	// updateSent is set once UpdateService was sent: from then on ECS may
+	// have changed the service, whatever became of the answer.
+	updateSent bool
+	watch      *watchState
+	result     ServiceResult
+	err        error
 	// reported is set once the failure was printed as an error annotation.
 	reported bool
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -602,7 +603,7 @@ func TestNotWaiting(t *testing.T) {
 	}
 }
 
-func TestInterruptedWatchSaysSo(t *testing.T) {
+func TestInterruptedWatchSaysWhereItStands(t *testing.T) {
 	t.Parallel()
 	w := fastWorld(t)
 	w.Accounts[account].Clusters[cluster].Services["api-service"].RolloutSeconds = 600
@@ -610,10 +611,75 @@ func TestInterruptedWatchSaysSo(t *testing.T) {
 	digest := e.pushRandomImage(t, "sha-4f2c8e1")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	runner, _ := newRunner(t)
-	_, err := deploy.Run(ctx, e.ecs, e.request(digest), runner)
+	runner, logs := newRunner(t)
+	req := e.request(digest)
+	req.Region = "us-east-1"
+	results, err := deploy.Run(ctx, e.ecs, req, runner)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "interrupted") {
 		t.Errorf("Run interrupted = %v, want an error wrapping the context's", err)
+	}
+	r := results[0]
+	if r.Outcome != deploy.OutcomeInterrupted || r.DeploymentID == "" {
+		t.Fatalf("result = %+v, want interrupted with its deployment", r)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		"Interrupted: where each service stands",
+		"api-service: deployment " + r.DeploymentID + " of " + r.TaskDefinitionARN + " was started; ECS reports IN_PROGRESS",
+		"ECS goes on with the rollout by itself and, should its circuit breaker trip, rolls the service back by itself",
+		"aws ecs describe-service-deployments --service-deployment-arns " + r.ServiceDeploymentARN + " --region us-east-1",
+		"aws ecs describe-services --cluster prod-cluster --services api-service --region us-east-1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "error:") {
+		t.Errorf("an interrupt was reported as a failure:\n%s", out)
+	}
+}
+
+// cutOff cancels a context as soon as a request for the ECS operation op
+// has been sent, as a signal arriving while the call is in flight would.
+type cutOff struct {
+	op     string
+	cancel context.CancelFunc
+}
+
+func (c cutOff) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.Header.Get("X-Amz-Target"), "."+c.op) {
+		time.AfterFunc(100*time.Millisecond, c.cancel)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestUpdateServiceCutOffIsUnknownThenSettled: the run is interrupted while
+// UpdateService is in flight, so its answer is lost: the service is
+// "unknown" until one DescribeServices settles it.
+func TestUpdateServiceCutOffIsUnknownThenSettled(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, fastWorld(t))
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	// ECS takes its time to answer; the interrupt comes first.
+	e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "UpdateService", LatencyMillis: 30000, Times: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := e.cfg.Copy()
+	cfg.HTTPClient = &http.Client{Transport: cutOff{op: "UpdateService", cancel: cancel}}
+	runner, logs := newRunner(t)
+	results, err := deploy.Run(ctx, ecs.NewFromConfig(cfg), e.request(digest), runner)
+	if err == nil {
+		t.Fatal("Run succeeded although it was interrupted")
+	}
+	out := logs.String()
+	if want := "api-service: UpdateService was sent, but the run was interrupted before ECS answered; ECS had not applied it when the run looked"; !strings.Contains(out, want) {
+		t.Errorf("log lacks %q:\n%s", want, out)
+	}
+	if !strings.Contains(out, "aws ecs describe-services --cluster prod-cluster --services api-service") {
+		t.Errorf("log lacks the command to check the service:\n%s", out)
+	}
+	if r := results[0]; r.Outcome != deploy.OutcomeNotStarted || r.DeploymentID != "" {
+		t.Errorf("result = %+v, want settled as not started", r)
 	}
 }
 

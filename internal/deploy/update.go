@@ -256,32 +256,42 @@ func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSe
 	s.updatedAt = time.Now()
 	svc, err := p.updateOnce(ctx, s, in)
 	if err != nil {
+		if s.updateSent && ctx.Err() != nil {
+			// The request may have reached ECS: whether it applied it is
+			// unknown until someone looks.
+			s.fail(OutcomeUnknown, fmt.Errorf("update service %q in cluster %q: the run was interrupted before ECS answered; whether the update was applied is unknown", s.name, p.req.Cluster))
+			return
+		}
 		s.fail(OutcomeFailed, fmt.Errorf("update service %q in cluster %q: %w", s.name, p.req.Cluster, err))
 		s.result.Outcome = OutcomeNotStarted
 		return
 	}
-	for _, d := range svc.Deployments {
-		if aws.ToString(d.Status) == "PRIMARY" {
-			s.result.DeploymentID = aws.ToString(d.Id)
-			if !p.req.ForceNewDeployment && aws.ToString(d.TaskDefinition) != s.result.TaskDefinitionARN {
-				s.fail(OutcomeFailed, fmt.Errorf("service %q: UpdateService's primary deployment %s runs %s, not %s", s.name, s.result.DeploymentID, aws.ToString(d.TaskDefinition), s.result.TaskDefinitionARN))
-				return
-			}
-			if p.req.ForceNewDeployment {
-				s.result.TaskDefinitionARN = aws.ToString(d.TaskDefinition)
-			}
-		}
-	}
-	if s.result.DeploymentID == "" {
-		s.fail(OutcomeFailed, fmt.Errorf("service %q: UpdateService returned no PRIMARY deployment to watch", s.name))
+	if err := p.adopt(s, svc); err != nil {
+		s.fail(OutcomeFailed, err)
 		return
 	}
-	s.result.ServiceDeploymentARN = aws.ToString(svc.CurrentServiceDeployment)
 	s.result.Outcome = OutcomeNotWaited
 	s.log.infof("Started deployment %s of %s", s.result.DeploymentID, s.result.TaskDefinitionARN)
 	if s.desiredCount == 0 {
 		s.log.warningf("service %q has desiredCount 0: the deployment completes with no task started, so no task ran the new image and nothing proved it starts. Scale the service up (aws ecs update-service --cluster %s --service %s --desired-count N) to run it.", s.name, p.req.Cluster, s.name)
 	}
+}
+
+// adopt takes the deployment our update started from the service as
+// UpdateService (or DescribeServices, after a lost answer) returned it.
+func (p *Plan) adopt(s *serviceState, svc *types.Service) error {
+	d := primaryDeployment(svc)
+	if d == nil {
+		return fmt.Errorf("service %q: UpdateService returned no PRIMARY deployment to watch", s.name)
+	}
+	s.result.DeploymentID = aws.ToString(d.Id)
+	if p.req.ForceNewDeployment {
+		s.result.TaskDefinitionARN = aws.ToString(d.TaskDefinition)
+	} else if aws.ToString(d.TaskDefinition) != s.result.TaskDefinitionARN {
+		return fmt.Errorf("service %q: UpdateService's primary deployment %s runs %s, not %s", s.name, s.result.DeploymentID, aws.ToString(d.TaskDefinition), s.result.TaskDefinitionARN)
+	}
+	s.result.ServiceDeploymentARN = aws.ToString(svc.CurrentServiceDeployment)
+	return nil
 }
 
 // pushedTagProblem says why forcing a new deployment of s would not run

@@ -486,7 +486,7 @@ func (s *serviceState) succeed() {
 func (p *Plan) stopWatching(parent context.Context, active []*serviceState, lastErr error) {
 	if err := parent.Err(); err != nil {
 		for _, s := range active {
-			s.fail(OutcomeFailed, fmt.Errorf("service %q: watching deployment %s interrupted: %w", s.name, s.result.DeploymentID, err))
+			s.fail(OutcomeInterrupted, fmt.Errorf("service %q: watching deployment %s interrupted (ECS goes on with it): %w", s.name, s.result.DeploymentID, err))
 		}
 		return
 	}
