@@ -72,7 +72,8 @@ for target in "${targets[@]}"; do
   pkg=${target% *} name=${target#* }
   echo "== $pkg $name (${per}s)"
   start=$(date +%s)
-  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "${per}s" -parallel "$workers" "$pkg" >"$log" 2>&1; then
+  # go test's own timeout (10m by default) would cut a longer run short.
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "${per}s" -parallel "$workers" -timeout "$((per + 600))s" "$pkg" >"$log" 2>&1; then
     result=ok
   else
     result=FAILED
@@ -80,8 +81,9 @@ for target in "${targets[@]}"; do
   took=$(( $(date +%s) - start ))
   # The fuzzer's last progress line: elapsed time, executions, corpus.
   progress=$(grep -E '^fuzz: elapsed:' "$log" | tail -n 1 || true)
-  elapsed=$(sed -nE 's/^fuzz: elapsed: ([0-9]+)s.*/\1/p' <<<"$progress")
-  fuzzing=$((fuzzing + ${elapsed:-0}))
+  # Its elapsed time is a Go duration: 59s, 1m27s, 1h0m5s.
+  elapsed=$(sed -nE 's/^fuzz: elapsed: ([0-9hms]+),.*/\1/p' <<<"$progress")
+  fuzzing=$((fuzzing + $(seconds "${elapsed:-0s}")))
   echo "   ${progress:-no progress line} (${took}s with the build)"
   if [ "$result" != ok ]; then
     crashes=$((crashes + 1))

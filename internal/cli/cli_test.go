@@ -98,13 +98,7 @@ func TestRunAuthenticates(t *testing.T) {
 // outside the ::add-mask:: commands that tell the runner to hide them.
 func assertNoSecrets(tb testing.TB, sb *sandbox.Sandbox, printed string) {
 	tb.Helper()
-	var lines []string
-	for _, line := range strings.Split(printed, "\n") {
-		if !strings.HasPrefix(line, "::add-mask::") {
-			lines = append(lines, line)
-		}
-	}
-	printed = strings.Join(lines, "\n")
+	printed = withoutMaskCommands(printed)
 	secrets := sb.Secrets()
 	if len(secrets) == 0 {
 		tb.Fatalf("the sandbox handed out %d secrets; the check would prove nothing", len(secrets))
