@@ -9,102 +9,76 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/client"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
 )
 
-// Engine is a Docker engine reached over its HTTP API. The tests use the
-// API directly, as the docker CLI does, to keep the engine's client library
-// and its dependencies out of the module.
+// Engine is a Docker engine, reached with the engine's Go client as the
+// action reaches it (registry.EngineClient: the same DOCKER_HOST rule, TLS
+// and API version negotiation).
 type Engine struct {
-	http *http.Client
-	base string
+	api *client.Client
 }
 
 // NewEngine connects to the Docker engine at host, a DOCKER_HOST value
 // (unix:///path/to/docker.sock or tcp://host:port).
 func NewEngine(host string) (*Engine, error) {
-	switch {
-	case strings.HasPrefix(host, "unix://"):
-		sock := strings.TrimPrefix(host, "unix://")
-		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}}
-		return &Engine{http: &http.Client{Transport: tr}, base: "http://docker"}, nil
-	case strings.HasPrefix(host, "tcp://"):
-		return &Engine{http: &http.Client{}, base: "http://" + strings.TrimPrefix(host, "tcp://")}, nil
-	}
-	return nil, fmt.Errorf("connect to the Docker engine: DOCKER_HOST %q is neither unix:// nor tcp://", host)
-}
-
-// do sends one API request and returns the response when its status is 2xx.
-func (e *Engine) do(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string) (*http.Response, error) {
-	u := e.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	api, err := registry.EngineClient(func(k string) string {
+		if k == client.EnvOverrideHost {
+			return host
+		}
+		return ""
+	})
 	if err != nil {
 		return nil, err
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := e.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("docker %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		return nil, fmt.Errorf("docker %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(msg))
-	}
-	return resp, nil
+	return &Engine{api: api}, nil
 }
 
 // ImageInfo is the part of an image's inspection the tests read.
 type ImageInfo struct {
-	ID           string `json:"Id"`
-	Size         int64  `json:"Size"`
-	Os           string `json:"Os"`
-	Architecture string `json:"Architecture"`
+	ID           string
+	Size         int64
+	Os           string
+	Architecture string
 	Config       struct {
-		Entrypoint []string `json:"Entrypoint"`
-		Cmd        []string `json:"Cmd"`
-		User       string   `json:"User"`
-		Env        []string `json:"Env"`
-		WorkingDir string   `json:"WorkingDir"`
-	} `json:"Config"`
+		Entrypoint []string
+		Cmd        []string
+		User       string
+		Env        []string
+		WorkingDir string
+	}
 }
 
 // Inspect returns an image's configuration and size.
 func (e *Engine) Inspect(ctx context.Context, image string) (*ImageInfo, error) {
-	resp, err := e.do(ctx, http.MethodGet, "/images/"+url.PathEscape(image)+"/json", nil, nil, "")
+	res, err := e.api.ImageInspect(ctx, image)
 	if err != nil {
 		return nil, fmt.Errorf("inspect image %s: %w", image, err)
 	}
-	defer resp.Body.Close()
-	var info ImageInfo
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		return nil, fmt.Errorf("inspect image %s: %w", image, err)
+	info := &ImageInfo{ID: res.ID, Size: res.Size, Os: res.Os, Architecture: res.Architecture}
+	if c := res.Config; c != nil {
+		info.Config.Entrypoint, info.Config.Cmd, info.Config.User = c.Entrypoint, c.Cmd, c.User
+		info.Config.Env, info.Config.WorkingDir = c.Env, c.WorkingDir
 	}
-	return &info, nil
+	return info, nil
 }
 
 // Save writes an image as docker save does (a tarball) to w.
 func (e *Engine) Save(ctx context.Context, image string, w io.Writer) error {
-	resp, err := e.do(ctx, http.MethodGet, "/images/"+url.PathEscape(image)+"/get", nil, nil, "")
+	rc, err := e.api.ImageSave(ctx, []string{image})
 	if err != nil {
 		return fmt.Errorf("save image %s: %w", image, err)
 	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	defer rc.Close()
+	if _, err := io.Copy(w, rc); err != nil {
 		return fmt.Errorf("save image %s: %w", image, err)
 	}
 	return nil
@@ -112,11 +86,9 @@ func (e *Engine) Save(ctx context.Context, image string, w io.Writer) error {
 
 // Remove deletes an image and its untagged parents.
 func (e *Engine) Remove(ctx context.Context, image string) error {
-	resp, err := e.do(ctx, http.MethodDelete, "/images/"+url.PathEscape(image), url.Values{"force": {"1"}}, nil, "")
-	if err != nil {
+	if _, err := e.api.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
 		return fmt.Errorf("remove image %s: %w", image, err)
 	}
-	resp.Body.Close()
 	return nil
 }
 
@@ -226,27 +198,25 @@ func FinalStageContext(dockerfile string, produced []StageFile) ([]byte, error) 
 // Build builds a context (a tar holding a Dockerfile) in the engine, tags
 // the image, and returns its ID. A failed build returns the build log.
 func (e *Engine) Build(ctx context.Context, buildContext []byte, tag string) (string, error) {
-	q := url.Values{"t": {tag}, "rm": {"1"}, "forcerm": {"1"}, "dockerfile": {"Dockerfile"}}
-	resp, err := e.do(ctx, http.MethodPost, "/build", q, bytes.NewReader(buildContext), "application/x-tar")
+	res, err := e.api.ImageBuild(ctx, bytes.NewReader(buildContext), client.ImageBuildOptions{
+		Tags: []string{tag}, Remove: true, ForceRemove: true, Dockerfile: "Dockerfile",
+	})
 	if err != nil {
 		return "", fmt.Errorf("build image %s: %w", tag, err)
 	}
-	defer resp.Body.Close()
+	defer res.Body.Close()
 	var log strings.Builder
-	dec := json.NewDecoder(resp.Body)
+	dec := json.NewDecoder(res.Body)
 	for {
-		var msg struct {
-			Stream string `json:"stream"`
-			Error  string `json:"error"`
-		}
+		var msg jsonstream.Message
 		if err := dec.Decode(&msg); err == io.EOF {
 			break
 		} else if err != nil {
 			return "", fmt.Errorf("build image %s: read the build log: %w", tag, err)
 		}
 		log.WriteString(msg.Stream)
-		if msg.Error != "" {
-			return "", fmt.Errorf("build image %s: %s\n%s", tag, msg.Error, log.String())
+		if msg.Error != nil {
+			return "", fmt.Errorf("build image %s: %s\n%s", tag, msg.Error.Message, log.String())
 		}
 	}
 	info, err := e.Inspect(ctx, tag)

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"sync"
 )
@@ -15,93 +16,115 @@ const compressBlockSize = 1 << 20
 // network (docker push compresses at the default level, one core a layer).
 const compressionLevel = gzip.BestSpeed
 
-// parallelGzip compresses src into dst on workers goroutines: src is cut
-// into blocks of compressBlockSize, each compressed as its own gzip member,
-// and the members are written in order. A sequence of gzip members is one
-// valid gzip stream (RFC 1952), which every layer reader (Go's, containerd's,
+// parallelGzip compresses layers on several goroutines: a layer is cut into
+// blocks of compressBlockSize, each compressed as its own gzip member, and
+// the members are written in order. A sequence of gzip members is one valid
+// gzip stream (RFC 1952), which every layer reader (Go's, containerd's,
 // docker's) decompresses as a whole. The output depends only on the input,
-// so the same layer always compresses to the same digest, and memory stays
-// at a few blocks per worker whatever the layer's size.
-func parallelGzip(dst io.Writer, src io.Reader, workers int) (int64, error) {
-	if workers < 1 {
-		workers = 1
-	}
-	type job struct {
-		in   *bytes.Buffer
-		out  *bytes.Buffer
-		done chan struct{}
-	}
-	pool := sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	jobs := make(chan *job, workers)
-	ordered := make(chan *job, workers*2)
+// so the same layer always compresses to the same digest.
+//
+// Memory is a fixed set of blocks, allocated once and reused for every
+// layer: two per worker and one more, so that the workers stay busy while
+// the finished blocks are written out in order. Nothing is allocated per
+// block, which keeps the heap, and so the garbage collector's headroom, at
+// a few megabytes whatever the image's size.
+type parallelGzip struct {
+	workers int
+	free    chan *gzipBlock
+	writers []*gzip.Writer
+}
 
-	var wg sync.WaitGroup
+// gzipBlock is one block of a layer and its compressed form.
+type gzipBlock struct {
+	in   []byte
+	out  bytes.Buffer
+	done chan struct{}
+}
+
+func newParallelGzip(workers int) *parallelGzip {
+	workers = max(workers, 1)
+	p := &parallelGzip{workers: workers, free: make(chan *gzipBlock, 2*workers+1)}
+	for range cap(p.free) {
+		b := &gzipBlock{in: make([]byte, compressBlockSize), done: make(chan struct{}, 1)}
+		// Incompressible input grows by a few bytes per 64 kB of stored
+		// deflate blocks; the margin keeps the buffer from ever doubling.
+		b.out.Grow(compressBlockSize + compressBlockSize/64 + 1024)
+		p.free <- b
+	}
 	for range workers {
+		zw, _ := gzip.NewWriterLevel(io.Discard, compressionLevel)
+		p.writers = append(p.writers, zw)
+	}
+	return p
+}
+
+// compress writes src, compressed, to dst and returns the bytes written.
+func (p *parallelGzip) compress(dst io.Writer, src io.Reader) (int64, error) {
+	type job struct {
+		b *gzipBlock
+		n int
+	}
+	jobs := make(chan job, p.workers)
+	ordered := make(chan *gzipBlock, cap(p.free))
+	var wg sync.WaitGroup
+	for _, zw := range p.writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			zw, _ := gzip.NewWriterLevel(io.Discard, compressionLevel)
 			for j := range jobs {
-				zw.Reset(j.out)
-				zw.Write(j.in.Bytes())
+				j.b.out.Reset()
+				zw.Reset(&j.b.out)
+				zw.Write(j.b.in[:j.n]) // writes to a bytes.Buffer do not fail
 				zw.Close()
-				close(j.done)
+				j.b.done <- struct{}{}
 			}
 		}()
 	}
 
-	// The writer drains results in order while the reader below fills
-	// blocks; a failed write stops the reader through writeErr.
+	// The writer drains the blocks in order while the reader below fills
+	// them; a failed write stops the reader through failed.
 	var (
 		written  int64
 		writeErr error
-		errMu    sync.Mutex
 	)
+	failed := make(chan struct{})
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		for j := range ordered {
-			<-j.done
-			errMu.Lock()
-			failed := writeErr != nil
-			errMu.Unlock()
-			if !failed {
-				n, err := dst.Write(j.out.Bytes())
+		for b := range ordered {
+			<-b.done
+			if writeErr == nil {
+				n, err := dst.Write(b.out.Bytes())
 				written += int64(n)
 				if err != nil {
-					errMu.Lock()
 					writeErr = err
-					errMu.Unlock()
+					close(failed)
 				}
 			}
-			j.in.Reset()
-			j.out.Reset()
-			pool.Put(j.in)
-			pool.Put(j.out)
+			p.free <- b
 		}
 	}()
 
 	var readErr error
-	empty := true
-	for {
-		errMu.Lock()
-		failed := writeErr != nil
-		errMu.Unlock()
-		if failed {
+	for first := true; ; first = false {
+		var b *gzipBlock
+		select {
+		case b = <-p.free:
+		case <-failed:
+		}
+		if b == nil {
 			break
 		}
-		in := pool.Get().(*bytes.Buffer)
-		in.Grow(compressBlockSize)
-		n, err := io.CopyN(in, src, compressBlockSize)
-		if n > 0 || empty {
-			empty = false
-			j := &job{in: in, out: pool.Get().(*bytes.Buffer), done: make(chan struct{})}
-			ordered <- j
-			jobs <- j
+		n, err := io.ReadFull(src, b.in)
+		if n == 0 && !first {
+			// Nothing more: an empty layer still gets its one (empty)
+			// member above.
+			p.free <- b
 		} else {
-			pool.Put(in)
+			ordered <- b
+			jobs <- job{b: b, n: n}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break
 		}
 		if err != nil {

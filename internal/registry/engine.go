@@ -2,109 +2,127 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
+	"path/filepath"
 	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 )
 
-// engineDefaultHost is where the Docker engine listens unless DOCKER_HOST
-// says otherwise; the runner mounts the host's socket there.
-const engineDefaultHost = "unix:///var/run/docker.sock"
+// Bounds on the Docker engine's answers. The engine may export a large image to a directory of its own
+// before the first byte of `docker save` arrives, so the wait for response
+// headers is generous; a stall after that is the push's stall watchdog's
+// to catch.
+const (
+	engineDialTimeout           = 10 * time.Second
+	engineTLSHandshakeTimeout   = 10 * time.Second
+	engineResponseHeaderTimeout = 3 * time.Minute
+)
 
-// engine is a Docker engine, reached over its HTTP API. Push needs two of
-// its calls (inspect an image, export it as a docker save stream), which
-// do not warrant the engine's whole client library.
-type engine struct {
-	host   string
-	base   string
-	client *http.Client
-}
-
-func newEngine(host string) (*engine, error) {
+// EngineClient connects to the Docker engine the environment names, as the
+// engine client's FromEnv does but reading getenv rather than the process
+// environment:
+//
+//   - DOCKER_HOST: unix:///path/to/docker.sock or tcp://host:port; the
+//     runner's unix:///var/run/docker.sock when unset;
+//   - DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: TLS to a tcp:// engine, with
+//     ca.pem, cert.pem and key.pem from DOCKER_CERT_PATH. A certificate path
+//     without DOCKER_TLS_VERIFY (TLS that trusts any server) is refused;
+//   - DOCKER_API_VERSION: pins the API version, which is negotiated with
+//     the engine otherwise.
+//
+// Dialling and the wait for each answer's headers are bounded. The product
+// and the tests connect with this one function, so they read DOCKER_HOST
+// by the same rule.
+func EngineClient(getenv func(string) string) (*client.Client, error) {
+	// The client replaces the dialer to reach the host (unix socket or TCP).
+	// Setting one here also keeps net/http from configuring HTTP/2, which
+	// would give the transport a TLS config and so make the client speak
+	// HTTPS to a plain engine.
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: engineDialTimeout}).DialContext,
+		TLSHandshakeTimeout:   engineTLSHandshakeTimeout,
+		ResponseHeaderTimeout: engineResponseHeaderTimeout,
+	}
+	host := getenv(client.EnvOverrideHost)
 	if host == "" {
-		host = engineDefaultHost
+		host = client.DefaultDockerHost
 	}
-	u, err := url.Parse(host)
-	if err != nil {
-		return nil, fmt.Errorf("DOCKER_HOST %q is not a URL such as unix:///var/run/docker.sock", host)
+	if u, err := client.ParseHostURL(host); err != nil || (u.Scheme != "unix" && u.Scheme != "tcp") {
+		return nil, fmt.Errorf("connect to the Docker engine: DOCKER_HOST %q is neither unix:///path/to/docker.sock nor tcp://host:port (an ssh:// engine needs the docker CLI's connection helper: forward its socket and name that)", host)
 	}
-	tr := &http.Transport{IdleConnTimeout: 30 * time.Second}
-	e := &engine{host: host, client: &http.Client{Transport: tr}}
-	switch u.Scheme {
-	case "unix":
-		socket := u.Path
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
+	// WithHost sets the transport's dialer for the host, bounded by the
+	// client's own dial timeout (10 s).
+	opts := []client.Opt{
+		client.WithHTTPClient(&http.Client{Transport: tr, CheckRedirect: client.CheckRedirect}),
+		client.WithHost(host),
+	}
+	if certs := getenv(client.EnvOverrideCertPath); certs != "" {
+		if getenv(client.EnvTLSVerify) == "" {
+			return nil, fmt.Errorf("connect to the Docker engine: %s is set without %s, which would trust any server: set %s=1 to check the engine's certificate against %s",
+				client.EnvOverrideCertPath, client.EnvTLSVerify, client.EnvTLSVerify, filepath.Join(certs, "ca.pem"))
 		}
-		e.base = "http://docker"
-	case "tcp", "http":
-		e.base = "http://" + u.Host
-	default:
-		return nil, fmt.Errorf("DOCKER_HOST %q: only unix:// and tcp:// engines are supported", host)
+		opts = append(opts, client.WithTLSClientConfig(filepath.Join(certs, "ca.pem"), filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem")))
+	} else if getenv(client.EnvTLSVerify) != "" {
+		return nil, fmt.Errorf("connect to the Docker engine: %s is set but %s, the directory of ca.pem, cert.pem and key.pem, is not", client.EnvTLSVerify, client.EnvOverrideCertPath)
 	}
-	return e, nil
-}
-
-func (e *engine) close() { e.client.CloseIdleConnections() }
-
-// engineError reads the engine's {"message": ...} error body.
-func engineError(resp *http.Response) string {
-	var body struct {
-		Message string `json:"message"`
-	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(data, &body) == nil && body.Message != "" {
-		return body.Message
-	}
-	return strings.TrimSpace(resp.Status + " " + string(data))
-}
-
-// imageID resolves a name, name:tag or ID to the image's ID (its config digest).
-func (e *engine) imageID(ctx context.Context, ref string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/images/"+url.PathEscape(ref)+"/json", nil)
+	opts = append(opts, client.WithAPIVersion(getenv(client.EnvOverrideAPIVersion)))
+	c, err := client.New(opts...)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("connect to the Docker engine at %s (DOCKER_HOST): %w", host, err)
 	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("reach the Docker engine at %s to find image %q (set DOCKER_HOST, or mount /var/run/docker.sock): %w", e.host, ref, err)
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return "", fmt.Errorf("image %q is not in the Docker engine at %s (%s): build or pull it first, or name an archive (docker-archive:PATH) or an OCI layout (oci:PATH)", ref, e.host, engineError(resp))
-	default:
-		return "", fmt.Errorf("find image %q in the Docker engine at %s: %s", ref, e.host, engineError(resp))
-	}
-	var inspect struct {
-		ID string `json:"Id"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&inspect); err != nil || inspect.ID == "" {
-		return "", fmt.Errorf("find image %q in the Docker engine at %s: unreadable answer", ref, e.host)
-	}
-	return inspect.ID, nil
+	return c, nil
 }
 
-// save streams the image as `docker save` would write it.
-func (e *engine) save(ctx context.Context, id, ref string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/images/get?names="+url.QueryEscape(id), nil)
+// engine is the Docker engine a local image is read from.
+type engine struct {
+	api *client.Client
+}
+
+func newEngine(getenv func(string) string) (*engine, error) {
+	api, err := EngineClient(getenv)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := e.client.Do(req)
+	return &engine{api: api}, nil
+}
+
+func (e *engine) String() string { return "the Docker engine at " + e.api.DaemonHost() }
+
+func (e *engine) close() error { return e.api.Close() }
+
+// imageID resolves a name, name:tag or ID to the image's ID (its config digest).
+func (e *engine) imageID(ctx context.Context, ref string) (string, error) {
+	res, err := e.api.ImageInspect(ctx, ref)
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return "", fmt.Errorf("image %q is not in %s (%w): build or pull it first, or name an archive (docker-archive:PATH) or an OCI layout (oci:PATH)", ref, e, err)
+	case err != nil && isUnreachable(err):
+		return "", fmt.Errorf("reach %s to find image %q (set DOCKER_HOST, or mount /var/run/docker.sock): %w", e, ref, err)
+	case err != nil:
+		return "", fmt.Errorf("find image %q in %s: %w", ref, e, err)
+	case res.ID == "":
+		return "", fmt.Errorf("find image %q in %s: the engine's answer has no image ID", ref, e)
+	}
+	return res.ID, nil
+}
+
+// isUnreachable tells a connection failure from an answer of the engine.
+func isUnreachable(err error) bool {
+	return client.IsErrConnectionFailed(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// save streams the image as `docker save` writes it, by ID so that the
+// image inspected is the one read even if its name moves meanwhile.
+func (e *engine) save(ctx context.Context, id, ref string) (io.ReadCloser, error) {
+	rc, err := e.api.ImageSave(ctx, []string{id})
 	if err != nil {
-		return nil, fmt.Errorf("export image %q from the Docker engine at %s: %w", ref, e.host, err)
+		return nil, fmt.Errorf("export image %q from %s: %w", ref, e, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, fmt.Errorf("export image %q from the Docker engine at %s: %s", ref, e.host, engineError(resp))
-	}
-	return resp.Body, nil
+	return rc, nil
 }

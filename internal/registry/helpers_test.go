@@ -2,11 +2,18 @@ package registry_test
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,12 +98,85 @@ func getenvOf(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
-// assertNoSecrets fails when any secret the sandbox issued appears in text.
+// assertNoSecrets fails when any secret the sandbox issued, or the Basic
+// authorization a registry password makes, appears in text.
 func assertNoSecrets(tb testing.TB, sb *sandbox.Sandbox, text string) {
 	tb.Helper()
 	for _, s := range sb.Secrets() {
-		if s != "" && strings.Contains(text, s) {
+		if s == "" {
+			continue
+		}
+		if strings.Contains(text, s) || strings.Contains(text, basicAuth(s)) {
 			tb.Errorf("output contains a secret the sandbox issued (%d characters)", len(s))
 		}
 	}
+}
+
+// basicAuth is the Basic authorization of ECR's user AWS with password,
+// which is also the token GetAuthorizationToken returns.
+func basicAuth(password string) string {
+	return base64.StdEncoding.EncodeToString([]byte("AWS:" + password))
+}
+
+// uploadCounter counts what reaches a registry: every request, the blob
+// upload requests among them, and the bytes of request bodies.
+type uploadCounter struct {
+	mu        sync.Mutex
+	requests  int
+	uploads   int
+	bodyBytes int64
+}
+
+func (c *uploadCounter) counts() (requests, uploads int, bodyBytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests, c.uploads, c.bodyBytes
+}
+
+func (c *uploadCounter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests, c.uploads, c.bodyBytes = 0, 0, 0
+}
+
+// countingBackend is a reverse proxy in front of the test registry that
+// counts what the sandbox's ECR front forwards to it; its base URL is the
+// sandbox's RegistryBackend.
+func countingBackend(tb testing.TB) (string, *uploadCounter) {
+	tb.Helper()
+	backend, err := url.Parse("http://" + testenv.Registry(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := &uploadCounter{}
+	proxy := httputil.NewSingleHostReverseProxy(backend)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Requests are counted before they are answered, so a client
+		// that has its answer has been counted; body bytes once read.
+		c.mu.Lock()
+		c.requests++
+		if strings.Contains(r.URL.Path, "/blobs/uploads") {
+			c.uploads++
+		}
+		c.mu.Unlock()
+		body := &countingBody{ReadCloser: r.Body}
+		r.Body = body
+		proxy.ServeHTTP(w, r)
+		c.mu.Lock()
+		c.bodyBytes += body.n
+		c.mu.Unlock()
+	}))
+	tb.Cleanup(srv.Close)
+	return srv.URL, c
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }

@@ -3,9 +3,12 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,8 +159,13 @@ func TestPushSources(t *testing.T) {
 				}
 				rc.Close()
 			}
-			if len(masked) != 1 || !contains(sb.Secrets(), masked[0]) {
-				t.Errorf("Mask was called %d times, want once with the registry password", len(masked))
+			// The password and its Basic authorization form, which is
+			// also the token ECR returned, are masked.
+			if len(masked) == 0 || !contains(sb.Secrets(), masked[0]) {
+				t.Fatalf("Mask was called with %d values, the first not the registry password", len(masked))
+			}
+			if diff := cmp.Diff([]string{masked[0], basicAuth(masked[0])}, masked); diff != "" {
+				t.Errorf("masked values (-want +got):\n%s", diff)
 			}
 			if !strings.Contains(out.String(), "pushed") {
 				t.Errorf("progress lacks per-layer lines:\n%s", out.String())
@@ -179,7 +187,8 @@ func contains(list []string, s string) bool {
 func TestPushImmutableRepository(t *testing.T) {
 	t.Parallel()
 	dockerHost := testenv.DockerHost(t)
-	sb := startSandbox(t, testWorld(t), sandbox.Options{})
+	backend, counter := countingBackend(t)
+	sb := startSandbox(t, testWorld(t), sandbox.Options{RegistryBackend: backend})
 	cfg := sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, "")
 	env := getenvOf(map[string]string{"DOCKER_HOST": dockerHost})
 	first := buildImage(t, dockerHost, 1<<20, 200<<10)
@@ -203,7 +212,10 @@ func TestPushImmutableRepository(t *testing.T) {
 		t.Errorf("re-push: digest %s (want %s), %d layers and %d bytes pushed (want none)", res2.Digest, res1.Digest, res2.LayersPushed, res2.BytesPushed)
 	}
 
+	// A new image on the tag is refused before anything is uploaded: the
+	// registry behind the front sees no upload and no request body.
 	second := buildImage(t, dockerHost, 300<<10)
+	counter.reset()
 	_, out, err = push(second)
 	if err == nil {
 		t.Fatalf("a new image on an existing immutable tag was accepted:\n%s", out)
@@ -212,6 +224,9 @@ func TestPushImmutableRepository(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
+	}
+	if requests, uploads, body := counter.counts(); uploads != 0 || body != 0 {
+		t.Errorf("the refused push sent %d requests to the registry, %d of them uploads, %d bytes of bodies; want no upload and no bytes", requests, uploads, body)
 	}
 	if got := backendDigest(t, sb, "frozen", "v1"); got != res1.Digest {
 		t.Errorf("tag v1 = %s after the refused push, want still %s", got, res1.Digest)
@@ -341,4 +356,74 @@ func TestPushExpiredPassword(t *testing.T) {
 func digestOfBytes(b []byte) string {
 	h, _, _ := v1.SHA256(bytes.NewReader(b))
 	return h.String()
+}
+
+// TestPushOnlyToTheLoginRegistry names a repository on a registry other
+// than the one the role's ECR login is for: the push is refused before any
+// request, so the password never reaches that registry.
+func TestPushOnlyToTheLoginRegistry(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	sb := startSandbox(t, testWorld(t), sandbox.Options{})
+	var (
+		mu       sync.Mutex
+		requests int
+		auths    int
+	)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		if r.Header.Get("Authorization") != "" {
+			auths++
+		}
+		mu.Unlock()
+		w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer other.Close()
+	otherHost := strings.TrimPrefix(other.URL, "http://")
+	var out sandboxtest.SyncBuffer
+	_, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+		Image: buildImage(t, dockerHost, 10<<10), Repository: otherHost + "/app", Tags: []string{"t1"},
+		Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+	}, &out)
+	if err == nil {
+		t.Fatalf("Push to %s succeeded, want it refused\n%s", otherHost, out.String())
+	}
+	for _, want := range []string{otherHost + "/app", sb.RegistryHost(testAccount), "ECR password"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if requests != 0 || auths != 0 {
+		t.Errorf("the other registry got %d requests, %d with an Authorization header; want none", requests, auths)
+	}
+	assertNoSecrets(t, sb, out.String()+err.Error())
+}
+
+// TestPushStall: a registry that accepts an upload and then says nothing
+// fails the push once nothing has moved for StallTimeout, naming the
+// registry; without the watchdog the push would wait out the silence and
+// succeed.
+func TestPushStall(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	sb := startSandbox(t, testWorld(t), sandbox.Options{})
+	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "blob-upload", LatencyMillis: 20_000, Times: 1})
+	var out sandboxtest.SyncBuffer
+	_, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+		Image: buildImage(t, dockerHost, 64<<10), Repository: "app", Tags: []string{"t1"},
+		Getenv:       getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+		StallTimeout: 500 * time.Millisecond,
+	}, &out)
+	if err == nil {
+		t.Fatalf("Push through a silent registry succeeded\n%s", out.String())
+	}
+	for _, want := range []string{"no progress for 500ms", sb.RegistryHost(testAccount)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
 }

@@ -5,12 +5,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path"
@@ -19,18 +16,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// blob is content to upload: a layer or a config.
-type blob struct {
-	kind      string // "layer" or "config", for progress lines
-	digest    string
-	size      int64
-	mediaType string
-	// diffID is the digest of the uncompressed layer, when known.
-	diffID string
-	open   func() (io.ReadCloser, error)
-}
 
 // imageSource is where an image comes from.
 type imageSource interface {
@@ -39,16 +27,12 @@ type imageSource interface {
 	// knownConfigDigest is the image's config digest when it is known
 	// before the image is read; "" otherwise.
 	knownConfigDigest() string
-	// produce reads the image, handing each blob to emit as soon as it is
-	// ready to upload, and returns the image manifest and its media type.
-	produce(ctx context.Context, emit func(blob) error) (manifest []byte, mediaType string, err error)
+	// read reads the image, handing each layer to emit as soon as it is
+	// ready to upload, and returns the image those layers make up. It
+	// calls progress whenever it has read more of the image.
+	read(ctx context.Context, emit func(v1.Layer) error, progress func()) (v1.Image, error)
 	// Close releases what the source holds (temporary files, connections).
 	Close() error
-}
-
-func digestOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // ---- images already in registry form: OCI layouts and in-memory images.
@@ -72,46 +56,17 @@ func (s *v1Source) knownConfigDigest() string {
 
 func (s *v1Source) Close() error { return nil }
 
-func (s *v1Source) produce(ctx context.Context, emit func(blob) error) ([]byte, string, error) {
-	raw, err := s.img.RawManifest()
-	if err != nil {
-		return nil, "", fmt.Errorf("read the manifest of %s: %w", s, err)
-	}
-	mt, err := s.img.MediaType()
-	if err != nil {
-		return nil, "", fmt.Errorf("read the manifest of %s: %w", s, err)
-	}
+func (s *v1Source) read(_ context.Context, emit func(v1.Layer) error, _ func()) (v1.Image, error) {
 	layers, err := s.img.Layers()
 	if err != nil {
-		return nil, "", fmt.Errorf("read the layers of %s: %w", s, err)
+		return nil, fmt.Errorf("read the layers of %s: %w", s, err)
 	}
 	for _, l := range layers {
-		d, err := l.Digest()
-		if err != nil {
-			return nil, "", fmt.Errorf("read a layer of %s: %w", s, err)
-		}
-		size, err := l.Size()
-		if err != nil {
-			return nil, "", fmt.Errorf("read layer %s of %s: %w", d, s, err)
-		}
-		lmt, _ := l.MediaType()
-		if err := emit(blob{kind: "layer", digest: d.String(), size: size, mediaType: string(lmt), open: l.Compressed}); err != nil {
-			return nil, "", err
+		if err := emit(l); err != nil {
+			return nil, err
 		}
 	}
-	cfg, err := s.img.RawConfigFile()
-	if err != nil {
-		return nil, "", fmt.Errorf("read the config of %s: %w", s, err)
-	}
-	if err := emit(bytesBlob("config", cfg, "")); err != nil {
-		return nil, "", err
-	}
-	return raw, string(mt), nil
-}
-
-func bytesBlob(kind string, b []byte, mediaType string) blob {
-	return blob{kind: kind, digest: digestOf(b), size: int64(len(b)), mediaType: mediaType,
-		open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+	return s.img, nil
 }
 
 // openOCILayout picks the image to push from an OCI image layout: the only
@@ -166,11 +121,12 @@ func openOCILayout(dir string) (*v1Source, error) {
 // ---- images as tar streams: docker save output, from the engine or a file.
 
 // tarSource reads a `docker save` stream once, front to back: each layer is
-// compressed as it streams past into a temporary file (hashing it on the
-// way, both uncompressed and compressed), and handed on for upload while
-// the next is read. Memory stays flat whatever the image's size; the
-// temporary files let a failed upload start over without reading the
-// stream again.
+// compressed as it streams past into a temporary file of its own (hashing
+// it on the way, both uncompressed and compressed), and handed on for
+// upload while the next is read. Nothing holds the whole image, in memory
+// or on disk, before its first layer uploads; memory stays flat whatever
+// the image's size; the layer files let a failed upload start over without
+// reading the stream again.
 type tarSource struct {
 	name         string
 	open         func(ctx context.Context) (io.ReadCloser, error)
@@ -188,9 +144,7 @@ func (s *tarSource) Close() error {
 		err = os.RemoveAll(s.tmpDir)
 	}
 	if s.closeFn != nil {
-		if cerr := s.closeFn(); err == nil {
-			err = cerr
-		}
+		err = errors.Join(err, s.closeFn())
 	}
 	return err
 }
@@ -201,34 +155,41 @@ type saveManifest struct {
 	Layers []string `json:"Layers"`
 }
 
+// maxCompressWorkers bounds the goroutines compressing a layer, and so the
+// blocks in memory (two each): past a few cores the upload, not the
+// compression, sets the pace.
+const maxCompressWorkers = 8
+
 // maxMetadataBytes bounds the files of a save stream kept in memory
 // (manifest.json, image configs); layers are never kept in memory.
 const maxMetadataBytes = 16 << 20
 
-func (s *tarSource) produce(ctx context.Context, emit func(blob) error) ([]byte, string, error) {
+func (s *tarSource) read(ctx context.Context, emit func(v1.Layer) error, progress func()) (v1.Image, error) {
 	rc, err := s.open(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer rc.Close()
+	stream := progressReader{r: rc, progress: progress}
 	if s.tmpDir == "" {
 		if s.tmpDir, err = os.MkdirTemp("", "oidc-ecs-deploy-push-"); err != nil {
-			return nil, "", fmt.Errorf("create a temporary directory for compressed layers: %w", err)
+			return nil, fmt.Errorf("create a temporary directory for compressed layers: %w", err)
 		}
 	}
 
 	metadata := map[string][]byte{}
-	layers := map[string]blob{} // by path in the archive
+	layers := map[string]*spooledLayer{} // by path in the archive
 	links := map[string]string{}
-	tr := tar.NewReader(bufio.NewReaderSize(rc, 1<<20))
-	workers := max(runtime.GOMAXPROCS(0), 2)
+	tr := tar.NewReader(bufio.NewReaderSize(stream, 256<<10))
+	gz := newParallelGzip(min(max(runtime.GOMAXPROCS(0), 2), maxCompressWorkers))
+	br := bufio.NewReaderSize(nil, 64<<10)
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("read %s: %w", s, err)
+			return nil, fmt.Errorf("read %s: %w", s, err)
 		}
 		name := path.Clean(h.Name)
 		switch h.Typeflag {
@@ -243,7 +204,7 @@ func (s *tarSource) produce(ctx context.Context, emit func(blob) error) ([]byte,
 		default:
 			continue
 		}
-		br := bufio.NewReaderSize(tr, 64<<10)
+		br.Reset(tr)
 		head, _ := br.Peek(512)
 		if !looksLikeLayer(head) {
 			if h.Size > maxMetadataBytes {
@@ -251,52 +212,56 @@ func (s *tarSource) produce(ctx context.Context, emit func(blob) error) ([]byte,
 			}
 			data, err := io.ReadAll(br)
 			if err != nil {
-				return nil, "", fmt.Errorf("read %s in %s: %w", name, s, err)
+				return nil, fmt.Errorf("read %s in %s: %w", name, s, err)
 			}
 			metadata[name] = data
 			continue
 		}
-		b, err := s.spool(br, head, n, workers)
+		l, err := spoolLayer(s.tmpDir, n, br, isGzip(head), gz)
 		if err != nil {
-			return nil, "", fmt.Errorf("read layer %s in %s: %w", name, s, err)
+			return nil, fmt.Errorf("read layer %s in %s: %w", name, s, err)
 		}
-		layers[name] = b
-		if err := emit(b); err != nil {
-			return nil, "", err
+		layers[name] = l
+		if err := emit(l); err != nil {
+			return nil, err
 		}
 	}
+	return s.image(metadata, layers, links)
+}
 
+// image assembles the image of a save stream once it has been read: the
+// manifest lists the layers in the order manifest.json gives, pointing at
+// the compressed layers uploaded.
+func (s *tarSource) image(metadata map[string][]byte, layers map[string]*spooledLayer, links map[string]string) (v1.Image, error) {
 	var manifests []saveManifest
 	if err := json.Unmarshal(metadata["manifest.json"], &manifests); err != nil || len(manifests) == 0 {
-		return nil, "", fmt.Errorf("%s is not a docker save archive: it has no readable manifest.json", s)
+		return nil, fmt.Errorf("%s is not a docker save archive: it has no readable manifest.json", s)
 	}
 	m := manifests[0]
 	config, ok := metadata[path.Clean(m.Config)]
 	if !ok {
-		return nil, "", fmt.Errorf("%s lacks the image config %s", s, m.Config)
+		return nil, fmt.Errorf("%s lacks the image config %s", s, m.Config)
 	}
-	var cfg struct {
-		RootFS struct {
-			DiffIDs []string `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	if err := json.Unmarshal(config, &cfg); err != nil {
-		return nil, "", fmt.Errorf("read the image config in %s: %w", s, err)
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(config))
+	if err != nil {
+		return nil, fmt.Errorf("read the image config in %s: %w", s, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, "", fmt.Errorf("%s is inconsistent: its config lists %d layers, its manifest %d", s, len(cfg.RootFS.DiffIDs), len(m.Layers))
+		return nil, fmt.Errorf("%s is inconsistent: its config lists %d layers, its manifest %d", s, len(cfg.RootFS.DiffIDs), len(m.Layers))
 	}
-	type descriptor struct {
-		MediaType string `json:"mediaType"`
-		Size      int64  `json:"size"`
-		Digest    string `json:"digest"`
+	configDigest, configSize, err := v1.SHA256(bytes.NewReader(config))
+	if err != nil {
+		return nil, err
 	}
-	out := struct {
-		SchemaVersion int          `json:"schemaVersion"`
-		MediaType     string       `json:"mediaType"`
-		Config        descriptor   `json:"config"`
-		Layers        []descriptor `json:"layers"`
-	}{SchemaVersion: 2, MediaType: mediaTypeDockerManifest}
+	img := &tarImage{
+		config:   config,
+		byDigest: map[v1.Hash]*spooledLayer{},
+		manifest: v1.Manifest{
+			SchemaVersion: 2,
+			MediaType:     types.DockerManifestSchema2,
+			Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: configSize, Digest: configDigest},
+		},
+	}
 	for i, p := range m.Layers {
 		p = path.Clean(p)
 		for hops := 0; hops < 8; hops++ {
@@ -304,31 +269,67 @@ func (s *tarSource) produce(ctx context.Context, emit func(blob) error) ([]byte,
 				p = t
 			}
 		}
-		b, ok := layers[p]
+		l, ok := layers[p]
 		if !ok {
-			return nil, "", fmt.Errorf("%s lacks layer %s", s, p)
+			return nil, fmt.Errorf("%s lacks layer %s", s, p)
 		}
-		if b.diffID != "" && b.diffID != cfg.RootFS.DiffIDs[i] {
-			return nil, "", fmt.Errorf("%s is corrupt: layer %s has digest %s, its config says %s", s, p, b.diffID, cfg.RootFS.DiffIDs[i])
+		want := cfg.RootFS.DiffIDs[i]
+		switch {
+		case l.diffID == (v1.Hash{}):
+			// A layer compressed in the archive: its config names its
+			// uncompressed digest.
+			l.diffID = want
+		case l.diffID != want:
+			return nil, fmt.Errorf("%s is corrupt: layer %s has digest %s, its config says %s", s, p, l.diffID, want)
 		}
-		out.Layers = append(out.Layers, descriptor{MediaType: mediaTypeDockerLayer, Size: b.size, Digest: b.digest})
+		img.manifest.Layers = append(img.manifest.Layers, v1.Descriptor{MediaType: types.DockerLayer, Size: l.size, Digest: l.digest})
+		img.byDigest[l.digest] = l
 	}
-	cb := bytesBlob("config", config, mediaTypeDockerConfig)
-	if err := emit(cb); err != nil {
-		return nil, "", err
+	if img.rawManifest, err = json.Marshal(img.manifest); err != nil {
+		return nil, err
 	}
-	out.Config = descriptor{MediaType: mediaTypeDockerConfig, Size: cb.size, Digest: cb.digest}
-	raw, err := json.MarshalIndent(out, "", "   ")
-	if err != nil {
-		return nil, "", err
+	return partial.CompressedToImage(img)
+}
+
+// progressReader reports every read that got something.
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
 	}
-	return raw, mediaTypeDockerManifest, nil
+	return n, err
+}
+
+// tarImage is the image a save stream holds, in registry form.
+type tarImage struct {
+	config      []byte
+	manifest    v1.Manifest
+	rawManifest []byte
+	byDigest    map[v1.Hash]*spooledLayer
+}
+
+var _ partial.CompressedImageCore = (*tarImage)(nil)
+
+func (i *tarImage) RawConfigFile() ([]byte, error)      { return i.config, nil }
+func (i *tarImage) MediaType() (types.MediaType, error) { return i.manifest.MediaType, nil }
+func (i *tarImage) RawManifest() ([]byte, error)        { return i.rawManifest, nil }
+
+func (i *tarImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	if l, ok := i.byDigest[h]; ok {
+		return l, nil
+	}
+	return nil, fmt.Errorf("the image has no layer %s", h)
 }
 
 // looksLikeLayer tells a layer (a tar, maybe gzipped) from metadata by its
 // first block: a gzip header, a tar header, or the zero block of an empty tar.
 func looksLikeLayer(head []byte) bool {
-	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+	if isGzip(head) {
 		return true
 	}
 	if len(head) < 512 {
@@ -340,45 +341,7 @@ func looksLikeLayer(head []byte) bool {
 	return bytes.Count(head, []byte{0}) == 512
 }
 
-// spool compresses one layer into a temporary file (or copies it when it is
-// compressed already), hashing it on the way.
-func (s *tarSource) spool(r io.Reader, head []byte, n, workers int) (blob, error) {
-	f, err := os.CreateTemp(s.tmpDir, fmt.Sprintf("layer-%03d-*.tar.gz", n))
-	if err != nil {
-		return blob{}, err
-	}
-	defer f.Close()
-	compressed := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, compressed), 1<<20)
-	var size int64
-	var diff hash.Hash
-	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-		size, err = io.Copy(w, r)
-	} else {
-		diff = sha256.New()
-		size, err = parallelGzip(w, io.TeeReader(r, diff), workers)
-	}
-	if err != nil {
-		return blob{}, err
-	}
-	if err := w.Flush(); err != nil {
-		return blob{}, err
-	}
-	if err := f.Close(); err != nil {
-		return blob{}, err
-	}
-	b := blob{
-		kind:      "layer",
-		digest:    "sha256:" + hex.EncodeToString(compressed.Sum(nil)),
-		size:      size,
-		mediaType: mediaTypeDockerLayer,
-		open:      func() (io.ReadCloser, error) { return os.Open(f.Name()) },
-	}
-	if diff != nil {
-		b.diffID = "sha256:" + hex.EncodeToString(diff.Sum(nil))
-	}
-	return b, nil
-}
+func isGzip(head []byte) bool { return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b }
 
 // openDockerArchive reads a docker save tarball.
 func openDockerArchive(file string) (*tarSource, error) {
@@ -420,7 +383,7 @@ func archiveConfigDigest(file string) string {
 		if err != nil {
 			break
 		}
-		if h.Typeflag == tar.TypeReg && h.Size < maxMetadataBytes && (h.Name == "manifest.json" || strings.HasSuffix(h.Name, ".json") || strings.HasPrefix(path.Clean(h.Name), "blobs/")) && h.Size < 1<<20 {
+		if h.Typeflag == tar.TypeReg && h.Size < 1<<20 && (h.Name == "manifest.json" || strings.HasSuffix(h.Name, ".json") || strings.HasPrefix(path.Clean(h.Name), "blobs/")) {
 			data, err := io.ReadAll(tr)
 			if err == nil {
 				files[path.Clean(h.Name)] = data
@@ -435,12 +398,16 @@ func archiveConfigDigest(file string) string {
 	if !ok {
 		return ""
 	}
-	return digestOf(cfg)
+	h, _, err := v1.SHA256(bytes.NewReader(cfg))
+	if err != nil {
+		return ""
+	}
+	return h.String()
 }
 
 // openDockerEngine finds a local image in the Docker engine.
 func openDockerEngine(ctx context.Context, ref string, getenv func(string) string) (*tarSource, error) {
-	eng, err := newEngine(getenv("DOCKER_HOST"))
+	eng, err := newEngine(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -450,14 +417,10 @@ func openDockerEngine(ctx context.Context, ref string, getenv func(string) strin
 		return nil, err
 	}
 	return &tarSource{
-		name:         fmt.Sprintf("image %s (%s) in the Docker engine at %s", ref, shortDigest(id), eng.host),
+		name:         fmt.Sprintf("image %s (%s) in %s", ref, shortDigest(id), eng),
 		configDigest: id,
-		open: func(ctx context.Context) (io.ReadCloser, error) {
-			// Saving by ID, not by name, pins the image that was inspected
-			// even if the name moves meanwhile.
-			return eng.save(ctx, id, ref)
-		},
-		closeFn: func() error { eng.close(); return nil },
+		open:         func(ctx context.Context) (io.ReadCloser, error) { return eng.save(ctx, id, ref) },
+		closeFn:      eng.close,
 	}, nil
 }
 

@@ -1,0 +1,197 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Bounds on the registry's answers. A layer's commit (PUT ?digest=) is
+// answered once the registry has checked the whole blob, hence the
+// generous wait for response headers.
+const (
+	registryDialTimeout           = 10 * time.Second
+	registryTLSHandshakeTimeout   = 10 * time.Second
+	registryResponseHeaderTimeout = 2 * time.Minute
+)
+
+// retryBackoff paces go-containerregistry's retries of a failed request or
+// upload: five attempts within about three seconds. Its sleeps cannot be
+// interrupted, so none is longer than two seconds: a cancelled push stops
+// within that.
+var retryBackoff = remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 5}
+
+// retryStatusCodes are the registry answers worth another try: throttling
+// and the server's own failures.
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusTooManyRequests,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+}
+
+// remoteRepo is the repository a push goes to, as go-containerregistry
+// reaches it: with the ECR password for that registry only, through a
+// transport whose every wait is bounded.
+type remoteRepo struct {
+	repo     name.Repository
+	nameOpts []name.Option
+	opts     []remote.Option
+	// closeIdle releases the connections of the transport made here.
+	closeIdle func()
+}
+
+func newRemote(creds *ecrLogin, t target, req PushRequest) (*remoteRepo, error) {
+	var nameOpts []name.Option
+	if creds.endpoint.Scheme == "http" {
+		// The registry ECR named is on loopback and speaks plain HTTP
+		// (the sandbox's): docker and skopeo treat loopback alike.
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	repo, err := name.NewRepository(t.uri(), nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", t.uri(), err)
+	}
+	r := &remoteRepo{repo: repo, nameOpts: nameOpts, closeIdle: func() {}}
+	var base http.RoundTripper
+	if req.HTTPClient != nil && req.HTTPClient.Transport != nil {
+		base = req.HTTPClient.Transport
+	} else {
+		tr := newTransport()
+		base, r.closeIdle = tr, tr.CloseIdleConnections
+	}
+	r.opts = []remote.Option{
+		remote.WithAuthFromKeychain(creds.keychain()),
+		remote.WithTransport(credentialGuard{inner: base, login: creds}),
+		remote.WithJobs(req.Concurrency),
+		remote.WithUserAgent("oidc-ecs-deploy"),
+		remote.WithRetryBackoff(retryBackoff),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
+	}
+	return r, nil
+}
+
+// newTransport is the registry transport when the caller gives none: every
+// phase of a request bounded, and HTTP/1.1 with several connections per
+// host, so that layers upload in parallel over connections of their own
+// (as docker's do) rather than share one HTTP/2 connection's window.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: registryDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   registryTLSHandshakeTimeout,
+		ResponseHeaderTimeout: registryResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       30 * time.Second,
+	}
+}
+
+func (r *remoteRepo) close() { r.closeIdle() }
+
+// options are the remote options of one push: ctx decides whether a failed
+// request is retried at all (not once the push is cancelled).
+func (r *remoteRepo) options(ctx context.Context, extra ...remote.Option) []remote.Option {
+	retryable := func(err error) bool { return ctx.Err() == nil && isTransient(err) }
+	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithRetryPredicate(retryable)}, r.opts...)
+	return append(opts, extra...)
+}
+
+// tag names a tag of the repository, checking its syntax.
+func (r *remoteRepo) tag(tag string) (name.Tag, error) {
+	t, err := name.NewTag(r.repo.Name()+":"+tag, append([]name.Option{name.StrictValidation}, r.nameOpts...)...)
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("tag %q is not a valid image tag (up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'): %w", tag, err)
+	}
+	return t, nil
+}
+
+// isTransient tells a failure worth retrying (throttling, the server's own
+// errors, a dropped or timed-out connection) from one that will fail again
+// (refused credentials, missing repository, invalid manifest, a request
+// this package refused to send).
+func isTransient(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, c := range retryStatusCodes {
+			if te.StatusCode == c {
+				return true
+			}
+		}
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var op *net.OpError
+	var ne net.Error
+	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// explain turns the registry's answers that a user must act on into
+// sentences that say what is wrong and where; err says what was attempted.
+func explain(err error, t target) error {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return fmt.Errorf("push to %s: %w", t.uri(), err)
+	}
+	code, message := "", ""
+	if len(te.Errors) > 0 {
+		code, message = string(te.Errors[0].Code), te.Errors[0].Message
+	}
+	switch {
+	case te.StatusCode == http.StatusUnauthorized && strings.Contains(message, "expired"):
+		return fmt.Errorf("push to %s: the registry rejected the ECR password as expired (%s); log in again with GetAuthorizationToken: %w", t.uri(), message, err)
+	case te.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("push to %s: the registry rejected the ECR password (401: wrong, or issued for another registry): %w", t.uri(), err)
+	case te.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("push to %s: the role is not allowed to push there (%s); grant it ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage and ecr:BatchGetImage on the repository: %w", t.uri(), message, err)
+	case code == string(transport.NameUnknownErrorCode):
+		return fmt.Errorf("push to %s: repository %q does not exist in registry %s (%s): %w", t.uri(), t.name, t.host, message, err)
+	}
+	return fmt.Errorf("push to %s: the registry answered %d: %w", t.uri(), te.StatusCode, err)
+}
+
+// isManifestUnknown reports an absent tag, as opposed to an absent
+// repository (NAME_UNKNOWN) or any other failure.
+func isManifestUnknown(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
+		return false
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.NameUnknownErrorCode {
+			return false
+		}
+	}
+	return true
+}
+
+// configDigestOf reads the config digest of an image manifest; "" for an
+// index or anything unreadable.
+func configDigestOf(d *remote.Descriptor) string {
+	if !d.MediaType.IsImage() {
+		return ""
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(d.Manifest))
+	if err != nil {
+		return ""
+	}
+	return m.Config.Digest.String()
+}
