@@ -80,7 +80,8 @@ type options struct {
 type bench struct {
 	o      options
 	work   string
-	binary string
+	binary string // the action, built as the Dockerfile builds it
+	cli    string // the command-line tool, for the standalone sandbox
 	image  string // the application image, in the Docker engine
 	nonce  string
 	meta   *actiontest.Metadata
@@ -127,6 +128,9 @@ func run() error {
 	}
 	fmt.Println("building the action binary as the Dockerfile does")
 	if b.binary, err = actiontest.BuildBinary(ctx, root, work); err != nil {
+		return err
+	}
+	if b.cli, err = actiontest.BuildCLI(ctx, root, work); err != nil {
 		return err
 	}
 	eng, err := actiontest.NewEngine(o.dockerHost)
@@ -281,7 +285,7 @@ func (b *bench) runOnce(ctx context.Context, mode string, i int) (time.Duration,
 	if err := os.WriteFile(worldFile, []byte(world), 0o644); err != nil {
 		return 0, err
 	}
-	sb, err := actiontest.StartSandbox(ctx, b.binary, worldFile, "http://"+b.o.registry, dir, "--quiet")
+	sb, err := actiontest.StartSandbox(ctx, b.cli, worldFile, "http://"+b.o.registry, dir, "--quiet")
 	if err != nil {
 		return 0, err
 	}

@@ -107,21 +107,38 @@ func ModuleRoot() (string, error) {
 	}
 }
 
+// BuildTags are the build tags of the action's image: "action" leaves out
+// the demo and the sandbox, which the action never runs; "nethttpomithttp2"
+// leaves out HTTP/2, which none of the action's endpoints needs (registry
+// uploads go over parallel HTTP/1.1 connections, as docker's do).
+const BuildTags = "action,nethttpomithttp2"
+
 // BuildFlags are the flags the Dockerfile's build stage compiles the action
 // with; TestDockerfile checks that the Dockerfile still says so.
-var BuildFlags = []string{"-trimpath", "-ldflags=-s -w"}
+var BuildFlags = []string{"-tags=" + BuildTags, "-trimpath", "-ldflags=-s -w"}
 
 // BuildBinary compiles the action as the Dockerfile does (static, trimmed,
-// stripped) into dir and returns the binary's path.
+// stripped, without the demo and the sandbox) into dir and returns the
+// binary's path.
 func BuildBinary(ctx context.Context, root, dir string) (string, error) {
-	out := filepath.Join(dir, "oidc-ecs-deploy")
-	args := append([]string{"build"}, BuildFlags...)
+	return build(ctx, root, filepath.Join(dir, "oidc-ecs-deploy"), BuildFlags)
+}
+
+// BuildCLI compiles the command-line tool as make build does, the demo and
+// the sandbox included, into dir and returns the binary's path: tests and
+// benchmarks run its standalone sandbox for the action's binary to call.
+func BuildCLI(ctx context.Context, root, dir string) (string, error) {
+	return build(ctx, root, filepath.Join(dir, "oidc-ecs-deploy-cli"), []string{"-trimpath"})
+}
+
+func build(ctx context.Context, root, out string, flags []string) (string, error) {
+	args := append([]string{"build"}, flags...)
 	args = append(args, "-o", out, ".")
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the action binary: %w\n%s", err, msg)
+		return "", fmt.Errorf("build %s: %w\n%s", filepath.Base(out), err, msg)
 	}
 	return out, nil
 }

@@ -142,7 +142,7 @@ func newE2E(tb testing.TB) *e2e {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sb, err := StartSandbox(ctx, e.binary, worldFile, "http://"+registry, dir)
+	sb, err := StartSandbox(ctx, cliBinary(tb), worldFile, "http://"+registry, dir)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -202,7 +202,7 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	df := string(data)
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags="-s -w"`} {
+	for _, want := range []string{"CGO_ENABLED=0", "-tags " + BuildTags, "-trimpath", `-ldflags="-s -w"`} {
 		if !strings.Contains(df, want) {
 			t.Errorf("the Dockerfile's build does not use %s", want)
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
-// Sandbox is a standalone sandbox: the action's own binary running
+// Sandbox is a standalone sandbox: the command-line tool (BuildCLI) running
 // `oidc-ecs-deploy sandbox`, serving on loopback until Stop.
 type Sandbox struct {
 	// Env is the environment the sandbox wrote for its clients: the token
