@@ -101,6 +101,7 @@ func (r *run) push(ctx context.Context) error {
 		Getenv:     r.deps.Getenv,
 		Mask:       r.out.Mask,
 		HTTPClient: r.deps.HTTPClient,
+		Retry:      r.retry,
 	}
 	if r.cfg.DeployRequested() {
 		req.OnRepository = func(uri string) { r.startPrepare(ctx, uri) }

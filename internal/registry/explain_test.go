@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 )
 
@@ -35,7 +36,7 @@ func TestWrongPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.close()
-	p := &pusher{remote: r, target: tgt}
+	p := &pusher{remote: r, target: tgt, retry: retry.New(retry.Options{})}
 	puller, err := remote.NewPuller(r.options(context.Background())...)
 	if err != nil {
 		t.Fatal(err)

@@ -124,7 +124,10 @@ func (p *pusher) pushWith(ctx context.Context, puller *remote.Puller, up *remote
 			p.logf("tag %s already points at %s", tag, digest)
 			continue
 		}
-		if err := up.Put(ctx, refs[i], manifest); err != nil {
+		err := p.retry.Do(ctx, "push tag "+tag+" to "+t.uri(), func(ctx context.Context) error {
+			return up.Put(ctx, refs[i], manifest)
+		})
+		if err != nil {
 			var te *transport.Error
 			if errors.As(err, &te) && len(te.Errors) > 0 && te.Errors[0].Code == transport.TagInvalidErrorCode {
 				return nil, fmt.Errorf("push tag %s to %s: %s (the tag is taken by another image in an immutable repository: push under a new tag)", tag, t.uri(), te.Errors[0].Message)
@@ -156,12 +159,20 @@ func (p *pusher) existingTags(ctx context.Context, puller *remote.Puller, tags [
 	g, gctx := errgroup.WithContext(ctx)
 	for i, tag := range tags {
 		g.Go(func() error {
-			d, err := puller.Get(gctx, refs[i])
+			var d *remote.Descriptor
+			err := p.retry.Do(gctx, "read tag "+tag+" of "+p.target.uri(), func(ctx context.Context) error {
+				var err error
+				d, err = puller.Get(ctx, refs[i])
+				if isManifestUnknown(err) {
+					return nil
+				}
+				return err
+			})
 			switch {
-			case isManifestUnknown(err):
-				return nil
 			case err != nil:
 				return explain(fmt.Errorf("read tag %s: %w", tag, err), p.target)
+			case d == nil:
+				return nil
 			}
 			mu.Lock()
 			existing[tag] = d
@@ -236,7 +247,10 @@ func (p *pusher) upload(ctx context.Context, up *remote.Pusher, kind string, l v
 		tl.onOpen = func() { p.logf("%s: pushing", label) }
 	}
 	start := time.Now()
-	if err := up.Upload(ctx, p.remote.repo, tl); err != nil {
+	err = p.retry.Do(ctx, "upload "+label+" to "+p.target.uri(), func(ctx context.Context) error {
+		return up.Upload(ctx, p.remote.repo, tl)
+	})
+	if err != nil {
 		return explain(fmt.Errorf("upload %s: %w", label, err), p.target)
 	}
 	uploaded := tl.opened.Load()

@@ -273,6 +273,11 @@ func TestPushFaults(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Push with faults: %v\n%s", err, out.String())
 			}
+			// Each retry is logged with its reason, so a pause in the log
+			// has one next to it.
+			if !strings.Contains(out.String(), "retrying in") {
+				t.Errorf("the push's output does not show its retries:\n%s", out.String())
+			}
 			if got := backendDigest(t, sb, "app", "t1"); got != res.Digest {
 				t.Errorf("registry tag t1 = %q, want %s", got, res.Digest)
 			}

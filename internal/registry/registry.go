@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
 // PushRequest says what to push where.
@@ -48,6 +50,10 @@ type PushRequest struct {
 	// HTTPClient's transport carries the registry requests; when nil, a
 	// transport with bounded dial, TLS handshake and response-header times.
 	HTTPClient *http.Client
+	// Retry is the run's retry policy: a registry call that fails
+	// transiently is made again by it, paid from the run's budget; a
+	// policy of the push's own, logging to the progress writer, when nil.
+	Retry *retry.Policy
 	// Concurrency bounds parallel blob uploads; 4 when zero.
 	Concurrency int
 	// StallTimeout fails a push during which no byte was read from the
@@ -158,7 +164,10 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 		return nil, err
 	}
 	defer r.close()
-	p := &pusher{out: progress, remote: r, target: t, jobs: req.Concurrency, stallTimeout: req.StallTimeout}
+	p := &pusher{out: progress, remote: r, target: t, retry: req.Retry, jobs: req.Concurrency, stallTimeout: req.StallTimeout}
+	if p.retry == nil {
+		p.retry = retry.New(retry.Options{Logf: p.logf})
+	}
 	return p.push(ctx, src, req.Tags)
 }
 
@@ -191,6 +200,7 @@ type pusher struct {
 	out          io.Writer
 	remote       *remoteRepo
 	target       target
+	retry        *retry.Policy
 	jobs         int
 	stallTimeout time.Duration
 

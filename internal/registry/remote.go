@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,21 +25,14 @@ const (
 	registryResponseHeaderTimeout = 2 * time.Minute
 )
 
-// retryBackoff paces go-containerregistry's retries of a failed request or
-// upload: five attempts within about three seconds. Its sleeps cannot be
-// interrupted, so none is longer than two seconds: a cancelled push stops
-// within that.
-var retryBackoff = remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 5}
-
-// retryStatusCodes are the registry answers worth another try: throttling
-// and the server's own failures.
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout,
-	http.StatusTooManyRequests,
-	http.StatusInternalServerError,
-	http.StatusBadGateway,
-	http.StatusServiceUnavailable,
-	http.StatusGatewayTimeout,
+// noRetries makes each of go-containerregistry's calls one attempt: the
+// run's retry policy (PushRequest.Retry) retries a failed call as a whole,
+// with the run's classification, backoff and budget, so that registry
+// retries neither multiply nor escape the budget.
+var noRetries = []remote.Option{
+	remote.WithRetryPredicate(func(error) bool { return false }),
+	remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+	remote.WithRetryStatusCodes(),
 }
 
 // remoteRepo is the repository a push goes to, as go-containerregistry
@@ -74,14 +65,12 @@ func newRemote(creds *ecrLogin, t target, req PushRequest) (*remoteRepo, error) 
 		tr := newTransport()
 		base, r.closeIdle = tr, tr.CloseIdleConnections
 	}
-	r.opts = []remote.Option{
+	r.opts = append([]remote.Option{
 		remote.WithAuthFromKeychain(creds.keychain()),
 		remote.WithTransport(credentialGuard{inner: base, login: creds}),
 		remote.WithJobs(req.Concurrency),
 		remote.WithUserAgent("oidc-ecs-deploy"),
-		remote.WithRetryBackoff(retryBackoff),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
-	}
+	}, noRetries...)
 	return r, nil
 }
 
@@ -103,11 +92,9 @@ func newTransport() *http.Transport {
 
 func (r *remoteRepo) close() { r.closeIdle() }
 
-// options are the remote options of one push: ctx decides whether a failed
-// request is retried at all (not once the push is cancelled).
+// options are the remote options of one push.
 func (r *remoteRepo) options(ctx context.Context, extra ...remote.Option) []remote.Option {
-	retryable := func(err error) bool { return ctx.Err() == nil && isTransient(err) }
-	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithRetryPredicate(retryable)}, r.opts...)
+	opts := append([]remote.Option{remote.WithContext(ctx)}, r.opts...)
 	return append(opts, extra...)
 }
 
@@ -118,30 +105,6 @@ func (r *remoteRepo) tag(tag string) (name.Tag, error) {
 		return name.Tag{}, fmt.Errorf("tag %q is not a valid image tag (up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'): %w", tag, err)
 	}
 	return t, nil
-}
-
-// isTransient tells a failure worth retrying (throttling, the server's own
-// errors, a dropped or timed-out connection) from one that will fail again
-// (refused credentials, missing repository, invalid manifest, a request
-// this package refused to send).
-func isTransient(err error) bool {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		for _, c := range retryStatusCodes {
-			if te.StatusCode == c {
-				return true
-			}
-		}
-		return false
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var op *net.OpError
-	var ne net.Error
-	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // explain turns the registry's answers that a user must act on into
