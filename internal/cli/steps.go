@@ -102,6 +102,7 @@ func (r *run) push(ctx context.Context) error {
 		Mask:       r.out.Mask,
 		HTTPClient: r.deps.HTTPClient,
 		Retry:      r.retry,
+		Warnf:      r.out.Warningf,
 	}
 	if r.cfg.DeployRequested() {
 		req.OnRepository = func(uri string) { r.startPrepare(ctx, uri) }

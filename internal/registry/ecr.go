@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
@@ -35,32 +36,27 @@ type target struct {
 
 func (t target) uri() string { return t.host + "/" + t.name }
 
-// resolveTarget finds the repository: by name through DescribeRepositories
-// (which also fails clearly when it is missing), or from a URI.
-func resolveTarget(ctx context.Context, api ecrAPI, repository string) (target, error) {
+// resolveTarget finds the repository. A URI names its registry, and
+// nothing is looked up (a registry that is not the login's is refused once
+// the login says which one it is for). A name is looked up with
+// DescribeRepositories, which fails clearly when it is missing and says
+// whether its tags are immutable; a role that may not call it pushes to
+// the login's registry all the same, with a warning.
+func resolveTarget(ctx context.Context, api ecrAPI, repository string, warnf func(format string, args ...any)) (target, error) {
 	t, err := parseRepository(repository)
-	if err != nil {
+	if err != nil || t.host != "" {
 		return t, err
 	}
-	if t.host != "" && t.registryID == "" {
-		// A registry that is not on an amazonaws.com host (the sandbox's):
-		// the registry itself answers for the repository, once the host
-		// is known to be the one ECR's login is for.
-		return t, nil
-	}
-	in := &ecr.DescribeRepositoriesInput{RepositoryNames: []string{t.name}}
-	if t.registryID != "" {
-		in.RegistryId = aws.String(t.registryID)
-	}
-	out, err := api.DescribeRepositories(ctx, in, withRegion(t.region))
+	out, err := api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{t.name}})
 	if err != nil {
 		var nf *ecrtypes.RepositoryNotFoundException
-		if errors.As(err, &nf) {
-			where := "the role's account"
-			if t.registryID != "" {
-				where = "account " + t.registryID
-			}
-			return t, fmt.Errorf("ECR repository %q does not exist in %s (%s); create it, or name another with the repository input", t.name, where, aws.ToString(nf.Message))
+		var ae smithy.APIError
+		switch {
+		case errors.As(err, &nf):
+			return t, fmt.Errorf("ECR repository %q does not exist in the role's account (%s); create it, or name another with the repository input", t.name, aws.ToString(nf.Message))
+		case errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException":
+			warnf("the role may not call ecr:DescribeRepositories on %s, so the push goes to the registry of the role's ECR login, and a tag taken in an IMMUTABLE repository is found only when the push writes it; grant the permission, or give the repository's full URI", t.name)
+			return t, nil
 		}
 		return t, fmt.Errorf("look up ECR repository %q: %w", t.name, err)
 	}
@@ -68,10 +64,7 @@ func resolveTarget(ctx context.Context, api ecrAPI, repository string) (target, 
 		return t, fmt.Errorf("look up ECR repository %q: ECR returned no repository", t.name)
 	}
 	r := out.Repositories[0]
-	uriHost, _, _ := strings.Cut(aws.ToString(r.RepositoryUri), "/")
-	if t.host == "" {
-		t.host = uriHost
-	}
+	t.host, _, _ = strings.Cut(aws.ToString(r.RepositoryUri), "/")
 	t.registryID = aws.ToString(r.RegistryId)
 	t.immutable = r.ImageTagMutability == ecrtypes.ImageTagMutabilityImmutable
 	return t, nil

@@ -49,6 +49,7 @@ func TestWrongPassword(t *testing.T) {
 	if err == nil {
 		t.Fatal("the front accepted a wrong password")
 	}
+	err = explain(err, tgt)
 	for _, want := range []string{"rejected the ECR password", tgt.host + "/web-api", "401"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,7 +77,7 @@ func (p *pusher) pushWith(ctx context.Context, puller *remote.Puller, up *remote
 	// image of an immutable repository is an error before any upload.
 	existing, err := p.existingTags(ctx, puller, tags, refs)
 	if err != nil {
-		return nil, err
+		return nil, explain(err, t)
 	}
 	var same *remote.Descriptor
 	if cd := src.knownConfigDigest(); cd != "" {
@@ -152,8 +153,19 @@ func (p *pusher) pushWith(ctx context.Context, puller *remote.Puller, up *remote
 }
 
 // existingTags reads what each tag points at now; a tag that does not
-// exist is absent from the map.
+// exist is absent from the map. A role that may not read the repository's
+// images (ecr:BatchGetImage) pushes without knowing, with a warning.
 func (p *pusher) existingTags(ctx context.Context, puller *remote.Puller, tags []string, refs []name.Tag) (map[string]*remote.Descriptor, error) {
+	existing, err := p.readTags(ctx, puller, tags, refs)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusForbidden {
+		p.warnf("the role may not read the tags of %s (ecr:BatchGetImage): the image is pushed without checking what they point at, so it is uploaded even if it is there already, and a re-run on an IMMUTABLE repository fails on the tag it pushed; grant the permission to avoid both", p.target.uri())
+		return map[string]*remote.Descriptor{}, nil
+	}
+	return existing, err
+}
+
+func (p *pusher) readTags(ctx context.Context, puller *remote.Puller, tags []string, refs []name.Tag) (map[string]*remote.Descriptor, error) {
 	existing := map[string]*remote.Descriptor{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -170,7 +182,7 @@ func (p *pusher) existingTags(ctx context.Context, puller *remote.Puller, tags [
 			})
 			switch {
 			case err != nil:
-				return explain(fmt.Errorf("read tag %s: %w", tag, err), p.target)
+				return fmt.Errorf("read tag %s: %w", tag, err)
 			case d == nil:
 				return nil
 			}

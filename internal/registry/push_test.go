@@ -3,10 +3,12 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -430,5 +432,68 @@ func TestPushStall(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestPushWithoutOptionalPermissions pushes with a role that has only the
+// permissions a push requires: without ecr:DescribeRepositories the
+// repository named alone is taken to be in the login's registry, and
+// without ecr:BatchGetImage the tags are written without being read; each
+// is said once, and the push succeeds.
+func TestPushWithoutOptionalPermissions(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	const repoARN = "arn:aws:ecr:us-east-1:111122223333:repository/app"
+	required := []sandbox.Statement{
+		{Effect: "Allow", Action: sandbox.StringList{"ecr:GetAuthorizationToken"}, Resource: sandbox.StringList{"*"}},
+		{Effect: "Allow", Action: sandbox.StringList{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
+			"ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}, Resource: sandbox.StringList{repoARN}},
+	}
+	optional := sandbox.Statement{Effect: "Allow", Action: sandbox.StringList{"ecr:DescribeRepositories", "ecr:BatchGetImage"}, Resource: sandbox.StringList{repoARN}}
+	tests := []struct {
+		name       string
+		statements []sandbox.Statement
+		warnings   []string
+	}{
+		{"required_only", required, []string{"ecr:DescribeRepositories", "ecr:BatchGetImage"}},
+		{"with_optional", append(slices.Clone(required), optional), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := testWorld(t)
+			w.Accounts[testAccount].Roles["gha-deploy"].Permissions.Statement = tc.statements
+			sb := startSandbox(t, w, sandbox.Options{})
+			var (
+				out      sandboxtest.SyncBuffer
+				mu       sync.Mutex
+				warnings []string
+			)
+			res, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+				Image: buildImage(t, dockerHost, 64<<10), Repository: "app", Tags: []string{"t1"},
+				Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+				Warnf: func(format string, args ...any) {
+					mu.Lock()
+					defer mu.Unlock()
+					warnings = append(warnings, fmt.Sprintf(format, args...))
+				},
+			}, &out)
+			if err != nil {
+				t.Fatalf("Push: %v\n%s", err, out.String())
+			}
+			if got := backendDigest(t, sb, "app", "t1"); got != res.Digest {
+				t.Errorf("registry tag t1 = %q, want %s", got, res.Digest)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(warnings) != len(tc.warnings) {
+				t.Fatalf("warnings %q, want one naming each of %q", warnings, tc.warnings)
+			}
+			for _, want := range tc.warnings {
+				if !strings.Contains(strings.Join(warnings, "\n"), want) {
+					t.Errorf("no warning names %s: %q", want, warnings)
+				}
+			}
+		})
 	}
 }

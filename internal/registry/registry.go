@@ -50,6 +50,10 @@ type PushRequest struct {
 	// HTTPClient's transport carries the registry requests; when nil, a
 	// transport with bounded dial, TLS handshake and response-header times.
 	HTTPClient *http.Client
+	// Warnf reports what the push did without, for want of an optional
+	// permission (a warning annotation on a runner); a line on the
+	// progress writer when nil.
+	Warnf func(format string, args ...any)
 	// Retry is the run's retry policy: a registry call that fails
 	// transiently is made again by it, paid from the run's budget; a
 	// policy of the push's own, logging to the progress writer, when nil.
@@ -104,6 +108,9 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	if req.Repository == "" {
 		return nil, errors.New("push: no repository given (an ECR repository name, e.g. my-api, or its URI)")
 	}
+	if req.Warnf == nil {
+		req.Warnf = func(format string, args ...any) { fmt.Fprintf(progress, "warning: "+format+"\n", args...) }
+	}
 	if req.Concurrency <= 0 {
 		req.Concurrency = defaultConcurrency
 	}
@@ -123,7 +130,7 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		t, err = resolveTarget(gctx, api, req.Repository)
+		t, err = resolveTarget(gctx, api, req.Repository, req.Warnf)
 		return err
 	})
 	g.Go(func() error {
@@ -153,6 +160,10 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	if err != nil {
 		return nil, err
 	}
+	if t.host == "" {
+		// A name ECR did not resolve: the login's registry.
+		t.host = creds.endpoint.Host
+	}
 	if err := creds.checkTarget(t); err != nil {
 		return nil, err
 	}
@@ -164,7 +175,7 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 		return nil, err
 	}
 	defer r.close()
-	p := &pusher{out: progress, remote: r, target: t, retry: req.Retry, jobs: req.Concurrency, stallTimeout: req.StallTimeout}
+	p := &pusher{out: progress, warnf: req.Warnf, remote: r, target: t, retry: req.Retry, jobs: req.Concurrency, stallTimeout: req.StallTimeout}
 	if p.retry == nil {
 		p.retry = retry.New(retry.Options{Logf: p.logf})
 	}
@@ -198,6 +209,7 @@ func nonNil[S imageSource](src S, err error) (imageSource, error) {
 // pusher carries one push's progress output and counters.
 type pusher struct {
 	out          io.Writer
+	warnf        func(format string, args ...any)
 	remote       *remoteRepo
 	target       target
 	retry        *retry.Policy
