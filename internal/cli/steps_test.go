@@ -214,25 +214,49 @@ func TestRunFailedRolloutAnnotatesOnceAndSummarizes(t *testing.T) {
 	}
 }
 
+// TestRunPushDeniedNamesThePermission: a push denied a permission it needs
+// fails naming the permission and the resource; one denied an optional
+// permission goes on and says, as a warning, what it did without it.
 func TestRunPushDeniedNamesThePermission(t *testing.T) {
 	t.Parallel()
-	sb := sandboxtest.Start(t, func(w *sandbox.World) {
-		fastWorld(w)
-		role := w.Accounts["111122223333"].Roles["gha-deploy"]
-		role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
-			Effect: "Deny", Action: sandbox.StringList{"ecr:DescribeRepositories"}, Resource: sandbox.StringList{"*"},
+	tests := []struct {
+		name    string
+		denied  string
+		wantErr string // empty: the run succeeds
+	}{
+		{"required", "ecr:InitiateLayerUpload", "allow ecr:InitiateLayerUpload on arn:aws:ecr:us-east-1:111122223333:repository/web-api"},
+		{"optional", "ecr:DescribeRepositories", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sb := sandboxtest.Start(t, func(w *sandbox.World) {
+				fastWorld(w)
+				role := w.Accounts["111122223333"].Roles["gha-deploy"]
+				role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
+					Effect: "Deny", Action: sandbox.StringList{tt.denied}, Resource: sandbox.StringList{"*"},
+				})
+			})
+			run := runInActions(t, sb, nil)
+			if tt.wantErr == "" {
+				if run.err != nil {
+					t.Fatalf("Run without %s: %v\n%s", tt.denied, run.err, run.log)
+				}
+				if !strings.Contains(run.log, "::warning::") || !strings.Contains(run.log, tt.denied) {
+					t.Errorf("the run without %s gives no warning naming it:\n%s", tt.denied, run.log)
+				}
+				return
+			}
+			if run.err == nil {
+				t.Fatalf("Run succeeded without %s:\n%s", tt.denied, run.log)
+			}
+			if !strings.Contains(run.err.Error(), tt.wantErr) {
+				t.Errorf("error = %v\nwant it to say %q", run.err, tt.wantErr)
+			}
+			if len(run.outputs) != 0 {
+				t.Errorf("a run that pushed nothing set outputs %v", run.outputs)
+			}
 		})
-	})
-	run := runInActions(t, sb, nil)
-	if run.err == nil {
-		t.Fatalf("Run succeeded without ecr:DescribeRepositories:\n%s", run.log)
-	}
-	want := "allow ecr:DescribeRepositories on arn:aws:ecr:us-east-1:111122223333:repository/web-api"
-	if !strings.Contains(run.err.Error(), want) {
-		t.Errorf("error = %v\nwant it to say %q", run.err, want)
-	}
-	if len(run.outputs) != 0 {
-		t.Errorf("a run that pushed nothing set outputs %v", run.outputs)
 	}
 }
 

@@ -47,8 +47,9 @@ type PushRequest struct {
 	// password, its Basic authorization) before anything could print it
 	// (::add-mask:: on a runner); may be nil.
 	Mask func(secret string)
-	// HTTPClient's transport carries the registry requests; when nil, a
-	// transport with bounded dial, TLS handshake and response-header times.
+	// HTTPClient's transport carries the registry requests (the run's, with
+	// its timeouts); when nil, httpclient's transport with the default
+	// dial, TLS handshake and response header timeouts.
 	HTTPClient *http.Client
 	// Warnf reports what the push did without, for want of an optional
 	// permission (a warning annotation on a runner); a line on the

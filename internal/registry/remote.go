@@ -5,24 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
+	"regexp"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-)
 
-// Bounds on the registry's answers. A layer's commit (PUT ?digest=) is
-// answered once the registry has checked the whole blob, hence the
-// generous wait for response headers.
-const (
-	registryDialTimeout           = 10 * time.Second
-	registryTLSHandshakeTimeout   = 10 * time.Second
-	registryResponseHeaderTimeout = 2 * time.Minute
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
 )
 
 // noRetries makes each of go-containerregistry's calls one attempt: the
@@ -62,7 +54,7 @@ func newRemote(creds *ecrLogin, t target, req PushRequest) (*remoteRepo, error) 
 	if req.HTTPClient != nil && req.HTTPClient.Transport != nil {
 		base = req.HTTPClient.Transport
 	} else {
-		tr := newTransport()
+		tr := httpclient.NewTransport(httpclient.Timeouts{})
 		base, r.closeIdle = tr, tr.CloseIdleConnections
 	}
 	r.opts = append([]remote.Option{
@@ -72,22 +64,6 @@ func newRemote(creds *ecrLogin, t target, req PushRequest) (*remoteRepo, error) 
 		remote.WithUserAgent("oidc-ecs-deploy"),
 	}, noRetries...)
 	return r, nil
-}
-
-// newTransport is the registry transport when the caller gives none: every
-// phase of a request bounded, and HTTP/1.1 with several connections per
-// host, so that layers upload in parallel over connections of their own
-// (as docker's do) rather than share one HTTP/2 connection's window.
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: registryDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   registryTLSHandshakeTimeout,
-		ResponseHeaderTimeout: registryResponseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       30 * time.Second,
-	}
 }
 
 func (r *remoteRepo) close() { r.closeIdle() }
@@ -124,12 +100,19 @@ func explain(err error, t target) error {
 	case te.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("push to %s: the registry rejected the ECR password (401: wrong, or issued for another registry): %w", t.uri(), err)
 	case te.StatusCode == http.StatusForbidden:
+		if m := deniedPattern.FindStringSubmatch(message); m != nil {
+			return fmt.Errorf("push to %s: the role may not call %s there; allow %s on %s: %w", t.uri(), m[1], m[1], m[2], err)
+		}
 		return fmt.Errorf("push to %s: the role is not allowed to push there (%s); grant it ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage and ecr:BatchGetImage on the repository: %w", t.uri(), message, err)
 	case code == string(transport.NameUnknownErrorCode):
 		return fmt.Errorf("push to %s: repository %q does not exist in registry %s (%s): %w", t.uri(), t.name, t.host, message, err)
 	}
 	return fmt.Errorf("push to %s: the registry answered %d: %w", t.uri(), te.StatusCode, err)
 }
+
+// deniedPattern reads the action and resource out of ECR's refusal:
+// "User: ARN is not authorized to perform: ecr:PutImage on resource: ARN ...".
+var deniedPattern = regexp.MustCompile(`not authorized to perform: (ecr:[A-Za-z]+) on resource: (\S+)`)
 
 // isManifestUnknown reports an absent tag, as opposed to an absent
 // repository (NAME_UNKNOWN) or any other failure.
