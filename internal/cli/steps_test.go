@@ -22,12 +22,14 @@ import (
 )
 
 // actionRun runs the flow as the runner would, with outputs and summary
-// files, and returns the log, the outputs and the summary.
+// files, and reports its end as the deploy command does; it returns the
+// log, the outputs, the summary and the exit code.
 type actionRun struct {
 	log     string
 	outputs map[string]string
 	summary string
 	err     error
+	code    int
 	res     Result
 }
 
@@ -60,7 +62,8 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 		ctx = context.Background()
 	}
 	res, runErr := Run(ctx, rc.cfg, deps)
-	run := actionRun{log: out.String(), err: runErr, res: res, outputs: readOutputs(t, files["GITHUB_OUTPUT"])}
+	code := report(ctx, deps.Runner, runErr)
+	run := actionRun{log: out.String(), err: runErr, code: code, res: res, outputs: readOutputs(t, files["GITHUB_OUTPUT"])}
 	summary, _ := os.ReadFile(files["GITHUB_STEP_SUMMARY"])
 	run.summary = string(summary)
 	assertNoSecrets(t, sb, run.log+run.summary+strings.Join(mapValues(run.outputs), "\n"))

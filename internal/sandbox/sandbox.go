@@ -151,7 +151,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	}
 	ecsService, err := ecs.New(ctx, ecs.Config{
 		Region: w.Region, Partition: s.partition, Settings: w.ECS, Accounts: ecsAccounts, Now: s.now,
-		Authorizer: authorizer, Registry: s.ecr, Crashes: s.faults,
+		Authorizer: authorizer, Registry: s.ecr, Faults: s.faults,
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox ecs: %w", err)

@@ -54,8 +54,9 @@ type Config struct {
 	Authorizer Authorizer
 	// Registry is where tasks pull images from.
 	Registry sim.Registry
-	// Crashes decides which containers crash as they start.
-	Crashes sim.CrashFaults
+	// Faults decides which containers crash as they start, and which
+	// events deployments add.
+	Faults sim.Faults
 }
 
 // Service is the ECS stand-in. One lock guards all of its state; the
@@ -100,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg:      cfg,
 		settings: settings,
 		scheduler: sim.New(sim.Config{
-			Region: cfg.Region, Partition: cfg.Partition, Registry: cfg.Registry, Crashes: cfg.Crashes,
+			Region: cfg.Region, Partition: cfg.Partition, Registry: cfg.Registry, Faults: cfg.Faults,
 			InactiveLinger: settings.inactiveLinger(), Context: ctx,
 		}),
 		cancel:   cancel,

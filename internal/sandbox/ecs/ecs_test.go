@@ -661,6 +661,38 @@ func TestCrashLoopRollsBack(t *testing.T) {
 	}
 }
 
+// TestInjectedReasonAndEvent: a task-crash fault's message is what the
+// container runtime says about the crash, and a service-event fault's is an
+// event of the service, once per deployment it is given to.
+func TestInjectedReasonAndEvent(t *testing.T) {
+	t.Parallel()
+	const reason = "CannotStartContainerError: exec: \"serve\": not found\n::error::x"
+	const event = "(service api-service) (target-group tg) is unhealthy:\r\n502 | `x`"
+	sb := startECSSandbox(t, func(w *sandbox.World) {
+		w.Faults = append(w.Faults,
+			sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: "web-api:crash", Message: reason},
+			sandbox.Fault{Service: "ecs", Operation: "service-event", Message: event, Times: 1})
+	}, sandbox.Options{})
+	client := ecsClient(t, sb)
+	image, _ := pushImage(t, sb, "web-api", "crash")
+	id, _ := deployFailing(t, sb, client, image)
+	for _, task := range stoppedTasksOf(t, client, id) {
+		if got := aws.ToString(task.Containers[0].Reason); got != reason {
+			t.Errorf("the crashed container's reason = %q, want %q", got, reason)
+		}
+	}
+	var seen int
+	for _, e := range describeService(t, client, "api-service").Events {
+		if aws.ToString(e.Message) == event {
+			seen++
+		}
+	}
+	// The rollback is a deployment too; the fault was for one only.
+	if seen != 1 {
+		t.Errorf("the injected event shows %d times, want once", seen)
+	}
+}
+
 func TestWithoutCircuitBreakerRetries(t *testing.T) {
 	t.Parallel()
 	sb := startECSSandbox(t, func(w *sandbox.World) {

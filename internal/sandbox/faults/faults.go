@@ -26,7 +26,10 @@ type Fault struct {
 	Code string `json:"code,omitempty"`
 	// Status is the HTTP status; 400 when Code is set and Status is not.
 	Status int `json:"status,omitempty"`
-	// Message is the error message; a generic one when empty.
+	// Message is the error message; a generic one when empty. For the ecs
+	// fault "task-crash" it is the reason the container runtime gives for
+	// the crashed container (DescribeTasks' containers[].reason); for the
+	// ecs fault "service-event" it is the event's message.
 	Message string `json:"message,omitempty"`
 	// Times is how many matching calls fail; 0 means every one.
 	Times int `json:"times,omitempty"`

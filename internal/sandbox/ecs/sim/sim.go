@@ -39,8 +39,10 @@ type Registry interface {
 	ResolveImage(ctx context.Context, ref string) (digest string, found bool, err error)
 }
 
-// CrashFaults hands out injected "task-crash" faults.
-type CrashFaults interface {
+// Faults hands out the injected faults the simulation acts on: "task-crash"
+// (a container crashes as it starts) and "service-event" (an event with the
+// fault's message when a deployment starts).
+type Faults interface {
 	TakeMatching(service, operation string, match func(faults.Fault) bool) (faults.Fault, bool)
 }
 
@@ -51,8 +53,9 @@ type Config struct {
 	Partition partition.Partition
 	// Registry is where tasks pull images from.
 	Registry Registry
-	// Crashes decides which containers crash as they start.
-	Crashes CrashFaults
+	// Faults decides which containers crash as they start, and which
+	// events deployments add.
+	Faults Faults
 	// InactiveLinger is how long a drained deployment stays in a service's
 	// deployments as INACTIVE.
 	InactiveLinger time.Duration
@@ -209,6 +212,9 @@ type Container struct {
 	ExitCode   *int
 	Reason     string
 	crashes    bool
+	// crashReason is what the container runtime will say about the crash:
+	// the task-crash fault's message, if any.
+	crashReason string
 }
 
 const (
@@ -280,6 +286,11 @@ func (e *Scheduler) Deploy(svc *Service, td *taskdef.Revision, now time.Time) *D
 	}
 	if svc.CircuitBreaker.Enable {
 		sd.CircuitBreakerStatus = "MONITORING"
+	}
+	// Events may carry text ECS relays from elsewhere (a load balancer, the
+	// container runtime); a "service-event" fault injects such an event.
+	if f, ok := e.cfg.Faults.TakeMatching("ecs", "service-event", func(f faults.Fault) bool { return f.Message != "" }); ok {
+		svc.AddEvent(now, "%s", f.Message)
 	}
 	for _, old := range svc.Deployments {
 		if old.Status == "INACTIVE" {
@@ -666,10 +677,11 @@ func (e *Scheduler) pull(task *Task, t time.Time) {
 // container's image, consuming one of its Times.
 func (e *Scheduler) takeCrashFault(c *Container) bool {
 	ref := c.Spec.Image
-	_, ok := e.cfg.Crashes.TakeMatching("ecs", "task-crash", func(f faults.Fault) bool {
+	f, ok := e.cfg.Faults.TakeMatching("ecs", "task-crash", func(f faults.Fault) bool {
 		img := f.Image
 		return img == "" || img == ref || strings.HasSuffix(ref, "/"+img) || (c.Digest != "" && img == c.Digest)
 	})
+	c.crashReason = f.Message
 	return ok
 }
 
@@ -679,6 +691,7 @@ func (e *Scheduler) crash(task *Task, t time.Time) {
 	for _, c := range task.Containers {
 		if c.crashes {
 			c.ExitCode = &one
+			c.Reason = c.crashReason
 		}
 	}
 	e.failTask(task, t, "EssentialContainerExited", "Essential container in task exited")
