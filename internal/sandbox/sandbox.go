@@ -289,8 +289,12 @@ func (s *Sandbox) BackendRepository(account, name string) string {
 // without asking its trust policy, for tests of what a role's permissions
 // allow.
 func (s *Sandbox) RoleCredentials(account, role, sessionName string) aws.Credentials {
+	path := ""
+	if a := s.world.Accounts[account]; a != nil && a.Roles[role] != nil {
+		path = a.Roles[role].Path
+	}
 	sess := s.sessions.Issue(awsproto.Session{
-		Account: account, RoleName: role, RoleID: iam.RoleID(account, role), SessionName: sessionName,
+		Account: account, RoleName: role, RolePath: path, RoleID: iam.RoleID(account, role), SessionName: sessionName,
 		Partition: s.partition,
 	}, time.Hour)
 	return aws.Credentials{AccessKeyID: sess.AccessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sess.SessionToken, Source: "sandbox"}

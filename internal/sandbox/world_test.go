@@ -80,3 +80,21 @@ func TestWorldRegionInAPartition(t *testing.T) {
 		t.Errorf("ParseWorld with region useast1 = %v, want an error naming the region", err)
 	}
 }
+
+// TestWorldRolePath: a role's path is IAM's: / or /PART/.../.
+func TestWorldRolePath(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ path, wantErr string }{
+		{"", ""},
+		{"/", ""},
+		{"/ci/deploy/", ""},
+		{"ci/", `path "ci/"`},
+		{"/ci", `path "/ci"`},
+		{"/c i/", `path "/c i/"`},
+	} {
+		_, err := sandbox.ParseWorld([]byte(`{"accounts": {"111122223333": {"roles": {"r": {"path": "` + tt.path + `", "trustPolicy": {"Statement": []}, "permissions": {"Statement": []}}}}}}`))
+		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("ParseWorld with role path %q = %v, want error %q", tt.path, err, tt.wantErr)
+		}
+	}
+}

@@ -19,6 +19,9 @@ type Session struct {
 	Account string
 	// RoleName is the assumed role's name.
 	RoleName string
+	// RolePath is the role's path (/ when empty), part of its ARN but not of
+	// the assumed-role ARN.
+	RolePath string
 	// RoleID is the role's unique ID (AROA...), stable across sessions.
 	RoleID string
 	// SessionName is the role session name the caller gave.
@@ -30,10 +33,19 @@ type Session struct {
 	Partition partition.Partition
 }
 
-// RoleARN is the ARN of the assumed role.
-func (s *Session) RoleARN() string { return s.Partition.ARN("iam", "", s.Account, "role/"+s.RoleName) }
+// RoleARN is the ARN of the assumed role, path included: what
+// aws:PrincipalArn holds and trust policies name.
+func (s *Session) RoleARN() string {
+	path := s.RolePath
+	if path == "" {
+		path = "/"
+	}
+	return s.Partition.ARN("iam", "", s.Account, "role"+path+s.RoleName)
+}
 
-// AssumedRoleARN is what GetCallerIdentity and CloudTrail show for the session.
+// AssumedRoleARN is what GetCallerIdentity and CloudTrail show for the
+// session. It never carries the role's path: IAM's assumed-role ARN is
+// arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION.
 func (s *Session) AssumedRoleARN() string {
 	return s.Partition.ARN("sts", "", s.Account, "assumed-role/"+s.RoleName+"/"+s.SessionName)
 }

@@ -2,12 +2,17 @@ package awsproto_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"html"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
@@ -165,5 +170,63 @@ func TestSigV4ContentLengthUnsigned(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GetCallerIdentity without a signed Content-Length: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestSigV4ScopedToAnotherService: a signature is good for the service its
+// credential scope names, and no other: a request to STS signed for ECS,
+// and one to ECS signed for ECR, are refused as AWS refuses them, in each
+// protocol's words.
+func TestSigV4ScopedToAnotherService(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, nil)
+	out := sandboxtest.WebIdentity(t, sb, demoRoleARN, "scope")
+	creds := aws.Credentials{
+		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
+		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+		SessionToken:    aws.ToString(out.Credentials.SessionToken),
+	}
+	tests := []struct {
+		name, signedFor, target, contentType, body string
+		wantStatus                                 int
+		wantBody                                   string
+	}{
+		{name: "sts_call_signed_for_ecs", signedFor: "ecs", contentType: "application/x-www-form-urlencoded; charset=utf-8",
+			body: "Action=GetCallerIdentity&Version=2011-06-15", wantStatus: 403, wantBody: "<Code>SignatureDoesNotMatch</Code>"},
+		{name: "ecs_call_signed_for_ecr", signedFor: "ecr", target: "AmazonEC2ContainerServiceV20141113.DescribeClusters", contentType: "application/x-amz-json-1.1",
+			body: `{"clusters":["prod-cluster"]}`, wantStatus: 400, wantBody: `"__type":"InvalidSignatureException"`},
+		{name: "sts_call_signed_for_sts", signedFor: "sts", contentType: "application/x-www-form-urlencoded; charset=utf-8",
+			body: "Action=GetCallerIdentity&Version=2011-06-15", wantStatus: 200, wantBody: "<GetCallerIdentityResult>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.target != "" {
+				req.Header.Set("X-Amz-Target", tt.target)
+			}
+			req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
+			sum := sha256.Sum256([]byte(tt.body))
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), tt.signedFor, sb.Region(), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			body := html.UnescapeString(string(raw)) // XML escapes the message's quotes
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
+				t.Fatalf("status %d %s, want %d with %s", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+			if tt.wantStatus != 200 && !strings.Contains(body, "Credential should be scoped to a valid region and service, not '"+sb.Region()+"/"+tt.signedFor+"'") {
+				t.Errorf("refusal %s does not name the scope signed for", body)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ package iam
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -47,6 +48,10 @@ func (s *StringList) UnmarshalJSON(data []byte) error {
 
 // Role is an IAM role.
 type Role struct {
+	// Path is the role's path, / by default: it is part of the role's ARN
+	// (arn:aws:iam::ACCOUNT:role/PATH/NAME), and STS finds the role only by
+	// that whole ARN.
+	Path string `json:"path,omitempty"`
 	// TrustPolicy is the IAM trust policy document, in AWS's own JSON form.
 	TrustPolicy PolicyDocument `json:"trustPolicy"`
 	// Permissions is the identity policy that governs what sessions of the
@@ -56,9 +61,19 @@ type Role struct {
 	MaxSessionDuration int `json:"maxSessionDuration,omitempty"`
 }
 
+// rolePathPattern is IAM's constraint on paths: / alone, or printable ASCII
+// between a leading and a trailing slash (the pathType of IAM's API model).
+var rolePathPattern = regexp.MustCompile(`^(/|/[\x21-\x7e]+/)$`)
+
 // Normalize fills in the role's defaults and checks its bounds, as IAM
 // does when a role is created.
 func (r *Role) Normalize() error {
+	if r.Path == "" {
+		r.Path = "/"
+	}
+	if !rolePathPattern.MatchString(r.Path) || len(r.Path) > 512 {
+		return fmt.Errorf("path %q: a path is / or /PART/.../, at most 512 printable ASCII characters", r.Path)
+	}
 	if r.MaxSessionDuration == 0 {
 		r.MaxSessionDuration = 3600
 	}

@@ -119,6 +119,34 @@ func SignedSTSPost(tb testing.TB, sb *sandbox.Sandbox, c *ststypes.Credentials, 
 // decodes its JSON output into out.
 func AWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, out any, args ...string) {
 	tb.Helper()
+	stdout, stderr, err := runAWSCLI(tb, sb, extraEnv, args...)
+	if err != nil {
+		// stdout may hold credentials; only stderr is shown.
+		tb.Fatalf("aws %s: %v\n%s", args[0]+" "+args[1], err, stderr)
+	}
+	if err := json.Unmarshal(stdout, out); err != nil {
+		tb.Fatalf("aws %s: output is not the JSON expected: %v", args[0]+" "+args[1], err)
+	}
+}
+
+// AWSCLIRefused runs the real AWS CLI as AWSCLI does, expecting AWS to
+// refuse the call, and returns what the CLI printed on stderr: "An error
+// occurred (CODE) when calling the OPERATION operation: MESSAGE".
+func AWSCLIRefused(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, args ...string) string {
+	tb.Helper()
+	// One attempt: a refusal is AWS's answer, not a passing fault.
+	env := append([]string{"AWS_MAX_ATTEMPTS=1"}, extraEnv...)
+	_, stderr, err := runAWSCLI(tb, sb, env, args...)
+	if err == nil {
+		tb.Fatalf("aws %s succeeded, want AWS to refuse it", args[0]+" "+args[1])
+	}
+	return stderr
+}
+
+// runAWSCLI runs the AWS CLI against sb with nothing of the machine's
+// configuration.
+func runAWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, args ...string) (stdout []byte, stderr string, err error) {
+	tb.Helper()
 	bin := testenv.Command(tb, "aws")
 	dir := tb.TempDir()
 	empty := filepath.Join(dir, "empty")
@@ -147,13 +175,8 @@ func AWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, out any, args
 	args = append(args, "--endpoint-url", sb.AWSEndpoint(), "--region", sb.Region(), "--output", "json")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		// stdout may hold credentials; only stderr is shown.
-		tb.Fatalf("aws %s: %v\n%s", args[0]+" "+args[1], err, stderr.String())
-	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		tb.Fatalf("aws %s: output is not the JSON expected: %v", args[0]+" "+args[1], err)
-	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.Bytes(), errOut.String(), err
 }

@@ -1,6 +1,7 @@
 package sts_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,24 @@ func TestAWSCLIWebIdentityAndCallerIdentity(t *testing.T) {
 	}
 	if got, want := sb.STSCalls("GetCallerIdentity"), 1; got != want {
 		t.Errorf("STSCalls(GetCallerIdentity) = %d, want %d", got, want)
+	}
+}
+
+// TestAWSCLIRoleARNWhole: the AWS CLI meets the same refusals as the SDK
+// for a role of another partition and a role named without its path.
+func TestAWSCLIRoleARNWhole(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, pathWorld)
+	for _, tt := range []struct{ roleARN, code, message string }{
+		{"arn:aws-us-gov:iam::111122223333:role/gha-deploy", "InvalidIdentityToken", "No OpenIDConnect provider found in your account"},
+		{"arn:aws:iam::111122223333:role/gha-path", "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
+		{"arn:aws-foo:iam::111122223333:role/gha-deploy", "ValidationError", "Request ARN is invalid"},
+	} {
+		stderr := sandboxtest.AWSCLIRefused(t, sb, nil, "sts", "assume-role-with-web-identity",
+			"--role-arn", tt.roleARN, "--role-session-name", "cli-session",
+			"--web-identity-token", sandboxtest.Token(t, sb, sandboxtest.STSAudience))
+		if !strings.Contains(stderr, "An error occurred ("+tt.code+")") || !strings.Contains(stderr, tt.message) {
+			t.Errorf("aws sts assume-role-with-web-identity --role-arn %s printed %q, want %s: %s", tt.roleARN, stderr, tt.code, tt.message)
+		}
 	}
 }

@@ -162,15 +162,21 @@ const chainedSessionLimit = 3600
 type assumeRoleParams struct {
 	RoleARN     string
 	Account     string
+	RolePath    string
 	RoleName    string
 	SessionName string
 	Duration    int
+	// OtherPartition is set when the ARN names a partition other than the
+	// sandbox's region's: a role of an account this STS cannot see.
+	OtherPartition bool
 }
 
 var (
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]*$`)
 	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
-	roleARNPattern     = regexp.MustCompile(`^arn:aws[\w-]*:iam::(\d{12}):role/((?:[\x21-\x7e]+/)*)([\w+=,.@-]{1,64})$`)
+	// roleARNPattern is a role ARN: partition, account, path (/ or
+	// /PART/.../, IAM's pathType) and name (IAM's roleNameType).
+	roleARNPattern = regexp.MustCompile(`^arn:([^:]+):iam::(\d{12}):role(/|/[\x21-\x7e]*/)([\w+=,.@-]{1,64})$`)
 )
 
 // parseAssumeRoleParams validates what AssumeRole and
@@ -209,15 +215,53 @@ func parseAssumeRoleParams(c *awsproto.Call, v *awsproto.Validation) assumeRoleP
 	return p
 }
 
-// resolveRoleARN checks the shape of a role ARN once its parameters have
-// passed validation.
-func (p *assumeRoleParams) resolveRoleARN() *awsproto.Error {
+// resolveRoleARN reads a role ARN once its parameters have passed
+// validation. An ARN that is not a role's, or whose partition is none of
+// AWS's (arn:awsXYZ:), is refused as STS refuses it: ValidationError
+// "Request ARN is invalid" (STS's answer to an ARN of the wrong kind, as
+// in physera/onelogin-aws-cli#12). A role in another partition is read, and
+// then found nowhere: an account's roles live in one partition only.
+func (st *Service) resolveRoleARN(p *assumeRoleParams) *awsproto.Error {
 	m := roleARNPattern.FindStringSubmatch(p.RoleARN)
 	if m == nil {
 		return awsproto.ValidationError("Request ARN is invalid")
 	}
-	p.Account, p.RoleName = m[1], m[3]
+	part, known := partition.Lookup(m[1])
+	if !known {
+		return awsproto.ValidationError("Request ARN is invalid")
+	}
+	p.OtherPartition = part.ID != st.cfg.Partition.ID
+	p.Account, p.RolePath, p.RoleName = m[2], m[3], m[4]
 	return nil
+}
+
+// role finds the role an ARN names by the whole ARN: partition, account,
+// path and name. A role reached by its name under another path, or by an
+// ARN of another partition, is not that role; STS answers such an ARN as
+// it answers a role that does not exist (AccessDenied): calling AssumeRole
+// needs the role's full ARN, path included (alphagov/gsp#336), and a role
+// of another partition cannot be assumed from this one
+// (corymhall/cdk-diff-action#70 shows AssumeRole's AccessDenied for an
+// arn:aws: role from a GovCloud session; "You cannot use IAM credentials
+// from one partition to interact with resources in a different
+// partition", AWS Fault Isolation Boundaries, quoted in aws/aws-sdk#648).
+func (st *Service) role(p assumeRoleParams) *iam.Role {
+	if p.OtherPartition {
+		return nil
+	}
+	role := st.cfg.Roles.Role(p.Account, p.RoleName)
+	if role == nil || rolePath(role) != p.RolePath {
+		return nil
+	}
+	return role
+}
+
+// rolePath is a role's path, / when the role says none.
+func rolePath(r *iam.Role) string {
+	if r.Path == "" {
+		return "/"
+	}
+	return r.Path
 }
 
 // checkMaxSession enforces the role's maximum session duration.
@@ -237,6 +281,7 @@ func (st *Service) issueSession(role *iam.Role, p assumeRoleParams, sourceIdenti
 	return st.cfg.Sessions.Issue(awsproto.Session{
 		Account:        p.Account,
 		RoleName:       p.RoleName,
+		RolePath:       p.RolePath,
 		RoleID:         iam.RoleID(p.Account, p.RoleName),
 		SessionName:    p.SessionName,
 		SourceIdentity: sourceIdentity,
@@ -267,17 +312,17 @@ func (st *Service) assumeRoleWithWebIdentity(c *awsproto.Call) (any, *awsproto.E
 	if apiErr := v.Err(); apiErr != nil {
 		return nil, apiErr
 	}
-	if apiErr := p.resolveRoleARN(); apiErr != nil {
+	if apiErr := st.resolveRoleARN(&p); apiErr != nil {
 		return nil, apiErr
 	}
 
-	idt, apiErr := st.verifyIdentityToken(c.Context(), p.Account, token)
+	idt, apiErr := st.verifyIdentityToken(c.Context(), p, token)
 	if apiErr != nil {
 		return nil, apiErr
 	}
 
 	denied := &awsproto.Error{Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
-	role := st.cfg.Roles.Role(p.Account, p.RoleName)
+	role := st.role(p)
 	if role == nil {
 		return nil, denied
 	}
@@ -324,7 +369,7 @@ func (st *Service) assumeRole(c *awsproto.Call) (any, *awsproto.Error) {
 	if apiErr := v.Err(); apiErr != nil {
 		return nil, apiErr
 	}
-	if apiErr := p.resolveRoleARN(); apiErr != nil {
+	if apiErr := st.resolveRoleARN(&p); apiErr != nil {
 		return nil, apiErr
 	}
 	// Every caller here is a role session, so every AssumeRole is a chain.
@@ -334,7 +379,7 @@ func (st *Service) assumeRole(c *awsproto.Call) (any, *awsproto.Error) {
 
 	denied := &awsproto.Error{Status: 403, Code: "AccessDenied", Message: fmt.Sprintf(
 		"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.AssumedRoleARN(), p.RoleARN)}
-	role := st.cfg.Roles.Role(p.Account, p.RoleName)
+	role := st.role(p)
 	if role == nil {
 		return nil, denied
 	}
@@ -421,10 +466,14 @@ func invalidIdentityToken(msg string) *awsproto.Error {
 var signatureAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
 
 // verifyIdentityToken checks an ID token the way STS does, in STS's order:
-// the issuer must be a provider of the account, the token must be signed
-// with RS256 by a key the issuer publishes, it must be current, and its
-// audience must be one the provider accepts.
-func (st *Service) verifyIdentityToken(ctx context.Context, account, token string) (*identityToken, *awsproto.Error) {
+// the issuer must be a provider of the role's account, the token must be
+// signed with RS256 by a key the issuer publishes, it must be current, and
+// its audience must be one the provider accepts. The account of a role in
+// another partition has no provider here: STS finds none "in your account"
+// (crossplane-contrib/provider-aws#1785 shows that answer to a web
+// identity crossing partitions).
+func (st *Service) verifyIdentityToken(ctx context.Context, p assumeRoleParams, token string) (*identityToken, *awsproto.Error) {
+	account := p.Account
 	jws, err := jose.ParseSignedCompact(token, signatureAlgorithms)
 	var unexpected *jose.ErrUnexpectedSignatureAlgorithm
 	if errors.As(err, &unexpected) {
@@ -445,7 +494,10 @@ func (st *Service) verifyIdentityToken(ctx context.Context, account, token strin
 	}
 	host := iam.ProviderHost(iss)
 	var provider *iam.OIDCProvider
-	if provider = st.cfg.Roles.OIDCProvider(account, host); provider == nil {
+	if !p.OtherPartition {
+		provider = st.cfg.Roles.OIDCProvider(account, host)
+	}
+	if provider == nil {
 		return nil, invalidIdentityToken("No OpenIDConnect provider found in your account for " + iss)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -509,5 +510,117 @@ func TestOtherPartition(t *testing.T) {
 	}
 	if got := aws.ToString(who.Arn); got != want[0] {
 		t.Errorf("GetCallerIdentity Arn = %q, want %q", got, want[0])
+	}
+}
+
+// pathRoleARN is the ARN of the role pathWorld adds: gha-path under the
+// path /ci/deploy/.
+const pathRoleARN = "arn:aws:iam::111122223333:role/ci/deploy/gha-path"
+
+// pathWorld adds gha-path, a copy of gha-deploy under the path /ci/deploy/,
+// and two roles in the chain account: one trusting gha-path by its full
+// ARN, one trusting an ARN without the path.
+func pathWorld(w *sandbox.World) {
+	demo := w.Accounts["111122223333"].Roles["gha-deploy"]
+	withPath := *demo
+	withPath.Path = "/ci/deploy/"
+	withPath.Permissions.Statement = append(slices.Clone(demo.Permissions.Statement), sandbox.Statement{
+		Effect: "Allow", Action: sandbox.StringList{"sts:AssumeRole"}, Resource: sandbox.StringList{"arn:aws:iam::444455556666:role/*"},
+	})
+	w.Accounts["111122223333"].Roles["gha-path"] = &withPath
+	trusting := func(principal string) *sandbox.Role {
+		return &sandbox.Role{TrustPolicy: sandbox.PolicyDocument{Statement: []sandbox.Statement{{
+			Effect: "Allow", Principal: map[string]sandbox.StringList{"AWS": {principal}}, Action: sandbox.StringList{"sts:AssumeRole"},
+		}}}}
+	}
+	w.Accounts["444455556666"].Roles["trusts-full-arn"] = trusting(pathRoleARN)
+	w.Accounts["444455556666"].Roles["trusts-pathless-arn"] = trusting("arn:aws:iam::111122223333:role/gha-path")
+}
+
+// TestRoleARNWhole: STS finds a role by its whole ARN (partition, account,
+// path, name), as AWS does: another partition, a path left out or a path
+// added are refused with AWS's own codes, and an ARN whose partition is
+// none of AWS's is not an ARN.
+func TestRoleARNWhole(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, pathWorld)
+	tests := []struct {
+		name        string
+		roleARN     string
+		wantARN     string
+		wantCode    string
+		wantStatus  int
+		wantMessage string
+	}{
+		{name: "path_included", roleARN: pathRoleARN, wantARN: "arn:aws:sts::111122223333:assumed-role/gha-path/whole"},
+		{name: "path_left_out", roleARN: "arn:aws:iam::111122223333:role/gha-path", wantCode: "AccessDenied", wantStatus: 403, wantMessage: "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
+		{name: "another_path", roleARN: "arn:aws:iam::111122223333:role/ci/gha-path", wantCode: "AccessDenied", wantStatus: 403},
+		{name: "path_added", roleARN: "arn:aws:iam::111122223333:role/ci/deploy/gha-deploy", wantCode: "AccessDenied", wantStatus: 403},
+		{name: "china_partition", roleARN: "arn:aws-cn:iam::111122223333:role/gha-deploy", wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "No OpenIDConnect provider found in your account"},
+		{name: "govcloud_partition", roleARN: "arn:aws-us-gov:iam::111122223333:role/gha-deploy", wantCode: "InvalidIdentityToken", wantStatus: 400, wantMessage: "No OpenIDConnect provider found in your account"},
+		{name: "no_such_partition", roleARN: "arn:awsXYZ:iam::111122223333:role/gha-deploy", wantCode: "ValidationError", wantStatus: 400, wantMessage: "Request ARN is invalid"},
+		{name: "not_a_role", roleARN: "arn:aws:iam::111122223333:user/gha-deploy", wantCode: "ValidationError", wantStatus: 400, wantMessage: "Request ARN is invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := sandboxtest.STSClient(sb, nil, func(o *sts.Options) { o.RetryMaxAttempts = 1 }).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
+				RoleArn:          aws.String(tt.roleARN),
+				RoleSessionName:  aws.String("whole"),
+				WebIdentityToken: aws.String(sandboxtest.Token(t, sb, sandboxtest.STSAudience)),
+			})
+			if tt.wantCode == "" {
+				if err != nil {
+					t.Fatalf("AssumeRoleWithWebIdentity %s: %v", tt.roleARN, err)
+				}
+				// The assumed-role ARN never carries the path.
+				if got := aws.ToString(out.AssumedRoleUser.Arn); got != tt.wantARN {
+					t.Errorf("Arn = %q, want %q", got, tt.wantARN)
+				}
+				return
+			}
+			code, status, msg := sandboxtest.APIError(t, err)
+			if code != tt.wantCode || status != tt.wantStatus || !strings.Contains(msg, tt.wantMessage) {
+				t.Errorf("AssumeRoleWithWebIdentity %s = %s (%d) %q, want %s (%d) containing %q", tt.roleARN, code, status, msg, tt.wantCode, tt.wantStatus, tt.wantMessage)
+			}
+		})
+	}
+}
+
+// TestRoleARNWholeInAChain: a session of a role with a path is known by the
+// role's full ARN (aws:PrincipalArn and trust policies name the path), and
+// AssumeRole refuses other partitions as AssumeRoleWithWebIdentity does.
+func TestRoleARNWholeInAChain(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, pathWorld)
+	first := sandboxtest.WebIdentity(t, sb, pathRoleARN, "hop1")
+	client := sandboxtest.STSClient(sb, sandboxtest.StaticCredentials(first.Credentials), func(o *sts.Options) { o.RetryMaxAttempts = 1 })
+	tests := []struct {
+		name, roleARN, wantCode, wantMessage string
+	}{
+		{name: "trusted_by_full_arn", roleARN: "arn:aws:iam::444455556666:role/trusts-full-arn"},
+		{name: "trusted_by_arn_without_path", roleARN: "arn:aws:iam::444455556666:role/trusts-pathless-arn", wantCode: "AccessDenied",
+			wantMessage: "User: arn:aws:sts::111122223333:assumed-role/gha-path/hop1 is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444455556666:role/trusts-pathless-arn"},
+		{name: "china_partition", roleARN: "arn:aws-cn:iam::444455556666:role/trusts-full-arn", wantCode: "AccessDenied", wantMessage: "on resource: arn:aws-cn:iam::444455556666:role/trusts-full-arn"},
+		{name: "no_such_partition", roleARN: "arn:aws-xyz:iam::444455556666:role/trusts-full-arn", wantCode: "ValidationError", wantMessage: "Request ARN is invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(tt.roleARN), RoleSessionName: aws.String("hop2")})
+			if tt.wantCode == "" {
+				if err != nil {
+					t.Fatalf("AssumeRole %s: %v", tt.roleARN, err)
+				}
+				if got, want := aws.ToString(out.AssumedRoleUser.Arn), "arn:aws:sts::444455556666:assumed-role/trusts-full-arn/hop2"; got != want {
+					t.Errorf("Arn = %q, want %q", got, want)
+				}
+				return
+			}
+			code, _, msg := sandboxtest.APIError(t, err)
+			if code != tt.wantCode || !strings.Contains(msg, tt.wantMessage) {
+				t.Errorf("AssumeRole %s = %s %q, want %s containing %q", tt.roleARN, code, msg, tt.wantCode, tt.wantMessage)
+			}
+		})
 	}
 }
