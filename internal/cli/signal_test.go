@@ -73,6 +73,18 @@ func TestSignalStopsAndSaysWhereItStands(t *testing.T) {
 			},
 		},
 		{
+			name: "update_service_applied_answer_lost",
+			world: func(w *sandbox.World) {
+				w.Faults = append(w.Faults, sandbox.Fault{Service: "ecs", Operation: "UpdateService", AnswerLost: true, BlackHole: true})
+			},
+			signalAt: "ecs UpdateService",
+			want: []string{
+				"api-service: UpdateService was sent, but the run was interrupted before ECS answered; ECS applied it: deployment ecs-svc/",
+				"ECS goes on with the rollout by itself",
+				"aws ecs describe-services --cluster prod-cluster --services api-service --region us-east-1",
+			},
+		},
+		{
 			name: "update_service_cut_off",
 			world: func(w *sandbox.World) {
 				w.Faults = append(w.Faults, sandbox.Fault{Service: "ecs", Operation: "UpdateService", LatencyMillis: 60000})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
@@ -69,29 +70,48 @@ func TestStalledEndpointFailsNamingIt(t *testing.T) {
 			t.Parallel()
 			sb := sandboxtest.Start(t, fastWorld)
 			hole := blackHole(t)
-			// The test's deadline is far beyond the run's own bound: five
-			// tries of 200 ms each, and their backoff.
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			run := runInActions(t, sb, func(rc *runConfig) {
-				rc.env = tt.env(hole)
-				rc.deps = func(d *Deps) { d.Timeouts = httpclient.Timeouts{ResponseHeader: 200 * time.Millisecond} }
-				rc.ctx = ctx
-			})
-			if ctx.Err() != nil {
-				t.Fatalf("the run hung until the test's deadline: %v", run.err)
-			}
-			if run.err == nil {
-				t.Fatalf("Run succeeded with a black hole in place of the %s", tt.name)
-			}
-			host := strings.TrimPrefix(hole, "http://")
-			msg := run.err.Error()
-			if !strings.HasPrefix(msg, tt.phase+": ") || !strings.Contains(msg, host) || !strings.Contains(msg, tt.what) {
-				t.Errorf("error = %q, want it to start with %q and name %s at %s", msg, tt.phase+": ", tt.what, host)
-			}
-			t.Logf("%s", msg)
+			stalledEndpointRun(t, sb, hole, tt.env(hole), tt.phase, tt.what)
 		})
 	}
+}
+
+// TestStalledRegistryFailsNamingIt: the ECR registry front accepts every
+// request and never answers.
+func TestStalledRegistryFailsNamingIt(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, func(w *sandbox.World) {
+		fastWorld(w)
+		w.Faults = append(w.Faults, sandbox.Fault{Service: "registry", BlackHole: true})
+	})
+	stalledEndpointRun(t, sb, "http://"+sb.RegistryHost("111122223333"), nil, "push image", "")
+}
+
+// stalledEndpointRun runs the flow against sb, with env over its
+// environment, where the endpoint hole never answers; the run must fail on
+// its own bounds, naming the phase, what stalled and its host.
+func stalledEndpointRun(t *testing.T, sb *sandbox.Sandbox, hole string, env map[string]string, phase, what string) {
+	t.Helper()
+	// The test's deadline is far beyond the run's own bound: five
+	// tries of 200 ms each, and their backoff.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := runInActions(t, sb, func(rc *runConfig) {
+		rc.env = env
+		rc.deps = func(d *Deps) { d.Timeouts = httpclient.Timeouts{ResponseHeader: 200 * time.Millisecond} }
+		rc.ctx = ctx
+	})
+	if ctx.Err() != nil {
+		t.Fatalf("the run hung until the test's deadline: %v", run.err)
+	}
+	if run.err == nil {
+		t.Fatalf("Run succeeded with a black hole at %s", hole)
+	}
+	host := strings.TrimPrefix(hole, "http://")
+	msg := run.err.Error()
+	if !strings.HasPrefix(msg, phase+": ") || !strings.Contains(msg, host) || !strings.Contains(msg, what) {
+		t.Errorf("error = %q, want it to start with %q and name %s at %s", msg, phase+": ", what, host)
+	}
+	t.Logf("%s", msg)
 }
 
 // TestAuthenticatePhaseHasADeadline: however long each request may wait,

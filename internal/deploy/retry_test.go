@@ -51,3 +51,38 @@ func TestServerErrorOnAChangeLooksThenRetries(t *testing.T) {
 		}
 	}
 }
+
+// TestLostAnswerOfAChangeIsFoundNotRepeated: ECS carries out
+// RegisterTaskDefinition or UpdateService and then fails to answer (a server
+// error after the commit). The deploy looks, finds the change it made, and
+// goes on with it: no second revision, no second deployment.
+func TestLostAnswerOfAChangeIsFoundNotRepeated(t *testing.T) {
+	t.Parallel()
+	for _, op := range []string{"RegisterTaskDefinition", "UpdateService"} {
+		t.Run(op, func(t *testing.T) {
+			t.Parallel()
+			e := startSandbox(t, fastWorld(t))
+			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: op, AnswerLost: true, Code: "ServerException", Status: 500, Times: 1})
+			runner, logs := newRunner(t)
+			req := e.request(digest)
+			req.Caller = "arn:aws:sts::111122223333:assumed-role/gha-deploy/deploy-test"
+			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+			if err != nil {
+				t.Fatalf("Run after a lost %s answer: %v", op, err)
+			}
+			if r := results[0]; r.Outcome != deploy.OutcomeSucceeded || !strings.HasSuffix(r.TaskDefinitionARN, ":2") {
+				t.Errorf("result = %+v, want revision 2 deployed", r)
+			}
+			if rev := e.latestRevision(t, "web-api"); rev != 2 {
+				t.Errorf("latest revision = %d, want 2: the lost registration was registered again", rev)
+			}
+			if got := e.sb.Calls("ecs", op); got != 1 {
+				t.Errorf("%s was called %d times, want 1: a change that was made is not made again", op, got)
+			}
+			if want := op + " answered ServerException, but"; !strings.Contains(logs.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, logs)
+			}
+		})
+	}
+}

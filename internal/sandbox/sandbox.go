@@ -272,7 +272,11 @@ func (s *Sandbox) TokenRequests() int { return s.github.Issued() }
 // AssumeRole, GetCallerIdentity) have reached the sandbox, failed ones
 // included: tests use it to tell a client that fails fast from one that
 // retries.
-func (s *Sandbox) STSCalls(operation string) int { return s.aws.Calls("sts", operation) }
+func (s *Sandbox) STSCalls(operation string) int { return s.Calls("sts", operation) }
+
+// Calls is how many calls of an AWS operation of service (sts, ecr, ecs)
+// have reached the sandbox, failed and faulted ones included.
+func (s *Sandbox) Calls(service, operation string) int { return s.aws.Calls(service, operation) }
 
 // RegistryHost is host:port of the ECR registry front of account, as it
 // appears in repository URIs; empty for an account not in the world.

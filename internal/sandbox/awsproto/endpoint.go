@@ -131,14 +131,11 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.calls[c.Service+"."+c.Operation]++
 	e.mu.Unlock()
 
-	f, err := faults.Apply(r.Context(), e.cfg.Faults, c.Service, c.Operation)
-	if err != nil {
-		return
-	}
-	if f != nil {
-		status, code, msg := f.Response()
-		respond(w, reg.api, c.Operation, nil, &Error{Status: status, Code: code, Message: msg})
-		return
+	fault, faulted := e.cfg.Faults.Take(c.Service, c.Operation)
+	if faulted && !fault.AnswerLost {
+		if e.strike(w, r, reg, c, fault) {
+			return
+		}
 	}
 	if !reg.unsigned[c.Operation] {
 		sess, apiErr := e.verifier.Verify(r, body, c.Service, reg.api.Protocol)
@@ -149,7 +146,29 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Caller = sess
 	}
 	result, apiErr := reg.service.Handle(c)
+	if faulted && fault.AnswerLost {
+		// The work is done; what the client hears of it is the fault's.
+		if e.strike(w, r, reg, c, fault) {
+			return
+		}
+	}
 	respond(w, reg.api, c.Operation, result, apiErr)
+}
+
+// strike applies a fault to a call: it waits out its latency and answers
+// its error. It reports whether the call's answer is settled (the error
+// was written, or the client went away) rather than left to the service.
+func (e *Endpoint) strike(w http.ResponseWriter, r *http.Request, reg registered, c *Call, fault faults.Fault) bool {
+	f, err := fault.Strike(r.Context())
+	if err != nil {
+		return true
+	}
+	if f == nil {
+		return false
+	}
+	status, code, msg := f.Response()
+	respond(w, reg.api, c.Operation, nil, &Error{Status: status, Code: code, Message: msg})
+	return true
 }
 
 // queryService finds the awsQuery service of a call by its API version, or

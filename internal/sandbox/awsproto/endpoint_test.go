@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,5 +116,77 @@ func TestEndpointRouting(t *testing.T) {
 		if got := e.Calls(c.service, c.operation); got != c.want {
 			t.Errorf("Calls(%s, %s) = %d, want %d", c.service, c.operation, got, c.want)
 		}
+	}
+}
+
+// counting is a service of the test's own that counts the calls it carried
+// out.
+type counting struct {
+	echo
+	mu      sync.Mutex
+	handled map[string]int
+}
+
+func (c *counting) Handle(call *awsproto.Call) (any, *awsproto.Error) {
+	c.mu.Lock()
+	c.handled[call.Operation]++
+	c.mu.Unlock()
+	return c.echo.Handle(call)
+}
+
+func (c *counting) count(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.handled[op]
+}
+
+// TestBlackHolesAndLostAnswers: a black hole never answers and carries
+// nothing out; a lost answer carries the call out and then fails or stalls,
+// as a server that fails after committing, or a dropped connection, does.
+func TestBlackHolesAndLostAnswers(t *testing.T) {
+	t.Parallel()
+	set := faults.NewSet([]faults.Fault{
+		{Service: "jsonsvc", Operation: "Stall", BlackHole: true},
+		{Service: "jsonsvc", Operation: "CommitThenFail", AnswerLost: true, Code: "ServerException", Status: 500, Times: 1},
+		{Service: "jsonsvc", Operation: "CommitThenStall", AnswerLost: true, BlackHole: true},
+	})
+	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Credentials: noCredentials{}, Region: "us-east-1", Now: time.Now, Faults: set})
+	svc := &counting{echo: echo{awsproto.API{Name: "jsonsvc", Protocol: awsproto.JSON, Target: "JSONService_20240101",
+		Unsigned: []string{"Stall", "CommitThenFail", "CommitThenStall"}}}, handled: map[string]int{}}
+	e.Register(svc)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		op          string
+		wantStatus  int // 0: no answer within the client's timeout
+		wantHandled int
+	}{
+		{"Stall", 0, 0},
+		{"CommitThenFail", 500, 1},
+		{"CommitThenStall", 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Amz-Target", "JSONService_20240101."+tt.op)
+			client := &http.Client{Timeout: 300 * time.Millisecond}
+			resp, err := client.Do(req)
+			status := 0
+			if err == nil {
+				status = resp.StatusCode
+				resp.Body.Close()
+			}
+			if status != tt.wantStatus {
+				t.Errorf("status %d (%v), want %d", status, err, tt.wantStatus)
+			}
+			if got := svc.count(tt.op); got != tt.wantHandled {
+				t.Errorf("the service carried the call out %d times, want %d", got, tt.wantHandled)
+			}
+		})
 	}
 }

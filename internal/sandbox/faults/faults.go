@@ -35,6 +35,14 @@ type Fault struct {
 	Times int `json:"times,omitempty"`
 	// LatencyMillis delays each matching call.
 	LatencyMillis int `json:"latencyMillis,omitempty"`
+	// BlackHole holds each matching request and never answers it, until
+	// the client gives up: an endpoint that accepts and stalls.
+	BlackHole bool `json:"blackHole,omitempty"`
+	// AnswerLost, for an AWS call, lets the service carry the call out and
+	// then loses its answer: the latency, the error or the black hole
+	// strike after the work is done, as when a server fails or a
+	// connection drops after committing a change.
+	AnswerLost bool `json:"answerLost,omitempty"`
 	// Image, for the ecs fault with Operation "task-crash", names the image
 	// whose containers crash as they start: a full reference, its
 	// repository:tag (or repository@digest) tail, or a manifest digest.
@@ -86,7 +94,19 @@ func Apply(ctx context.Context, src Source, service, operation string) (*Fault, 
 	if !ok {
 		return nil, nil
 	}
-	if f.LatencyMillis > 0 {
+	return f.Strike(ctx)
+}
+
+// Strike waits out the fault's latency (for ever, for a black hole) and
+// returns the fault when the call must fail with it, nil when it goes on,
+// and ctx's error when ctx ended first (the client is gone: answer
+// nothing).
+func (f Fault) Strike(ctx context.Context) (*Fault, error) {
+	switch {
+	case f.BlackHole:
+		<-ctx.Done()
+		return nil, ctx.Err()
+	case f.LatencyMillis > 0:
 		t := time.NewTimer(time.Duration(f.LatencyMillis) * time.Millisecond)
 		defer t.Stop()
 		select {
