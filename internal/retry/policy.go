@@ -183,11 +183,15 @@ func (p *Policy) Do(ctx context.Context, what string, f func(ctx context.Context
 		next    time.Duration
 		lastErr error
 		release func() error
+		// waiting is set while a retry waits its turn: an error then is
+		// the context's, which ended the wait.
+		waiting bool
 	)
 	// go-retry drives the loop and the waits; each wait is chosen by the
 	// failure before it, since throttling backs off from a longer base.
 	delays := goretry.BackoffFunc(func() (time.Duration, bool) { return next, false })
 	err := goretry.Do(ctx, delays, func(ctx context.Context) error {
+		waiting = false
 		tries++
 		err := f(ctx)
 		if err == nil {
@@ -208,9 +212,10 @@ func (p *Policy) Do(ctx context.Context, what string, f func(ctx context.Context
 		release = r
 		next = p.Delay(tries, class)
 		p.logf("%s: %v; retrying in %s (attempt %d of %d)", what, err, next.Round(time.Millisecond), tries+1, p.attemptsFor(class))
+		waiting = true
 		return goretry.RetryableError(err)
 	})
-	if err != nil && lastErr != nil && err != lastErr && err == context.Cause(ctx) {
+	if err != nil && waiting {
 		// Interrupted or out of time while waiting to try again: say what
 		// the last try met.
 		return fmt.Errorf("%w after %d attempts; the last one: %w", err, tries, lastErr)

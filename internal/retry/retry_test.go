@@ -235,3 +235,23 @@ func TestDelayGrowsWithJitterUpToTheCap(t *testing.T) {
 		}
 	}
 }
+
+// multiErrors is an error type that cannot be compared with ==, as
+// go-containerregistry's joined errors are.
+type multiErrors []error
+
+func (m multiErrors) Error() string   { return fmt.Sprint([]error(m)) }
+func (m multiErrors) Unwrap() []error { return m }
+
+func TestDoWithUncomparableErrors(t *testing.T) {
+	t.Parallel()
+	p := fast(retry.Options{Attempts: 3})
+	calls := 0
+	err := p.Do(context.Background(), "call", func(context.Context) error {
+		calls++
+		return multiErrors{awsError(503, "ServiceUnavailable"), errors.New("and another")}
+	})
+	if calls != 3 || err == nil {
+		t.Errorf("Do: %d calls, error %v; want 3 calls and the error", calls, err)
+	}
+}
