@@ -29,6 +29,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/bench/internal/stats"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
@@ -108,6 +109,14 @@ func (c *counter) Infof(string, ...any)      {}
 func (c *counter) Warningf(string, ...any)   { c.warnings.Add(1) }
 func (c *counter) Errorf(string, ...any)     { c.errors.Add(1) }
 func (c *counter) Group(string) (end func()) { return func() {} }
+func (c *counter) Annotate(level ghaction.Level, _ ghaction.Annotation, _ string, _ ...any) {
+	switch level {
+	case ghaction.LevelError:
+		c.errors.Add(1)
+	case ghaction.LevelWarning:
+		c.warnings.Add(1)
+	}
+}
 
 // latency compares the time each watcher takes to notice a finished rollout.
 func latency(ctx context.Context, runs int, rolloutSeconds float64, awsPath string, skipCLI bool) error {

@@ -291,6 +291,11 @@ func (l *deferredLogger) Errorf(format string, args ...any) {
 	l.do(func() { l.out.Errorf(format, args...) })
 }
 
+// Annotate prints an annotation at a place.
+func (l *deferredLogger) Annotate(level ghaction.Level, at ghaction.Annotation, format string, args ...any) {
+	l.do(func() { l.out.Annotate(level, at, format, args...) })
+}
+
 // Group prints title as a heading.
 func (l *deferredLogger) Group(title string) func() {
 	l.do(func() { l.out.Infof("── %s", title) })

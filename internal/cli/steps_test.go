@@ -17,6 +17,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction/ghactiontest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
@@ -369,4 +370,39 @@ func withoutMaskCommands(log string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// TestTaskDefinitionFileErrorAnnotatedAtItsLine: a mistake in the
+// task-definition file is an error annotation at the file, relative to the
+// workspace, and the line and column of the mistake.
+func TestTaskDefinitionFileErrorAnnotatedAtItsLine(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, fastWorld)
+	workspace := t.TempDir()
+	file := filepath.Join(workspace, "deploy", "task-definition.json")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	td := "{\n  \"family\": \"web-api\",\n  \"containerDefinitions\": [\n    {\n      \"name\": \"web\",\n      \"image\": \"web-api\",\n      \"memoryy\": 512\n    }\n  ]\n}\n"
+	if err := os.WriteFile(file, []byte(td), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := runInActions(t, sb, func(rc *runConfig) {
+		rc.cfg.TaskDefinition = file
+		rc.env["GITHUB_WORKSPACE"] = workspace
+	})
+	if run.err == nil {
+		t.Fatalf("the run succeeded with an unknown key in the task definition file:\n%s", run.log)
+	}
+	var found []string
+	for _, c := range ghactiontest.Commands(run.log) {
+		if c.Name == "error" {
+			found = append(found, c.Line)
+			if c.Properties["file"] == "deploy/task-definition.json" && c.Properties["line"] == "7" && c.Properties["col"] == "7" &&
+				c.Properties["title"] == "task definition file" && strings.Contains(c.Data, "containerDefinitions[0].memoryy") {
+				return
+			}
+		}
+	}
+	t.Errorf("no error annotation at deploy/task-definition.json line 7, column 7; the error annotations:\n%s", strings.Join(found, "\n"))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
@@ -44,6 +45,9 @@ type Logger interface {
 	Infof(format string, args ...any)
 	Warningf(format string, args ...any)
 	Errorf(format string, args ...any)
+	// Annotate reports a problem at a place: a task definition file's
+	// error at its file and line.
+	Annotate(level ghaction.Level, at ghaction.Annotation, format string, args ...any)
 	// Group starts a collapsible group of lines; calling end closes it.
 	Group(title string) (end func())
 }
@@ -412,10 +416,16 @@ func (l *syncLogger) forService(name string, prefixed bool) *serviceLogger {
 	return sl
 }
 
-// errorf reports a run's error as one error annotation.
+// errorf reports a run's error as one error annotation; a task definition
+// file's error points at its place in the file.
 func (l *syncLogger) errorf(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var fe *FileError
+	if errors.As(err, &fe) {
+		l.log.Annotate(ghaction.LevelError, ghaction.Annotation{Title: "task definition file", File: fe.File, Line: fe.Line, Col: fe.Column}, "%v", err)
+		return
+	}
 	l.log.Errorf("%v", err)
 }
 

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -51,7 +52,7 @@ func readTaskDefinitionFile(path string) (*taskDef, error) {
 	}
 	in, err := parseTaskDefinition(data)
 	if err != nil {
-		return nil, fmt.Errorf("task definition file %s: %w", path, err)
+		return nil, locate(path, data, err)
 	}
 	return &taskDef{input: in, source: path}, nil
 }
@@ -71,7 +72,7 @@ func parseTaskDefinition(data []byte) (*ecs.RegisterTaskDefinitionInput, error) 
 		return nil, fmt.Errorf("parse JSON: %w", err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("parse JSON: more than one value")
+		return nil, &problemAt{err: errors.New("parse JSON: more than one value"), offset: skipSeparators(data, dec.InputOffset())}
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
@@ -81,12 +82,12 @@ func parseTaskDefinition(data []byte) (*ecs.RegisterTaskDefinitionInput, error) 
 		// DescribeTaskDefinition's output: the definition, and its tags beside it.
 		for k := range obj {
 			if k != "taskDefinition" && k != "tags" {
-				return nil, fmt.Errorf("unknown key %q beside taskDefinition (DescribeTaskDefinition's output has only taskDefinition and tags)", k)
+				return nil, atPath(k, fmt.Errorf("unknown key %q beside taskDefinition (DescribeTaskDefinition's output has only taskDefinition and tags)", k))
 			}
 		}
 		if tags, ok := obj["tags"]; ok {
 			if _, dup := inner["tags"]; dup {
-				return nil, fmt.Errorf("tags are given both beside and inside taskDefinition")
+				return nil, atPath("tags", errors.New("tags are given both beside and inside taskDefinition"))
 			}
 			inner["tags"] = tags
 		}
@@ -97,14 +98,14 @@ func parseTaskDefinition(data []byte) (*ecs.RegisterTaskDefinitionInput, error) 
 	}
 	r := ecsschema.Conform(schemas.RegisterTaskDefinitionRequest, obj)
 	if len(r.Unknown) > 0 {
-		return nil, fmt.Errorf("unknown keys (not in RegisterTaskDefinition's input): %s", strings.Join(r.Unknown, ", "))
+		return nil, atPath(r.Unknown[0], fmt.Errorf("unknown keys (not in RegisterTaskDefinition's input): %s", strings.Join(r.Unknown, ", ")))
 	}
 	if len(r.Mismatches) > 0 {
 		problems := make([]string, len(r.Mismatches))
 		for i, m := range r.Mismatches {
 			problems[i] = describeMismatch(m)
 		}
-		return nil, fmt.Errorf("invalid values: %s", strings.Join(problems, "; "))
+		return nil, atPath(r.Mismatches[0].Path, fmt.Errorf("invalid values: %s", strings.Join(problems, "; ")))
 	}
 	// The walk has checked every member against the model, whose member
 	// names are the SDK's field names (which encoding/json matches without

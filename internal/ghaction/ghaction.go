@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -264,6 +265,7 @@ func (a Annotation) plainPrefix() string {
 // line. format is ours; every argument is untrusted text (see Infof).
 func (r *Runner) Annotate(level Level, at Annotation, format string, args ...any) {
 	msg := r.format(format, args)
+	at.File = r.repositoryFile(at.File)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.inActions {
@@ -284,6 +286,28 @@ func (r *Runner) Annotate(level Level, at Annotation, format string, args ...any
 			action.Noticef("%s", msg)
 		}
 	})
+}
+
+// repositoryFile is a file as the runner places annotations: relative to
+// the workspace, the repository's checkout, where the action runs. An
+// absolute path inside GITHUB_WORKSPACE is made relative to it; a relative
+// one is cleaned (./deploy/td.json is deploy/td.json).
+func (r *Runner) repositoryFile(file string) string {
+	if file == "" {
+		return ""
+	}
+	if !filepath.IsAbs(file) {
+		return filepath.ToSlash(filepath.Clean(file))
+	}
+	workspace := r.getenv("GITHUB_WORKSPACE")
+	if workspace == "" {
+		return file
+	}
+	rel, err := filepath.Rel(workspace, file)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return file
+	}
+	return filepath.ToSlash(rel)
 }
 
 // Noticef prints a notice annotation in Actions mode, a "notice:" line

@@ -59,6 +59,11 @@ func TestPrinters(t *testing.T) {
 		{"file_error_in_actions", true, func(r *Runner) {
 			r.Annotate(LevelError, Annotation{Title: "task definition, key", File: "deploy/td.json", Line: 12, Col: 5, EndLine: 12, EndColumn: 9}, "unknown key %q", "imagee")
 		}, "::error col=5,endColumn=9,endLine=12,file=deploy/td.json,line=12,title=task definition%2C key::unknown key \"imagee\"\n"},
+		{"file_in_the_workspace", true, func(r *Runner) {
+			r.Annotate(LevelError, Annotation{File: "/github/workspace/deploy/td.json", Line: 3}, "x")
+			r.Annotate(LevelError, Annotation{File: "./deploy/td.json", Line: 3}, "x")
+			r.Annotate(LevelError, Annotation{File: "/elsewhere/td.json", Line: 3}, "x")
+		}, "::error file=deploy/td.json,line=3::x\n::error file=deploy/td.json,line=3::x\n::error file=/elsewhere/td.json,line=3::x\n"},
 		{"file_error_plain", false, func(r *Runner) {
 			r.Annotate(LevelError, Annotation{Title: "task definition", File: "deploy/td.json", Line: 12, Col: 5}, "unknown key %q", "imagee")
 		}, "error: deploy/td.json:12:5: task definition: unknown key \"imagee\"\n"},
@@ -77,7 +82,7 @@ func TestPrinters(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r, out := newRunner(t, tt.inActions, nil)
+			r, out := newRunner(t, tt.inActions, map[string]string{"GITHUB_WORKSPACE": "/github/workspace"})
 			tt.print(r)
 			if diff := cmp.Diff(tt.want, out.String()); diff != "" {
 				t.Errorf("output (-want +got):\n%s", diff)
