@@ -63,6 +63,20 @@ type (
 	ECSSettings = ecs.Settings
 	// ECSThrottle is the token bucket of one ECS API action.
 	ECSThrottle = ecs.Throttle
+	// LoadBalancer is a load balancer of an ECS service.
+	LoadBalancer = ecs.LoadBalancer
+	// AdvancedConfiguration lets ECS shift a load balancer's traffic.
+	AdvancedConfiguration = ecs.AdvancedConfiguration
+	// CanaryConfiguration is a CANARY deployment's traffic step and bake.
+	CanaryConfiguration = ecs.CanaryConfiguration
+	// LinearConfiguration is a LINEAR deployment's traffic steps and bakes.
+	LinearConfiguration = ecs.LinearConfiguration
+	// LifecycleHook is an ECS deployment lifecycle hook.
+	LifecycleHook = ecs.LifecycleHook
+	// HookTimeoutConfiguration is a lifecycle hook's timeout and its action.
+	HookTimeoutConfiguration = ecs.HookTimeoutConfiguration
+	// DeploymentAlarms are the CloudWatch alarms an ECS deployment watches.
+	DeploymentAlarms = ecs.DeploymentAlarms
 	// Fault makes the sandbox misbehave the way AWS or GitHub sometimes does.
 	Fault = faults.Fault
 )

@@ -266,19 +266,19 @@ func (e *Service) describeServices(c *awsproto.Call, a *account, now time.Time) 
 			failures = append(failures, failure{Arn: e.arn(a.id, "service/"+cl.Name+"/"+serviceName(ref)), Reason: "MISSING"})
 			continue
 		}
-		services = append(services, e.serviceJSON(svc, slices.Contains(in.Include, "TAGS")))
+		services = append(services, e.serviceJSON(a, svc, slices.Contains(in.Include, "TAGS")))
 	}
 	return map[string]any{"services": services, "failures": failures}, nil
 }
 
-func (e *Service) serviceJSON(svc *sim.Service, tags bool) serviceJSON {
+func (e *Service) serviceJSON(a *account, svc *sim.Service, tags bool) serviceJSON {
 	p := svc.Primary()
 	maxPct, minPct := svc.MaxPercent, svc.MinPercent
 	out := serviceJSON{
 		ServiceArn:        svc.ARN,
 		ServiceName:       svc.Name,
 		ClusterArn:        svc.Cluster.ARN,
-		LoadBalancers:     []any{},
+		LoadBalancers:     slices.Clone(a.loadBalancers[svc]),
 		ServiceRegistries: []any{},
 		Status:            svc.Status,
 		DesiredCount:      svc.Desired,
@@ -298,11 +298,15 @@ func (e *Service) serviceJSON(svc *sim.Service, tags bool) serviceJSON {
 		PlacementStrategy:           []any{},
 		NetworkConfiguration:        networkConfigurationFor(p.TaskDef),
 		SchedulingStrategy:          "REPLICA",
-		DeploymentController:        deploymentController{Type: "ECS"},
+		DeploymentController:        deploymentController{Type: svc.Controller},
 		CreatedBy:                   svc.CreatedBy,
 		PropagateTags:               "NONE",
 		AvailabilityZoneRebalancing: "ENABLED",
 	}
+	if out.LoadBalancers == nil {
+		out.LoadBalancers = []LoadBalancer{}
+	}
+	deploymentConfigurationOf(svc.Strategy, &out.DeploymentConfiguration)
 	if len(svc.ServiceDeployments) > 0 {
 		out.CurrentServiceDeployment = svc.ServiceDeployments[0].ARN
 	}
@@ -390,6 +394,19 @@ func (e *Service) updateService(c *awsproto.Call, a *account, now time.Time) (an
 			return nil, taskdef.ClientError("TaskDefinition is inactive")
 		}
 	}
+	p := svc.Primary()
+	if svc.Controller == controllerCodeDeploy {
+		if td != nil && td != p.TaskDef {
+			return nil, taskdef.InvalidParameter("Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.")
+		}
+		if in.ForceNewDeployment {
+			return nil, taskdef.InvalidParameter("Unable to force a new deployment on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.")
+		}
+	}
+	strategy, apiErr := applyStrategy(svc.Strategy, in.DeploymentConfiguration, a.loadBalancers[svc], svc.Controller)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	maxPct, minPct, cbEnable, cbRollback := svc.MaxPercent, svc.MinPercent, svc.CircuitBreaker.Enable, svc.CircuitBreaker.Rollback
 	if dc := in.DeploymentConfiguration; dc != nil {
 		if dc.MaximumPercent != nil {
@@ -409,10 +426,10 @@ func (e *Service) updateService(c *awsproto.Call, a *account, now time.Time) (an
 		}
 	}
 	svc.MaxPercent, svc.MinPercent, svc.CircuitBreaker.Enable, svc.CircuitBreaker.Rollback = maxPct, minPct, cbEnable, cbRollback
+	svc.Strategy = strategy
 	if in.DesiredCount != nil {
 		svc.Desired = *in.DesiredCount
 	}
-	p := svc.Primary()
 	if in.ForceNewDeployment || (td != nil && td != p.TaskDef) {
 		if td == nil {
 			td = p.TaskDef
@@ -421,7 +438,7 @@ func (e *Service) updateService(c *awsproto.Call, a *account, now time.Time) (an
 	} else {
 		p.Desired, p.UpdatedAt = svc.Desired, now
 	}
-	return map[string]any{"service": e.serviceJSON(svc, false)}, nil
+	return map[string]any{"service": e.serviceJSON(a, svc, false)}, nil
 }
 
 // serviceFor finds the service a cluster and service parameter name,
@@ -508,26 +525,9 @@ func (e *Service) describeServiceDeployments(c *awsproto.Call, a *account, now t
 	}
 	out, failures := []serviceDeploymentJSON{}, []failure{}
 	for _, arn := range in.ServiceDeploymentArns {
-		_, path, _ := strings.Cut(arn, ":service-deployment/")
-		parts := strings.Split(path, "/")
-		if !strings.HasPrefix(arn, "arn:") || len(parts) != 3 {
-			return nil, taskdef.InvalidParameter("Invalid service deployment ARN: %s", arn)
-		}
-		// IAM names the service deployment itself as the resource.
-		if apiErr := e.authorize(c, "ecs:DescribeServiceDeployments", e.arn(a.id, "service-deployment/"+path),
-			map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+parts[0]), "ecs:service": e.arn(a.id, "service/"+parts[0]+"/"+parts[1])}); apiErr != nil {
+		svc, found, apiErr := e.serviceDeploymentRef(c, a, "ecs:DescribeServiceDeployments", arn)
+		if apiErr != nil {
 			return nil, apiErr
-		}
-		var found *sim.ServiceDeployment
-		var svc *sim.Service
-		if cl := a.clusters[parts[0]]; cl != nil {
-			if svc = cl.Services[parts[1]]; svc != nil {
-				for _, sd := range svc.ServiceDeployments {
-					if sd.ARN == arn {
-						found = sd
-					}
-				}
-			}
 		}
 		if found == nil {
 			failures = append(failures, failure{Arn: arn, Reason: "MISSING"})
@@ -547,6 +547,22 @@ func eventsJSON(events []sim.Event) []eventJSON {
 	return out
 }
 
+// alarmsOf renders how a service deployment watched its alarms.
+func alarmsOf(sd *sim.ServiceDeployment) *serviceDeploymentAlarms {
+	a := sd.Strategy.Alarms
+	if !a.Enable {
+		return &serviceDeploymentAlarms{Status: "DISABLED"}
+	}
+	out := &serviceDeploymentAlarms{Status: "MONITORING", AlarmNames: slices.Clone(a.Names), TriggeredAlarmNames: slices.Clone(sd.AlarmsTriggered)}
+	switch {
+	case len(sd.AlarmsTriggered) > 0:
+		out.Status = "TRIGGERED"
+	case !sd.FinishedAt.IsZero() || !sd.StoppedAt.IsZero() || sd.Rollback != nil:
+		out.Status = "MONITORING_COMPLETE"
+	}
+	return out
+}
+
 // rollbackOf renders a service deployment's rollback; nil when it has none.
 func rollbackOf(r *sim.Rollback) *rollbackJSON {
 	if r == nil {
@@ -556,9 +572,13 @@ func rollbackOf(r *sim.Rollback) *rollbackJSON {
 }
 
 func (e *Service) serviceDeploymentJSON(svc *sim.Service, sd *sim.ServiceDeployment) serviceDeploymentJSON {
-	summary := func(d *sim.Deployment) serviceRevisionSummary {
+	summary := func(d *sim.Deployment, production, test float64) serviceRevisionSummary {
 		c := svc.CountsOf(d)
-		return serviceRevisionSummary{Arn: d.RevisionARN, RequestedTaskCount: d.Desired, RunningTaskCount: c.Running, PendingTaskCount: c.Pending}
+		s := serviceRevisionSummary{Arn: d.RevisionARN, RequestedTaskCount: d.Desired, RunningTaskCount: c.Running, PendingTaskCount: c.Pending}
+		if sd.Lifecycle != nil {
+			s.RequestedProductionTrafficWeight, s.RequestedTestTrafficWeight = &production, &test
+		}
+		return s
 	}
 	maxPct, minPct := sd.MaxPercent, sd.MinPercent
 	out := serviceDeploymentJSON{
@@ -582,12 +602,24 @@ func (e *Service) serviceDeploymentJSON(svc *sim.Service, sd *sim.ServiceDeploym
 		DeploymentCircuitBreaker: &serviceDeploymentCircuitBreaker{
 			Status: sd.CircuitBreakerStatus, FailureCount: sd.Target.FailedTasks, Threshold: sd.Threshold,
 		},
-		Alarms: &serviceDeploymentAlarms{Status: "DISABLED"},
+		Alarms: alarmsOf(sd),
+	}
+	deploymentConfigurationOf(sd.Strategy, &out.DeploymentConfiguration)
+	var green, greenTest float64
+	if lc := sd.Lifecycle; lc != nil {
+		green, greenTest = lc.ProductionWeight, lc.TestWeight
+		out.LifecycleStage = lc.Stage
+		for _, h := range lc.Hooks {
+			out.LifecycleHookDetails = append(out.LifecycleHookDetails, lifecycleHookDetail{
+				HookID: h.ID, TargetType: h.Hook.TargetType, TargetArn: h.Hook.TargetARN, Status: h.Status,
+				ExpiresAt: awsproto.At(h.ExpiresAt), TimeoutAction: h.TimeoutAction,
+			})
+		}
 	}
 	for _, d := range sd.Sources {
-		out.SourceServiceRevisions = append(out.SourceServiceRevisions, summary(d))
+		out.SourceServiceRevisions = append(out.SourceServiceRevisions, summary(d, 100-green, 100-greenTest))
 	}
-	target := summary(sd.Target)
+	target := summary(sd.Target, green, greenTest)
 	out.TargetServiceRevision = &target
 	return out
 }

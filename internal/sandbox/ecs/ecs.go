@@ -54,8 +54,9 @@ type Config struct {
 	Authorizer Authorizer
 	// Registry is where tasks pull images from.
 	Registry sim.Registry
-	// Faults decides which containers crash as they start, and which
-	// events deployments add.
+	// Faults decides which containers crash as they start, which events
+	// deployments add, which Lambda lifecycle hooks fail and which
+	// deployment alarms go off.
 	Faults sim.Faults
 }
 
@@ -83,6 +84,8 @@ type account struct {
 	id       string
 	families map[string][]*taskdef.Revision // revision n at index n-1
 	clusters map[string]*sim.Cluster
+	// loadBalancers are each service's, which the simulation has no use for.
+	loadBalancers map[*sim.Service][]LoadBalancer
 }
 
 // New starts ECS with the world's accounts loaded, every service running
@@ -221,6 +224,23 @@ func (e *Service) loadService(a *account, cl *sim.Cluster, name string, spec *Se
 	if maxPct < 100 || minPct < 0 || minPct > 100 {
 		return fmt.Errorf("maximumPercent %d / minimumHealthyPercent %d: want at least 100 and 0-100", maxPct, minPct)
 	}
+	controller := spec.DeploymentController
+	if controller == "" {
+		controller = controllerECS
+	}
+	if controller != controllerECS && controller != controllerCodeDeploy {
+		return fmt.Errorf("deploymentController %q: want ECS or CODE_DEPLOY", controller)
+	}
+	if controller == controllerCodeDeploy && len(spec.LoadBalancers) == 0 {
+		return fmt.Errorf("a CODE_DEPLOY service needs a load balancer: CodeDeploy shifts its traffic")
+	}
+	strategy, apiErr := applyStrategy(sim.Strategy{}, &deploymentConfiguration{
+		Strategy: spec.Strategy, BakeTimeInMinutes: spec.BakeTimeInMinutes, CanaryConfiguration: spec.CanaryConfiguration,
+		LinearConfiguration: spec.LinearConfiguration, LifecycleHooks: spec.LifecycleHooks, Alarms: spec.Alarms,
+	}, spec.LoadBalancers, controller)
+	if apiErr != nil {
+		return fmt.Errorf("deployment configuration: %s", apiErr.Message)
+	}
 	svc := &sim.Service{
 		Account:        a.id,
 		Cluster:        cl,
@@ -233,8 +253,11 @@ func (e *Service) loadService(a *account, cl *sim.Cluster, name string, spec *Se
 		MaxPercent:     maxPct,
 		MinPercent:     minPct,
 		Timing:         e.settings.timing(spec),
+		Strategy:       strategy,
+		Controller:     controller,
 	}
 	cl.Services[name] = svc
+	a.loadBalancers[svc] = spec.LoadBalancers
 	if status == "INACTIVE" {
 		svc.Desired = 0
 	}
@@ -245,7 +268,7 @@ func (e *Service) loadService(a *account, cl *sim.Cluster, name string, spec *Se
 func (e *Service) account(id string) *account {
 	a := e.accounts[id]
 	if a == nil {
-		a = &account{id: id, families: map[string][]*taskdef.Revision{}, clusters: map[string]*sim.Cluster{}}
+		a = &account{id: id, families: map[string][]*taskdef.Revision{}, clusters: map[string]*sim.Cluster{}, loadBalancers: map[*sim.Service][]LoadBalancer{}}
 		e.accounts[id] = a
 	}
 	return a
@@ -350,6 +373,8 @@ func init() {
 		"UpdateService":              (*Service).updateService,
 		"ListServiceDeployments":     (*Service).listServiceDeployments,
 		"DescribeServiceDeployments": (*Service).describeServiceDeployments,
+		"ContinueServiceDeployment":  (*Service).continueServiceDeployment,
+		"StopServiceDeployment":      (*Service).stopServiceDeployment,
 		"ListTasks":                  (*Service).listTasks,
 		"DescribeTasks":              (*Service).describeTasks,
 	}

@@ -35,6 +35,24 @@ type ServiceSpec struct {
 	// NoRollback, with CircuitBreaker, enables the circuit breaker without
 	// rollback: a failed deployment stops and the service keeps what runs.
 	NoRollback bool `json:"noRollback,omitempty"`
+	// DeploymentController is ECS (the default) or CODE_DEPLOY: a
+	// CODE_DEPLOY service runs task sets, and only CodeDeploy deploys it.
+	DeploymentController string `json:"deploymentController,omitempty"`
+	// LoadBalancers are the service's load balancers: the container and
+	// port that take traffic, and for BLUE_GREEN, LINEAR and CANARY the
+	// advancedConfiguration ECS shifts traffic with.
+	LoadBalancers []LoadBalancer `json:"loadBalancers,omitempty"`
+	// Strategy is deploymentConfiguration.strategy: ROLLING (the default),
+	// BLUE_GREEN, LINEAR or CANARY; the fields below go with it, as in
+	// ECS's deploymentConfiguration.
+	Strategy            string               `json:"strategy,omitempty"`
+	BakeTimeInMinutes   *int                 `json:"bakeTimeInMinutes,omitempty"`
+	CanaryConfiguration *CanaryConfiguration `json:"canaryConfiguration,omitempty"`
+	LinearConfiguration *LinearConfiguration `json:"linearConfiguration,omitempty"`
+	LifecycleHooks      []LifecycleHook      `json:"lifecycleHooks,omitempty"`
+	// Alarms are the CloudWatch alarms its deployments watch; the ecs
+	// fault "alarm" sets one off.
+	Alarms *DeploymentAlarms `json:"alarms,omitempty"`
 }
 
 // Settings tune the ECS stand-in. The zero value is a sandbox that
@@ -52,6 +70,14 @@ type Settings struct {
 	// TimeScale multiplies every simulated duration, RolloutSeconds included:
 	// 0.05 turns a 6-second rollout into 0.3 s. 1 when 0.
 	TimeScale float64 `json:"timeScale,omitempty"`
+	// StageSeconds is how long a lifecycle stage with nothing to wait for
+	// (a traffic shift, a Lambda hook's run) takes, scaled by TimeScale;
+	// 1 when 0.
+	StageSeconds float64 `json:"stageSeconds,omitempty"`
+	// MinuteSeconds is how long a minute of bake time or of a hook's
+	// timeout lasts, scaled by TimeScale; 60 when 0. A world sets 1 to
+	// bake for seconds instead of minutes.
+	MinuteSeconds float64 `json:"minuteSeconds,omitempty"`
 	// InactiveDeploymentSeconds is how long a drained deployment stays in
 	// a service's deployments[] as INACTIVE, scaled by TimeScale. 0, ECS's
 	// own behaviour, drops it as soon as its last task has stopped, so that
@@ -101,7 +127,8 @@ func (st *Settings) throttleFor(action string) (Throttle, bool) {
 }
 
 func (st *Settings) validate() error {
-	if st.TaskStartSeconds < 0 || st.TaskStopSeconds < 0 || st.CrashAfterSeconds < 0 || st.TimeScale < 0 || st.InactiveDeploymentSeconds < 0 {
+	if st.TaskStartSeconds < 0 || st.TaskStopSeconds < 0 || st.CrashAfterSeconds < 0 || st.TimeScale < 0 || st.InactiveDeploymentSeconds < 0 ||
+		st.StageSeconds < 0 || st.MinuteSeconds < 0 {
 		return fmt.Errorf("ecs: durations and timeScale must not be negative")
 	}
 	for name, t := range st.Throttle {
@@ -141,9 +168,16 @@ func (st *Settings) timing(spec *ServiceSpec) sim.Timing {
 	}
 	// A task never changes state in no time, so that the simulation
 	// always moves forward.
+	stage, minute := st.StageSeconds, st.MinuteSeconds
+	if stage == 0 {
+		stage = 1
+	}
+	if minute == 0 {
+		minute = 60
+	}
 	k := st.scale()
 	d := func(f float64) time.Duration { return max(time.Millisecond, seconds(f*k)) }
-	return sim.Timing{Start: d(start), Stop: d(stop), Crash: d(crash)}
+	return sim.Timing{Start: d(start), Stop: d(stop), Crash: d(crash), Stage: d(stage), Minute: d(minute)}
 }
 
 func (st *Settings) inactiveLinger() time.Duration {

@@ -23,6 +23,72 @@ type deploymentConfiguration struct {
 	DeploymentCircuitBreaker *circuitBreakerConfig `json:"deploymentCircuitBreaker,omitempty"`
 	MaximumPercent           *int                  `json:"maximumPercent,omitempty"`
 	MinimumHealthyPercent    *int                  `json:"minimumHealthyPercent,omitempty"`
+	Alarms                   *DeploymentAlarms     `json:"alarms,omitempty"`
+	Strategy                 string                `json:"strategy,omitempty"`
+	BakeTimeInMinutes        *int                  `json:"bakeTimeInMinutes,omitempty"`
+	CanaryConfiguration      *CanaryConfiguration  `json:"canaryConfiguration,omitempty"`
+	LinearConfiguration      *LinearConfiguration  `json:"linearConfiguration,omitempty"`
+	LifecycleHooks           []LifecycleHook       `json:"lifecycleHooks,omitempty"`
+}
+
+// DeploymentAlarms are the CloudWatch alarms a deployment watches.
+type DeploymentAlarms struct {
+	AlarmNames []string `json:"alarmNames"`
+	Enable     bool     `json:"enable"`
+	Rollback   bool     `json:"rollback"`
+}
+
+// CanaryConfiguration is a CANARY deployment's first production traffic
+// step (canaryPercent, 5.0 by default) and how many minutes it stays
+// there (canaryBakeTimeInMinutes, 10 by default).
+type CanaryConfiguration struct {
+	CanaryPercent           *float64 `json:"canaryPercent,omitempty"`
+	CanaryBakeTimeInMinutes *int     `json:"canaryBakeTimeInMinutes,omitempty"`
+}
+
+// LinearConfiguration is a LINEAR deployment's production traffic step
+// (stepPercent, 10.0 by default) and the minutes between steps
+// (stepBakeTimeInMinutes, 6 by default).
+type LinearConfiguration struct {
+	StepPercent           *float64 `json:"stepPercent,omitempty"`
+	StepBakeTimeInMinutes *int     `json:"stepBakeTimeInMinutes,omitempty"`
+}
+
+// LifecycleHook is a deployment lifecycle hook: a Lambda function
+// (targetType AWS_LAMBDA, hookTargetArn, roleArn) or a pause (targetType
+// PAUSE) at the lifecycleStages given.
+type LifecycleHook struct {
+	HookTargetArn        string                    `json:"hookTargetArn,omitempty"`
+	TargetType           string                    `json:"targetType,omitempty"`
+	RoleArn              string                    `json:"roleArn,omitempty"`
+	LifecycleStages      []string                  `json:"lifecycleStages"`
+	TimeoutConfiguration *HookTimeoutConfiguration `json:"timeoutConfiguration,omitempty"`
+}
+
+// HookTimeoutConfiguration is how long ECS waits for a hook (1440 minutes
+// by default) and what it does then (ROLLBACK by default, or CONTINUE).
+type HookTimeoutConfiguration struct {
+	Action           string `json:"action,omitempty"`
+	TimeoutInMinutes *int   `json:"timeoutInMinutes,omitempty"`
+}
+
+// LoadBalancer is a load balancer a service registers its tasks with; a
+// BLUE_GREEN, LINEAR or CANARY service's has an advancedConfiguration.
+type LoadBalancer struct {
+	TargetGroupArn        string                 `json:"targetGroupArn,omitempty"`
+	LoadBalancerName      string                 `json:"loadBalancerName,omitempty"`
+	ContainerName         string                 `json:"containerName"`
+	ContainerPort         int                    `json:"containerPort"`
+	AdvancedConfiguration *AdvancedConfiguration `json:"advancedConfiguration,omitempty"`
+}
+
+// AdvancedConfiguration is what ECS needs to shift a load balancer's
+// traffic between blue and green itself.
+type AdvancedConfiguration struct {
+	AlternateTargetGroupArn string `json:"alternateTargetGroupArn,omitempty"`
+	ProductionListenerRule  string `json:"productionListenerRule,omitempty"`
+	TestListenerRule        string `json:"testListenerRule,omitempty"`
+	RoleArn                 string `json:"roleArn,omitempty"`
 }
 
 type awsVpcConfiguration struct {
@@ -67,7 +133,7 @@ type serviceJSON struct {
 	ServiceArn                    string                  `json:"serviceArn"`
 	ServiceName                   string                  `json:"serviceName"`
 	ClusterArn                    string                  `json:"clusterArn"`
-	LoadBalancers                 []any                   `json:"loadBalancers"`
+	LoadBalancers                 []LoadBalancer          `json:"loadBalancers"`
 	ServiceRegistries             []any                   `json:"serviceRegistries"`
 	Status                        string                  `json:"status"`
 	DesiredCount                  int                     `json:"desiredCount"`
@@ -88,6 +154,7 @@ type serviceJSON struct {
 	HealthCheckGracePeriodSeconds *int                    `json:"healthCheckGracePeriodSeconds,omitempty"`
 	SchedulingStrategy            string                  `json:"schedulingStrategy"`
 	DeploymentController          deploymentController    `json:"deploymentController"`
+	TaskSets                      []taskSetJSON           `json:"taskSets,omitempty"`
 	Tags                          []taskdef.Tag           `json:"tags,omitempty"`
 	CreatedBy                     string                  `json:"createdBy,omitempty"`
 	EnableECSManagedTags          bool                    `json:"enableECSManagedTags"`
@@ -97,10 +164,50 @@ type serviceJSON struct {
 }
 
 type serviceRevisionSummary struct {
-	Arn                string `json:"arn"`
-	RequestedTaskCount int    `json:"requestedTaskCount"`
-	RunningTaskCount   int    `json:"runningTaskCount"`
-	PendingTaskCount   int    `json:"pendingTaskCount"`
+	Arn                              string   `json:"arn"`
+	RequestedTaskCount               int      `json:"requestedTaskCount"`
+	RunningTaskCount                 int      `json:"runningTaskCount"`
+	PendingTaskCount                 int      `json:"pendingTaskCount"`
+	RequestedProductionTrafficWeight *float64 `json:"requestedProductionTrafficWeight,omitempty"`
+	RequestedTestTrafficWeight       *float64 `json:"requestedTestTrafficWeight,omitempty"`
+}
+
+type lifecycleHookDetail struct {
+	HookID        string             `json:"hookId"`
+	TargetType    string             `json:"targetType"`
+	TargetArn     string             `json:"targetArn,omitempty"`
+	Status        string             `json:"status"`
+	ExpiresAt     awsproto.Timestamp `json:"expiresAt,omitzero"`
+	TimeoutAction string             `json:"timeoutAction,omitempty"`
+}
+
+type taskSetJSON struct {
+	ID                   string                `json:"id"`
+	TaskSetArn           string                `json:"taskSetArn"`
+	ServiceArn           string                `json:"serviceArn"`
+	ClusterArn           string                `json:"clusterArn"`
+	StartedBy            string                `json:"startedBy,omitempty"`
+	ExternalID           string                `json:"externalId,omitempty"`
+	Status               string                `json:"status"`
+	TaskDefinition       string                `json:"taskDefinition"`
+	ComputedDesiredCount int                   `json:"computedDesiredCount"`
+	PendingCount         int                   `json:"pendingCount"`
+	RunningCount         int                   `json:"runningCount"`
+	CreatedAt            awsproto.Timestamp    `json:"createdAt"`
+	UpdatedAt            awsproto.Timestamp    `json:"updatedAt"`
+	LaunchType           string                `json:"launchType"`
+	PlatformVersion      string                `json:"platformVersion"`
+	PlatformFamily       string                `json:"platformFamily"`
+	NetworkConfiguration *networkConfiguration `json:"networkConfiguration,omitempty"`
+	LoadBalancers        []LoadBalancer        `json:"loadBalancers"`
+	Scale                taskSetScale          `json:"scale"`
+	StabilityStatus      string                `json:"stabilityStatus"`
+	StabilityStatusAt    awsproto.Timestamp    `json:"stabilityStatusAt"`
+}
+
+type taskSetScale struct {
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
 }
 
 type rollbackJSON struct {
@@ -116,7 +223,9 @@ type serviceDeploymentCircuitBreaker struct {
 }
 
 type serviceDeploymentAlarms struct {
-	Status string `json:"status"`
+	Status              string   `json:"status"`
+	AlarmNames          []string `json:"alarmNames,omitempty"`
+	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitempty"`
 }
 
 type serviceDeploymentJSON struct {
@@ -136,6 +245,8 @@ type serviceDeploymentJSON struct {
 	Rollback                 *rollbackJSON                    `json:"rollback,omitempty"`
 	DeploymentCircuitBreaker *serviceDeploymentCircuitBreaker `json:"deploymentCircuitBreaker,omitempty"`
 	Alarms                   *serviceDeploymentAlarms         `json:"alarms,omitempty"`
+	LifecycleStage           string                           `json:"lifecycleStage,omitempty"`
+	LifecycleHookDetails     []lifecycleHookDetail            `json:"lifecycleHookDetails,omitempty"`
 }
 
 type serviceDeploymentBrief struct {

@@ -28,6 +28,7 @@ func TestShapesMatchSDK(t *testing.T) {
 		{taskJSON{}, schemas.Task},
 		{clusterJSON{}, schemas.Cluster},
 		{failure{}, schemas.Failure},
+		{taskSetJSON{}, schemas.TaskSet},
 	}
 	for _, tc := range tests {
 		checkShape(t, reflect.TypeOf(tc.value), tc.schema, tc.schema.ID().Name)

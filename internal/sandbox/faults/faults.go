@@ -48,6 +48,13 @@ type Fault struct {
 	// repository:tag (or repository@digest) tail, or a manifest digest.
 	// Empty crashes every image. Times counts crashed tasks.
 	Image string `json:"image,omitempty"`
+	// Stage, for the ecs faults "lifecycle-hook" (a Lambda lifecycle hook
+	// answers FAILED) and "alarm" (a deployment's CloudWatch alarm goes
+	// off), is the lifecycle stage it happens at (TEST_TRAFFIC_SHIFT,
+	// BAKE_TIME, ...); for the codedeploy fault "lifecycle-hook", the
+	// lifecycle event whose hook fails (AfterAllowTestTraffic, ...). Empty
+	// matches the first. Times counts failed hooks or alarms.
+	Stage string `json:"stage,omitempty"`
 }
 
 // Fails reports whether the fault fails the call rather than only

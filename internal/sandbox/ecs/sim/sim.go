@@ -1,7 +1,10 @@
 // Package sim simulates ECS services: deployments rolling out in simulated
 // time, tasks pulling their images from the sandbox's ECR and starting,
 // crashing or draining, the service scheduler within minimumHealthyPercent
-// and maximumPercent, and the deployment circuit breaker with rollback.
+// and maximumPercent, the deployment circuit breaker with rollback, the
+// lifecycle stages of BLUE_GREEN, LINEAR and CANARY deployments with their
+// hooks, traffic shifts, bake time, alarms and rollbacks, and the task sets
+// of services whose deployments CodeDeploy controls.
 package sim
 
 import (
@@ -40,8 +43,10 @@ type Registry interface {
 }
 
 // Faults hands out the injected faults the simulation acts on: "task-crash"
-// (a container crashes as it starts) and "service-event" (an event with the
-// fault's message when a deployment starts).
+// (a container crashes as it starts), "service-event" (an event with the
+// fault's message when a deployment starts), "lifecycle-hook" (a Lambda
+// lifecycle hook answers FAILED) and "alarm" (a deployment's alarm goes
+// off).
 type Faults interface {
 	TakeMatching(service, operation string, match func(faults.Fault) bool) (faults.Fault, bool)
 }
@@ -53,8 +58,8 @@ type Config struct {
 	Partition partition.Partition
 	// Registry is where tasks pull images from.
 	Registry Registry
-	// Faults decides which containers crash as they start, and which
-	// events deployments add.
+	// Faults decides which containers crash as they start, which events
+	// deployments add, which Lambda hooks fail and which alarms go off.
 	Faults Faults
 	// InactiveLinger is how long a drained deployment stays in a service's
 	// deployments as INACTIVE.
@@ -68,9 +73,13 @@ func New(cfg Config) *Scheduler {
 	return &Scheduler{cfg: cfg, bootImages: map[string]bool{}}
 }
 
-// Timing is how fast one service's tasks move.
+// Timing is how fast one service's tasks and deployments move: Start,
+// Stop and Crash are a task's; Stage is how long a lifecycle stage with
+// nothing to wait for takes (a traffic shift, a Lambda hook's run); Minute
+// is a simulated minute, the unit of bake times and hook timeouts.
 type Timing struct {
 	Start, Stop, Crash time.Duration
+	Stage, Minute      time.Duration
 }
 
 // CircuitBreaker is a deployment circuit breaker's configuration.
@@ -106,6 +115,12 @@ type Service struct {
 	CircuitBreaker         CircuitBreaker
 	MaxPercent, MinPercent int
 	Timing                 Timing
+	// Strategy is deploymentConfiguration's strategy and its settings;
+	// each new deployment takes a copy.
+	Strategy Strategy
+	// Controller is the deployment controller: ECS, or CODE_DEPLOY for a
+	// service of task sets.
+	Controller string
 
 	// Deployments are newest first: the PRIMARY, then ACTIVE ones still
 	// running tasks, then drained INACTIVE ones until they are dropped.
@@ -169,11 +184,20 @@ type ServiceDeployment struct {
 	Threshold              int
 	MaxPercent, MinPercent int
 	CircuitBreaker         CircuitBreaker
-	// Rollback is set once the circuit breaker rolls the deployment back.
+	// Strategy is the service's strategy when the deployment started.
+	Strategy Strategy
+	// Lifecycle is a staged deployment's progress; nil for ROLLING.
+	Lifecycle *Lifecycle
+	// AlarmsTriggered are the alarms that rolled it back.
+	AlarmsTriggered []string
+	// Rollback is set once the deployment is rolled back.
 	Rollback *Rollback
+	// stopRequested is set by StopServiceDeployment until the scheduler
+	// starts the rollback.
+	stopRequested bool
 }
 
-// Rollback is a circuit breaker's rollback of a service deployment.
+// Rollback is the rollback of a service deployment.
 type Rollback struct {
 	Reason             string
 	StartedAt          time.Time
@@ -261,6 +285,12 @@ func (e *Scheduler) arn(account, resource string) string {
 // service deployment of its own; the deployments before it become ACTIVE
 // and one still rolling out is superseded.
 func (e *Scheduler) Deploy(svc *Service, td *taskdef.Revision, now time.Time) *Deployment {
+	return e.deploy(svc, td, now, true)
+}
+
+// deploy is Deploy; a staged deployment goes through its lifecycle only
+// when staged is set (Bootstrap's has long finished).
+func (e *Scheduler) deploy(svc *Service, td *taskdef.Revision, now time.Time, staged bool) *Deployment {
 	d := &Deployment{
 		ID:           "ecs-svc/" + randid.Digits(19),
 		Status:       "PRIMARY",
@@ -283,6 +313,7 @@ func (e *Scheduler) Deploy(svc *Service, td *taskdef.Revision, now time.Time) *D
 		MinPercent:           svc.MinPercent,
 		CircuitBreaker:       svc.CircuitBreaker,
 		CircuitBreakerStatus: "DISABLED",
+		Strategy:             svc.Strategy,
 	}
 	if svc.CircuitBreaker.Enable {
 		sd.CircuitBreakerStatus = "MONITORING"
@@ -312,6 +343,9 @@ func (e *Scheduler) Deploy(svc *Service, td *taskdef.Revision, now time.Time) *D
 	d.ServiceDeployment = sd
 	svc.Deployments = append([]*Deployment{d}, svc.Deployments...)
 	svc.ServiceDeployments = append([]*ServiceDeployment{sd}, svc.ServiceDeployments...)
+	if staged && sd.Strategy.Staged() {
+		e.startLifecycle(svc, sd, now)
+	}
 	return d
 }
 
@@ -322,9 +356,12 @@ func (e *Scheduler) Deploy(svc *Service, td *taskdef.Revision, now time.Time) *D
 func (e *Scheduler) Bootstrap(svc *Service, td *taskdef.Revision, now time.Time) {
 	created := now.Add(-BootstrapAge)
 	svc.CreatedAt, svc.clock = created, now
-	d := e.Deploy(svc, td, created)
+	d := e.deploy(svc, td, created, false)
 	d.RolloutState, d.RolloutReason = "COMPLETED", "ECS deployment "+d.ID+" completed."
 	sd := d.ServiceDeployment
+	if sd.Strategy.Staged() {
+		sd.Lifecycle = &Lifecycle{Stages: stagesFor(0), Stage: StageCleanUp, StageStartedAt: created, ProductionWeight: 100, TestWeight: 100}
+	}
 	sd.Status = "SUCCESSFUL"
 	sd.FinishedAt, sd.UpdatedAt = created.Add(time.Minute), created.Add(time.Minute)
 	sd.CircuitBreakerStatus = "MONITORING_COMPLETE"
@@ -384,6 +421,9 @@ func (e *Scheduler) Run(svc *Service, now time.Time) {
 		// Every task due at the earliest moment changes before the
 		// scheduler looks again, as tasks launched together start together.
 		var next time.Time
+		if due := svc.lifecycleDue(t); !due.IsZero() && !due.After(now) {
+			next = due
+		}
 		for _, task := range svc.Live {
 			if !task.next.IsZero() && !task.next.After(now) && (next.IsZero() || task.next.Before(next)) {
 				next = task.next
@@ -442,9 +482,29 @@ func (e *Scheduler) schedule(svc *Service, t time.Time) {
 	}
 	p := svc.Primary()
 	p.Desired = svc.Desired
+	if sd := p.ServiceDeployment; sd != nil && sd.stopRequested && !p.RollsBack {
+		sd.stopRequested = false
+		e.rollBack(svc, p, t, "Service deployment rolled back because of a StopServiceDeployment request.", false)
+		p = svc.Primary()
+	}
 	if p.RolloutState == "IN_PROGRESS" && svc.CircuitBreaker.Enable && p.ServiceDeployment != nil && p.FailedTasks >= p.ServiceDeployment.Threshold {
 		e.tripCircuitBreaker(svc, p, t)
 		p = svc.Primary()
+	}
+	// staged is a BLUE_GREEN, LINEAR or CANARY deployment going forward:
+	// green starts in SCALE_UP beside blue, whatever maximumPercent says,
+	// and blue stops only in CLEAN_UP.
+	staged := false
+	if sd := p.ServiceDeployment; sd != nil && sd.Lifecycle != nil && !p.RollsBack && p.RolloutState == "IN_PROGRESS" {
+		e.runLifecycle(svc, p, t)
+		p = svc.Primary()
+		staged = p.ServiceDeployment.Lifecycle != nil && !p.RollsBack && p.RolloutState == "IN_PROGRESS"
+	}
+	scaledUp, cleaningUp := true, true
+	if staged {
+		lc := p.ServiceDeployment.Lifecycle
+		scaledUp = slices.Index(lc.Stages, lc.Stage) >= slices.Index(lc.Stages, StageScaleUp)
+		cleaningUp = lc.Stage == StageCleanUp
 	}
 	if p.RolloutState == "IN_PROGRESS" && !svc.CircuitBreaker.Enable && !p.warnedUnstable && p.FailedTasks >= CircuitBreakerThreshold(svc.Desired) {
 		p.warnedUnstable = true
@@ -459,8 +519,11 @@ func (e *Scheduler) schedule(svc *Service, t time.Time) {
 		}
 	}
 	// Launch the PRIMARY's missing tasks, unless its rollout failed for good.
-	if p.RolloutState != "FAILED" {
+	if p.RolloutState != "FAILED" && scaledUp {
 		maxTotal := max(1, svc.Desired*svc.MaxPercent/100)
+		if staged {
+			maxTotal = active + svc.Desired
+		}
 		if n := min(svc.Desired-pc.Running-pc.Pending, maxTotal-active); n > 0 {
 			ids := make([]string, 0, n)
 			for range n {
@@ -510,7 +573,7 @@ func (e *Scheduler) schedule(svc *Service, t time.Time) {
 		e.stopTask(task, t, "ServiceSchedulerInitiated", "Scaling activity initiated by (deployment "+p.ID+")", true)
 	}
 	minHealthy := (svc.Desired*svc.MinPercent + 99) / 100
-	if n := min(len(runningOld), runningAll-minHealthy); n > 0 && p.RolloutState != "FAILED" {
+	if n := min(len(runningOld), runningAll-minHealthy); n > 0 && p.RolloutState != "FAILED" && cleaningUp {
 		ids := make([]string, 0, n)
 		for _, task := range runningOld[:n] {
 			e.stopTask(task, t, "ServiceSchedulerInitiated", "Scaling activity initiated by (deployment "+p.ID+")", false)
@@ -533,7 +596,7 @@ func (e *Scheduler) schedule(svc *Service, t time.Time) {
 		}
 	}
 	pc = svc.CountsOf(p)
-	if p.RolloutState == "IN_PROGRESS" && !othersLive && pc.Running == svc.Desired && pc.Pending == 0 && pc.Stopping == 0 {
+	if p.RolloutState == "IN_PROGRESS" && !othersLive && pc.Running == svc.Desired && pc.Pending == 0 && pc.Stopping == 0 && cleaningUp {
 		e.completeDeployment(svc, p, t)
 	}
 }
@@ -543,7 +606,7 @@ func (e *Scheduler) completeDeployment(svc *Service, p *Deployment, t time.Time)
 	if sd := p.ServiceDeployment; sd != nil {
 		if p.RollsBack {
 			sd.Status = "ROLLBACK_SUCCESSFUL"
-			sd.StatusReason = "Service deployment rolled back because the circuit breaker threshold was exceeded."
+			sd.StatusReason = sd.Rollback.Reason
 		} else {
 			sd.Status = "SUCCESSFUL"
 			sd.StatusReason = ""
@@ -572,6 +635,36 @@ func (e *Scheduler) tripCircuitBreaker(svc *Service, p *Deployment, t time.Time)
 	}
 	sd.CircuitBreakerStatus = "TRIGGERED"
 	sd.UpdatedAt = t
+	if !svc.CircuitBreaker.Rollback {
+		sd.Status, sd.StatusReason = "STOPPED", reason
+		sd.StoppedAt = t
+		return
+	}
+	e.rollBack(svc, p, t, "Service deployment rolled back because the circuit breaker threshold was exceeded.", true)
+}
+
+// rollBack fails the PRIMARY deployment p for reason and rolls the service
+// back to the last deployment that completed; with no such deployment, p
+// stops where it is. A staged deployment's traffic returns to the blue
+// revision at once.
+func (e *Scheduler) rollBack(svc *Service, p *Deployment, t time.Time, reason string, byCircuitBreaker bool) {
+	sd := p.ServiceDeployment
+	p.RolloutState, p.UpdatedAt = "FAILED", t
+	if p.RolloutReason == "" {
+		p.RolloutReason = reason
+	}
+	sd.UpdatedAt = t
+	if !byCircuitBreaker && sd.CircuitBreakerStatus == "MONITORING" {
+		sd.CircuitBreakerStatus = "MONITORING_COMPLETE"
+	}
+	if lc := sd.Lifecycle; lc != nil {
+		lc.ProductionWeight, lc.TestWeight, lc.shifts, lc.alarmAt = 0, 0, nil, time.Time{}
+		for _, h := range lc.Hooks {
+			if h.Status == HookInProgress || h.Status == HookAwaitingAction {
+				h.Status = HookFailed
+			}
+		}
+	}
 	var target *Deployment
 	for _, d := range svc.Deployments[1:] {
 		if d.RolloutState == "COMPLETED" {
@@ -579,15 +672,15 @@ func (e *Scheduler) tripCircuitBreaker(svc *Service, p *Deployment, t time.Time)
 			break
 		}
 	}
-	if !svc.CircuitBreaker.Rollback || target == nil {
+	if target == nil {
 		sd.Status, sd.StatusReason = "STOPPED", reason
 		sd.StoppedAt = t
 		return
 	}
 	sd.Status = "ROLLBACK_IN_PROGRESS"
-	sd.StatusReason = "Service deployment rolling back because the circuit breaker threshold was exceeded."
+	sd.StatusReason = strings.Replace(reason, "rolled back", "rolling back", 1)
 	sd.Rollback = &Rollback{
-		Reason:             "Service deployment rolled back because the circuit breaker threshold was exceeded.",
+		Reason:             reason,
 		StartedAt:          t,
 		ServiceRevisionARN: target.RevisionARN,
 	}
