@@ -65,7 +65,8 @@ Run "oidc-ecs-deploy COMMAND --help" for a command's flags.
 // Main runs the command line args and returns the process exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		if getenv("GITHUB_ACTIONS") == "true" {
+		// As a step of a job, the action runs with no arguments.
+		if ghaction.New(stdout, getenv).InActions() {
 			return deployCommand(ctx, nil, getenv, stdout, stderr)
 		}
 		fmt.Fprint(stderr, usage)
