@@ -11,8 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,7 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
@@ -192,13 +189,13 @@ func (s *Sandbox) registryBackend(rawURL string) (*url.URL, string, error) {
 		}
 		return u, "sandbox-" + strings.ToLower(randid.Upper(10)) + "/", nil
 	}
-	// The in-process registry serves the demo: blobs in memory, its
-	// chatter discarded.
+	// The in-process registry serves the demo: blobs in memory, held per
+	// repository as a real registry holds them.
 	l, err := s.listen()
 	if err != nil {
 		return nil, "", err
 	}
-	s.serve(l, ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	s.serve(l, ecr.NewMemoryRegistry())
 	return &url.URL{Scheme: "http", Host: l.Addr().String()}, "", nil
 }
 
