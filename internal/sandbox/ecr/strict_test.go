@@ -265,4 +265,3 @@ func TestFrontRegistryRulesWithPeerTools(t *testing.T) {
 		t.Errorf("after skopeo copy, crane blob other@%s: %v %s", layer, err, out)
 	}
 }
-
