@@ -71,6 +71,20 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 	return run
 }
 
+// demoDigest is the digest of the image runInActions pushes to sb.
+func demoDigest(tb testing.TB, sb *sandbox.Sandbox) string {
+	tb.Helper()
+	image, err := demoImage(sb.Env()["GITHUB_SHA"])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	digest, err := image.Digest()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return digest.String()
+}
+
 // runConfig lets a test change the job's configuration, its environment
 // (over the sandbox's), the HTTP client every request goes through, the
 // run's other dependencies, and its context.
@@ -192,15 +206,8 @@ func TestRunPushesAndDeploys(t *testing.T) {
 func TestRunFailedRolloutAnnotatesOnceAndSummarizes(t *testing.T) {
 	t.Parallel()
 	sb := sandboxtest.Start(t, fastWorld)
-	image, err := demoImage(sb.Env()["GITHUB_SHA"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest, err := image.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: digest.String()})
+	digest := demoDigest(t, sb)
+	sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: digest})
 	run := runInActions(t, sb, nil)
 	if run.err == nil {
 		t.Fatalf("Run succeeded after a rollback:\n%s", run.log)
@@ -213,7 +220,7 @@ func TestRunFailedRolloutAnnotatesOnceAndSummarizes(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, run.summary)
 		}
 	}
-	if got := run.outputs[OutputImageDigest]; got != digest.String() {
+	if got := run.outputs[OutputImageDigest]; got != digest {
 		t.Errorf("image-digest output = %q, want %q: the push succeeded and must say so", got, digest)
 	}
 }

@@ -84,15 +84,7 @@ func TestUntrustedTextInAWholeRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sb := sandboxtest.Start(t, fastWorld)
-			image, err := demoImage(sb.Env()["GITHUB_SHA"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			digest, err := image.Digest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range tt.faults(digest.String()) {
+			for _, f := range tt.faults(demoDigest(t, sb)) {
 				sb.InjectFault(f)
 			}
 			run := runInActions(t, sb, nil)
