@@ -110,9 +110,11 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 
 	iamAccounts := map[string]iam.Account{}
 	repositories := map[string]map[string]*ecr.Repository{}
+	ecrSettings := map[string]ecr.AccountSettings{}
 	for id, a := range w.Accounts {
 		iamAccounts[id] = iam.Account{OIDCProviders: a.OIDCProviders, Roles: a.Roles}
 		repositories[id] = a.Repositories
+		ecrSettings[id] = a.ECRAccountSettings
 	}
 	roles := iam.NewDirectory(iamAccounts)
 	authorizer := iam.NewAuthorizer(roles, w.Region)
@@ -131,7 +133,8 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 		fronts[id], hosts[id] = l, l.Addr().String()
 	}
 	s.ecr = ecr.New(ecr.Config{
-		Region: w.Region, Partition: s.partition, Repositories: repositories, Fronts: hosts, Backend: backend, Namespace: namespace,
+		Region: w.Region, Partition: s.partition, Repositories: repositories, AccountSettings: ecrSettings,
+		Fronts: hosts, Backend: backend, Namespace: namespace,
 		Now: s.now, Authorizer: authorizer, Faults: s.faults, Logf: opts.Logf,
 	})
 	s.closers = append(s.closers, s.ecr.Close)
@@ -284,6 +287,13 @@ func (s *Sandbox) RegistryHost(account string) string { return s.ecr.RegistryHos
 // a push through the ECR front really stored.
 func (s *Sandbox) BackendRepository(account, name string) string {
 	return s.ecr.BackendRepository(account, name)
+}
+
+// RegistryUploads is what pushes through account's ECR front have sent to
+// its repository name so far: the blob bytes uploaded, the uploads
+// completed and the blobs mounted from other repositories.
+func (s *Sandbox) RegistryUploads(account, name string) RegistryUploads {
+	return s.ecr.Uploads(account, name)
 }
 
 // RoleCredentials issues credentials of a session of a role as STS would,

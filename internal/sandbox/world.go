@@ -55,6 +55,10 @@ type (
 	StringList = iam.StringList
 	// Repository is an ECR repository.
 	Repository = ecr.Repository
+	// ECRAccountSettings are an account's ECR account settings.
+	ECRAccountSettings = ecr.AccountSettings
+	// RegistryUploads is what pushes sent to a repository.
+	RegistryUploads = ecr.Uploads
 	// Cluster is an ECS cluster and its services.
 	Cluster = ecs.Cluster
 	// ServiceSpec is an ECS service as the world file describes it.
@@ -90,6 +94,10 @@ type Account struct {
 	Roles map[string]*Role `json:"roles,omitempty"`
 	// Repositories maps an ECR repository name to its settings.
 	Repositories map[string]*Repository `json:"repositories,omitempty"`
+	// ECRAccountSettings are the account's ECR account settings, as
+	// PutAccountSetting would set them: {"BLOB_MOUNTING": "ENABLED"} lets
+	// pushes mount blobs across the registry's repositories.
+	ECRAccountSettings ECRAccountSettings `json:"ecrAccountSettings,omitempty"`
 	// Clusters maps an ECS cluster name to the cluster.
 	Clusters map[string]*Cluster `json:"clusters,omitempty"`
 	// TaskDefinitions are registered in order at start-up, each becoming the
@@ -172,6 +180,9 @@ func (w *World) normalize() error {
 			if err := role.Normalize(); err != nil {
 				return fmt.Errorf("account %s role %q: %w", id, name, err)
 			}
+		}
+		if err := acct.ECRAccountSettings.Validate(); err != nil {
+			return fmt.Errorf("account %s: %w", id, err)
 		}
 		for name, repo := range acct.Repositories {
 			if repo == nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -42,6 +43,43 @@ func (r *Repository) Normalize() {
 	}
 }
 
+// AccountSettings are an account's ECR account settings by name, as
+// PutAccountSetting sets them: BLOB_MOUNTING is ENABLED or DISABLED (the
+// default), and decides whether the registry front mounts a blob from
+// another repository of the registry or starts an upload instead.
+type AccountSettings map[string]string
+
+// SettingBlobMounting is the account setting that turns blob mounting on.
+const SettingBlobMounting = "BLOB_MOUNTING"
+
+// accountSettingDefaults are ECR's values for settings never put.
+var accountSettingDefaults = map[string]string{
+	SettingBlobMounting:       "DISABLED",
+	"BASIC_SCAN_TYPE_VERSION": "AWS_NATIVE",
+	"REGISTRY_POLICY_SCOPE":   "V2",
+}
+
+// Validate checks every setting's name and value as PutAccountSetting does.
+func (s AccountSettings) Validate() error {
+	for _, name := range slices.Sorted(maps.Keys(s)) {
+		values, ok := accountSettingValues[name]
+		if !ok {
+			return fmt.Errorf("ECR account setting %q: the settings are %s", name, strings.Join(slices.Sorted(maps.Keys(accountSettingValues)), ", "))
+		}
+		if !slices.Contains(values, s[name]) {
+			return fmt.Errorf("ECR account setting %s: %q is not one of %s", name, s[name], strings.Join(values, ", "))
+		}
+	}
+	return nil
+}
+
+// accountSettingValues are the values PutAccountSetting accepts per setting.
+var accountSettingValues = map[string][]string{
+	SettingBlobMounting:       {"ENABLED", "DISABLED"},
+	"BASIC_SCAN_TYPE_VERSION": {"AWS_NATIVE"},
+	"REGISTRY_POLICY_SCOPE":   {"V1", "V2"},
+}
+
 // Authorizer decides whether a session may make a call.
 type Authorizer interface {
 	Authorize(caller *awsproto.Session, action, resource string, keys map[string]string) *awsproto.Error
@@ -54,6 +92,9 @@ type Config struct {
 	Partition partition.Partition
 	// Repositories are every account's repositories, by account then name.
 	Repositories map[string]map[string]*Repository
+	// AccountSettings are every account's ECR account settings at start;
+	// PutAccountSetting changes them.
+	AccountSettings map[string]AccountSettings
 	// Fronts are the host:port each account's registry front is served on.
 	Fronts map[string]string
 	// Backend is the registry the fronts forward to.
@@ -79,6 +120,26 @@ type Service struct {
 	mu        sync.Mutex
 	passwords map[string]*registryPassword // by password
 	pushedAt  map[string]time.Time         // by backend repository + "@" + digest
+	settings  map[string]AccountSettings   // by account
+	uploads   map[string]*Uploads          // by account + "/" + repository
+}
+
+// Uploads is what the pushes through an account's registry front have sent
+// to one of its repositories: what a test reads to tell a blob uploaded
+// from one mounted or skipped.
+type Uploads struct {
+	// Bytes counts the blob bytes received: the bodies of upload
+	// requests (POST, PATCH and PUT under /blobs/uploads/).
+	Bytes int64
+	// Blobs counts the uploads completed (a PUT answered 201 Created).
+	Blobs int
+	// Mounts counts the blobs mounted from another repository of the
+	// registry (a POST with mount and from answered 201 Created).
+	Mounts int
+	// MountsRefused counts the mount requests answered with an upload
+	// session instead (202 Accepted): blob mounting off, a source
+	// repository the caller may not read, or a blob it does not hold.
+	MountsRefused int
 }
 
 var _ awsproto.Service = (*Service)(nil)
@@ -97,6 +158,8 @@ func New(cfg Config) *Service {
 		fronts:    map[string]*front{},
 		passwords: map[string]*registryPassword{},
 		pushedAt:  map[string]time.Time{},
+		settings:  map[string]AccountSettings{},
+		uploads:   map[string]*Uploads{},
 		client: &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			MaxIdleConnsPerHost: 64,
@@ -106,7 +169,45 @@ func New(cfg Config) *Service {
 	for account, host := range cfg.Fronts {
 		e.fronts[account] = &front{ecr: e, account: account, host: host}
 	}
+	for account, settings := range cfg.AccountSettings {
+		e.settings[account] = maps.Clone(settings)
+	}
 	return e
+}
+
+// accountSetting is the value of an account setting, its default when
+// never put.
+func (e *Service) accountSetting(account, name string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.settings[account][name]; ok {
+		return v
+	}
+	return accountSettingDefaults[name]
+}
+
+// Uploads is what pushes have uploaded to, or mounted into, account's
+// repository name so far.
+func (e *Service) Uploads(account, name string) Uploads {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if u := e.uploads[account+"/"+name]; u != nil {
+		return *u
+	}
+	return Uploads{}
+}
+
+// countUpload applies f to the upload counters of a repository.
+func (e *Service) countUpload(account, name string, f func(*Uploads)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	key := account + "/" + name
+	u := e.uploads[key]
+	if u == nil {
+		u = &Uploads{}
+		e.uploads[key] = u
+	}
+	f(u)
 }
 
 // API is ECR's: awsJson1_1.
@@ -250,6 +351,10 @@ func (e *Service) Handle(c *awsproto.Call) (any, *awsproto.Error) {
 		return e.describeImages(c)
 	case "BatchGetImage":
 		return e.batchGetImage(c)
+	case "GetAccountSetting":
+		return e.getAccountSetting(c)
+	case "PutAccountSetting":
+		return e.putAccountSetting(c)
 	}
 	return nil, awsproto.Errorf("UnknownOperationException", "The sandbox's ECR does not implement %s", c.Operation)
 }
@@ -628,4 +733,57 @@ func (e *Service) batchGetImage(c *awsproto.Call) (any, *awsproto.Error) {
 		})
 	}
 	return out, nil
+}
+
+type accountSetting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// settingName checks an account setting's name as ECR does.
+func settingName(name string) *awsproto.Error {
+	if _, ok := accountSettingValues[name]; ok {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(accountSettingValues))
+	return &awsproto.Error{Status: 400, Code: "ValidationException", Message: fmt.Sprintf(
+		"1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy enum value set: [%s]", name, strings.Join(names, ", "))}
+}
+
+func (e *Service) getAccountSetting(c *awsproto.Call) (any, *awsproto.Error) {
+	var in accountSetting
+	if err := c.DecodeJSON(&in); err != nil {
+		return nil, err
+	}
+	if err := settingName(in.Name); err != nil {
+		return nil, err
+	}
+	if err := e.authorize(c, "ecr:GetAccountSetting", "*"); err != nil {
+		return nil, err
+	}
+	return accountSetting{Name: in.Name, Value: e.accountSetting(c.Caller.Account, in.Name)}, nil
+}
+
+func (e *Service) putAccountSetting(c *awsproto.Call) (any, *awsproto.Error) {
+	var in accountSetting
+	if err := c.DecodeJSON(&in); err != nil {
+		return nil, err
+	}
+	if err := settingName(in.Name); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(accountSettingValues[in.Name], in.Value) {
+		return nil, invalidParameter(fmt.Sprintf("Invalid value '%s' for account setting %s: valid values are %s",
+			in.Value, in.Name, strings.Join(accountSettingValues[in.Name], ", ")))
+	}
+	if err := e.authorize(c, "ecr:PutAccountSetting", "*"); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.settings[c.Caller.Account] == nil {
+		e.settings[c.Caller.Account] = AccountSettings{}
+	}
+	e.settings[c.Caller.Account][in.Name] = in.Value
+	e.mu.Unlock()
+	return in, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 )
@@ -195,23 +196,75 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.putManifest(w, r, route, repo)
 		return
 	}
-	if from := r.URL.Query().Get("from"); from != "" && route.kind == "uploads" {
-		// A cross-repository mount reads the source repository: it must
-		// exist and be readable, and it lives under the account's prefix.
-		if f.ecr.repository(f.account, from) == nil ||
-			cfg.Authorizer.Authorize(pw.session, "ecr:BatchGetImage", f.ecr.repositoryARN(f.account, from), nil) != nil {
-			q := r.URL.Query()
-			q.Del("from")
-			q.Del("mount")
-			r.URL.RawQuery = q.Encode()
-		} else {
-			q := r.URL.Query()
-			q.Set("from", f.ecr.backendRepository(f.account, from))
-			r.URL.RawQuery = q.Encode()
-		}
+	if route.kind == "uploads" {
+		f.upload(w, r, route, pw)
+		return
 	}
 	f.forward(w, r, route)
 }
+
+// upload forwards a blob upload request, counting the bytes it carries and
+// the blobs it completes or mounts. A POST that asks to mount a blob from
+// another repository (?mount=DIGEST&from=REPOSITORY) mounts it as ECR does:
+// only with the account's BLOB_MOUNTING setting ENABLED, from a repository
+// of the same registry that the caller may read layers of
+// (ecr:GetDownloadUrlForLayer), and only a blob that repository holds.
+// Otherwise ECR, like any registry, answers with a new upload session
+// (202 Accepted), and the client uploads the blob.
+func (f *front) upload(w http.ResponseWriter, r *http.Request, route registryRoute, pw *registryPassword) {
+	q := r.URL.Query()
+	askedMount := r.Method == http.MethodPost && q.Get("mount") != "" && q.Get("from") != ""
+	if askedMount {
+		if from := q.Get("from"); f.mayMount(pw, from) {
+			q.Set("from", f.ecr.backendRepository(f.account, from))
+		} else {
+			q.Del("from")
+			q.Del("mount")
+		}
+		// ECR mounts within its own registry only, whatever origin the
+		// client names.
+		q.Del("origin")
+		r.URL.RawQuery = q.Encode()
+	}
+	body := &countingReader{r: r.Body}
+	r.Body = body
+	rec := &statusRecorder{ResponseWriter: w}
+	f.forward(rec, r, route)
+	f.ecr.countUpload(f.account, route.name, func(u *Uploads) {
+		u.Bytes += body.n.Load()
+		switch {
+		case askedMount && rec.status == http.StatusCreated:
+			u.Mounts++
+		case askedMount && rec.status == http.StatusAccepted:
+			u.MountsRefused++
+		case rec.status == http.StatusCreated && (r.Method == http.MethodPut || r.Method == http.MethodPost):
+			// A PUT completing a session, or a POST uploading the blob whole.
+			u.Blobs++
+		}
+	})
+}
+
+// mayMount reports whether the front mounts blobs from repository from for
+// the caller.
+func (f *front) mayMount(pw *registryPassword, from string) bool {
+	return f.ecr.accountSetting(f.account, SettingBlobMounting) == "ENABLED" &&
+		f.ecr.repository(f.account, from) != nil &&
+		f.ecr.cfg.Authorizer.Authorize(pw.session, "ecr:GetDownloadUrlForLayer", f.ecr.repositoryARN(f.account, from), nil) == nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.ReadCloser
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.r.Close() }
 
 // writeFault answers a request with an injected fault, after reading what
 // the client sent so that it sees the status rather than a reset connection.

@@ -26,7 +26,8 @@ import (
 
 // strictFront is a sandbox whose deploy role may push to and read the
 // mutable repositories "scratch" and "other", and push to but not read
-// "secret"; the registry password and host of its ECR front.
+// "secret", in an account with blob mounting enabled; the registry
+// password and host of its ECR front.
 type strictFront struct {
 	sb   *sandbox.Sandbox
 	host string
@@ -44,6 +45,7 @@ func startStrictFront(t *testing.T, backend string) strictFront {
 	for _, repo := range []string{"scratch", "other", "secret"} {
 		acct.Repositories[repo] = &sandbox.Repository{}
 	}
+	acct.ECRAccountSettings = sandbox.ECRAccountSettings{"BLOB_MOUNTING": "ENABLED"}
 	role.Permissions.Statement = append(role.Permissions.Statement,
 		sandbox.Statement{Effect: "Deny", Action: sandbox.StringList{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
 			Resource: sandbox.StringList{"arn:aws:ecr:us-east-1:111122223333:repository/secret"}},
