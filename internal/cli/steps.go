@@ -74,7 +74,19 @@ func (r *run) stopBackground() {
 }
 
 func (r *run) deployRequest(repositoryURI string) deploy.Request {
+	var check *deploy.PauseCheck
+	if r.cfg.TestURL != "" {
+		// The run's client bounds every request; the check bounds the whole.
+		check = &deploy.PauseCheck{
+			URL:       r.cfg.TestURL,
+			Successes: r.cfg.TestURLSuccesses,
+			Timeout:   time.Duration(r.cfg.TestURLTimeoutSeconds) * time.Second,
+			Client:    r.deps.HTTPClient,
+		}
+	}
 	return deploy.Request{
+		PauseCheck:         check,
+		RollbackOnCancel:   r.cfg.RollbackOnCancel,
 		Cluster:            r.cfg.Cluster,
 		Services:           r.cfg.Services,
 		TaskDefinitionFile: r.cfg.TaskDefinition,

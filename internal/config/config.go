@@ -58,6 +58,17 @@ type Config struct {
 	WaitForServiceStability bool
 	// WaitForMinutes bounds that wait.
 	WaitForMinutes int
+	// TestURL is the new revision's test endpoint, checked while a PAUSE
+	// lifecycle hook holds a BLUE_GREEN, LINEAR or CANARY deployment: it
+	// must answer 2xx TestURLSuccesses times in a row within
+	// TestURLTimeoutSeconds. Empty: the run waits for someone else to
+	// continue the deployment.
+	TestURL               string
+	TestURLSuccesses      int
+	TestURLTimeoutSeconds int
+	// RollbackOnCancel stops the run's deployments still in progress with a
+	// rollback when the job is cancelled; otherwise ECS goes on.
+	RollbackOnCancel bool
 }
 
 // ChainRole is one hop of the role chain.
@@ -156,6 +167,10 @@ const (
 	InputForceNewDeployment      = "force-new-deployment"
 	InputWaitForServiceStability = "wait-for-service-stability"
 	InputWaitForMinutes          = "wait-for-minutes"
+	InputTestURL                 = "test-url"
+	InputTestURLSuccesses        = "test-url-successes"
+	InputTestURLTimeoutSeconds   = "test-url-timeout-seconds"
+	InputRollbackOnCancel        = "rollback-on-cancel"
 )
 
 // The defaults of the inputs that have fixed ones.
@@ -164,6 +179,8 @@ const (
 	DefaultRoleDurationSeconds = 900
 	DefaultCluster             = "default"
 	DefaultWaitForMinutes      = 30
+	DefaultTestURLSuccesses    = 3
+	DefaultTestURLTimeout      = 120
 )
 
 var inputs = []Input{
@@ -203,6 +220,14 @@ var inputs = []Input{
 		Description: "Wait until the deployment completes or fails, and fail the step when it fails."},
 	{Name: InputWaitForMinutes, Default: strconv.Itoa(DefaultWaitForMinutes),
 		Description: "How long to wait for the deployment, in minutes (1 to 360)."},
+	{Name: InputTestURL,
+		Description: "URL of the new revision's test endpoint (the load balancer's test listener), e.g. https://test.api.example.com/healthz. When a BLUE_GREEN, LINEAR or CANARY deployment waits at a PAUSE lifecycle hook, the action checks it, then continues the deployment, or stops it with a rollback when the check fails. Empty: the action waits for someone else to continue it."},
+	{Name: InputTestURLSuccesses, Default: strconv.Itoa(DefaultTestURLSuccesses),
+		Description: "How many answers 2xx in a row from test-url pass the check (1 to 100)."},
+	{Name: InputTestURLTimeoutSeconds, Default: strconv.Itoa(DefaultTestURLTimeout),
+		Description: "How long the check of test-url may take before it fails, in seconds (1 to 3600)."},
+	{Name: InputRollbackOnCancel, Default: "false", Boolean: true,
+		Description: "When the job is cancelled while the deployment is in progress, stop it with a rollback (ECS StopServiceDeployment) instead of letting ECS go on with it."},
 }
 
 // Inputs returns every input, in the order action.yml lists them.
@@ -217,6 +242,8 @@ func Default() Config {
 		Cluster:                 DefaultCluster,
 		WaitForServiceStability: true,
 		WaitForMinutes:          DefaultWaitForMinutes,
+		TestURLSuccesses:        DefaultTestURLSuccesses,
+		TestURLTimeoutSeconds:   DefaultTestURLTimeout,
 	}
 }
 
@@ -292,6 +319,22 @@ func parse(raw map[string]string, run ghaction.GitHubContext) (Config, error) {
 		bad(err)
 	} else {
 		c.WaitForMinutes = n
+	}
+	c.TestURL = value(InputTestURL)
+	if n, err := parseInt(InputTestURLSuccesses, value(InputTestURLSuccesses), "3"); err != nil {
+		bad(err)
+	} else {
+		c.TestURLSuccesses = n
+	}
+	if n, err := parseInt(InputTestURLTimeoutSeconds, value(InputTestURLTimeoutSeconds), "120"); err != nil {
+		bad(err)
+	} else {
+		c.TestURLTimeoutSeconds = n
+	}
+	if b, err := parseBool(InputRollbackOnCancel, value(InputRollbackOnCancel)); err != nil {
+		bad(err)
+	} else {
+		c.RollbackOnCancel = b
 	}
 
 	// A value that could not be parsed is reported once, not again as

@@ -421,3 +421,62 @@ func TestPartitions(t *testing.T) {
 		}
 	}
 }
+
+func TestTestURLInputs(t *testing.T) {
+	t.Parallel()
+	deploying := map[string]string{
+		"INPUT_ROLE-TO-ASSUME":       "arn:aws:iam::111122223333:role/gha-deploy",
+		"INPUT_AWS-REGION":           "us-east-1",
+		"INPUT_SERVICE":              "api-service",
+		"INPUT_FORCE-NEW-DEPLOYMENT": "true",
+	}
+	tests := []struct {
+		name   string
+		inputs map[string]string
+		input  string   // the input the one problem names; empty for none
+		want   []string // fragments of the problem
+	}{
+		{"valid", map[string]string{"INPUT_TEST-URL": "https://test.api.example.com:8443/healthz?deep=1", "INPUT_TEST-URL-SUCCESSES": "5", "INPUT_TEST-URL-TIMEOUT-SECONDS": "30", "INPUT_ROLLBACK-ON-CANCEL": "true"}, "", nil},
+		{"not_http", map[string]string{"INPUT_TEST-URL": "ftp://test.example.com/"}, InputTestURL, []string{`"ftp://test.example.com/"`, "not an http:// or https:// URL", "for example: https://"}},
+		{"no_host", map[string]string{"INPUT_TEST-URL": "https:///healthz"}, InputTestURL, []string{"not an http:// or https:// URL"}},
+		{"credentials", map[string]string{"INPUT_TEST-URL": "https://ops:hunter2@test.example.com/"}, InputTestURL, []string{"carries credentials"}},
+		{"two_services", map[string]string{"INPUT_TEST-URL": "https://test.example.com/", "INPUT_SERVICE": "api-service,worker-service"}, InputTestURL, []string{"2 services are deployed"}},
+		{"not_watched", map[string]string{"INPUT_TEST-URL": "https://test.example.com/", "INPUT_WAIT-FOR-SERVICE-STABILITY": "false"}, InputTestURL, []string{"wait-for-service-stability is false"}},
+		{"no_service", map[string]string{"INPUT_TEST-URL": "https://test.example.com/", "INPUT_SERVICE": "", "INPUT_FORCE-NEW-DEPLOYMENT": ""}, InputTestURL, []string{"no service is"}},
+		{"successes_zero", map[string]string{"INPUT_TEST-URL-SUCCESSES": "0"}, InputTestURLSuccesses, []string{`"0"`, "outside 1 to 100", "for example: 3"}},
+		{"successes_not_a_number", map[string]string{"INPUT_TEST-URL-SUCCESSES": "three"}, InputTestURLSuccesses, []string{"not a whole number"}},
+		{"timeout_too_long", map[string]string{"INPUT_TEST-URL-TIMEOUT-SECONDS": "7200"}, InputTestURLTimeoutSeconds, []string{"outside 1 to 3600 seconds"}},
+		{"rollback_on_cancel_not_boolean", map[string]string{"INPUT_ROLLBACK-ON-CANCEL": "always"}, InputRollbackOnCancel, []string{"not a boolean"}},
+		{"rollback_on_cancel_without_service", map[string]string{"INPUT_ROLLBACK-ON-CANCEL": "true", "INPUT_SERVICE": "", "INPUT_FORCE-NEW-DEPLOYMENT": ""}, InputRollbackOnCancel, []string{"no service is"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := FromInputs(inputsOf(tt.inputs, deploying), run)
+			if tt.input == "" {
+				if err != nil {
+					t.Fatalf("FromInputs: %v", err)
+				}
+				if got.TestURL != tt.inputs["INPUT_TEST-URL"] || got.TestURLSuccesses != 5 || got.TestURLTimeoutSeconds != 30 || !got.RollbackOnCancel {
+					t.Errorf("config %+v, want the test URL, 5 successes in 30 s, rollback on cancel", got)
+				}
+				return
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Input != tt.input || strings.Count(err.Error(), "\n") != 0 {
+				t.Fatalf("FromInputs = %v, want one problem with input %s", err, tt.input)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	// The same inputs as flags.
+	got, err := FromFlags([]string{"--role-to-assume", "arn:aws:iam::111122223333:role/gha-deploy", "--aws-region", "us-east-1",
+		"--service", "api-service", "--force-new-deployment", "--test-url", "http://127.0.0.1:8080/", "--test-url-successes", "2", "--rollback-on-cancel"}, run)
+	if err != nil || got.TestURL != "http://127.0.0.1:8080/" || got.TestURLSuccesses != 2 || got.TestURLTimeoutSeconds != DefaultTestURLTimeout || !got.RollbackOnCancel {
+		t.Errorf("FromFlags = %+v, %v; want the test URL, 2 successes, the default timeout, rollback on cancel", got, err)
+	}
+}

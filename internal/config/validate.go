@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -24,6 +25,7 @@ const (
 	exampleImage    = "my-api:latest (or oci:./build/oci, docker-archive:./image.tar)"
 	exampleAudience = DefaultAudience
 	exampleAccounts = "111122223333,444455556666"
+	exampleTestURL  = "https://test.api.example.com/healthz"
 )
 
 var (
@@ -55,6 +57,8 @@ const (
 	MinRoleDurationSeconds = 900
 	MaxRoleDurationSeconds = 43200
 	maxWaitForMinutes      = 360
+	maxTestURLSuccesses    = 100
+	maxTestURLTimeout      = 3600
 )
 
 // Validate checks every input and reports every problem at once
@@ -200,6 +204,7 @@ func (c Config) deployProblems() []*InputError {
 	if c.WaitForMinutes < 1 || c.WaitForMinutes > maxWaitForMinutes {
 		add(InputWaitForMinutes, fmt.Sprint(c.WaitForMinutes), fmt.Sprintf("is outside 1 to %d minutes", maxWaitForMinutes), "30")
 	}
+	ps = append(ps, c.testURLProblems()...)
 	if !c.DeployRequested() {
 		// Deploy settings without a service are a mistake in the workflow,
 		// not something to ignore silently.
@@ -211,6 +216,9 @@ func (c Config) deployProblems() []*InputError {
 		}
 		if c.ForceNewDeployment {
 			add(InputForceNewDeployment, "true", "is set but no service is: name the service to deploy", exampleService)
+		}
+		if c.RollbackOnCancel {
+			add(InputRollbackOnCancel, "true", "is set but no service is: name the service to deploy", exampleService)
 		}
 		return ps
 	}
@@ -226,6 +234,39 @@ func (c Config) deployProblems() []*InputError {
 	}
 	if !c.PushRequested() && !c.ForceNewDeployment {
 		add(InputImage, "", "is required to deploy a new revision (the pushed image is pinned by digest); or set force-new-deployment: true to redeploy the current task definition", exampleImage)
+	}
+	return ps
+}
+
+// testURLProblems checks test-url and its settings: an http or https URL
+// without credentials, checked while the one service's deployment is
+// watched.
+func (c Config) testURLProblems() []*InputError {
+	var ps []*InputError
+	add := func(input, value, problem, example string) {
+		ps = append(ps, &InputError{Input: input, Value: value, Problem: problem, Example: example})
+	}
+	if c.TestURLSuccesses < 1 || c.TestURLSuccesses > maxTestURLSuccesses {
+		add(InputTestURLSuccesses, fmt.Sprint(c.TestURLSuccesses), fmt.Sprintf("is outside 1 to %d", maxTestURLSuccesses), "3")
+	}
+	if c.TestURLTimeoutSeconds < 1 || c.TestURLTimeoutSeconds > maxTestURLTimeout {
+		add(InputTestURLTimeoutSeconds, fmt.Sprint(c.TestURLTimeoutSeconds), fmt.Sprintf("is outside 1 to %d seconds", maxTestURLTimeout), "120")
+	}
+	if c.TestURL == "" {
+		return ps
+	}
+	u, err := url.Parse(c.TestURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" || strings.ContainsAny(c.TestURL, " \t\r\n"):
+		add(InputTestURL, c.TestURL, "is not an http:// or https:// URL", exampleTestURL)
+	case u.User != nil:
+		add(InputTestURL, c.TestURL, "carries credentials (user:password@), which the log would show: the check sends none", exampleTestURL)
+	case !c.DeployRequested():
+		add(InputTestURL, c.TestURL, "is set but no service is: name the service whose new revision it checks", exampleService)
+	case len(c.Services) > 1:
+		add(InputTestURL, c.TestURL, fmt.Sprintf("checks one service's new revision, but %d services are deployed: deploy the service it belongs to in a step of its own", len(c.Services)), exampleTestURL)
+	case !c.WaitForServiceStability:
+		add(InputTestURL, c.TestURL, "is checked while the deployment is watched, but wait-for-service-stability is false", "")
 	}
 	return ps
 }

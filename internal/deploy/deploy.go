@@ -27,6 +27,8 @@ type ECSAPI interface {
 	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
 	ListServiceDeployments(ctx context.Context, in *ecs.ListServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.ListServiceDeploymentsOutput, error)
 	DescribeServiceDeployments(ctx context.Context, in *ecs.DescribeServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServiceDeploymentsOutput, error)
+	ContinueServiceDeployment(ctx context.Context, in *ecs.ContinueServiceDeploymentInput, optFns ...func(*ecs.Options)) (*ecs.ContinueServiceDeploymentOutput, error)
+	StopServiceDeployment(ctx context.Context, in *ecs.StopServiceDeploymentInput, optFns ...func(*ecs.Options)) (*ecs.StopServiceDeploymentOutput, error)
 	ListTasks(ctx context.Context, in *ecs.ListTasksInput, optFns ...func(*ecs.Options)) (*ecs.ListTasksOutput, error)
 	DescribeTasks(ctx context.Context, in *ecs.DescribeTasksInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
 }
@@ -90,6 +92,14 @@ type Request struct {
 	// Region is the region of the cluster, for the AWS CLI commands that
 	// follow a deployment the run leaves behind; may be empty.
 	Region string
+	// PauseCheck, when set, checks the new revision while a PAUSE
+	// lifecycle hook holds a BLUE_GREEN, LINEAR or CANARY deployment, and
+	// continues it or stops it with a rollback. Without it the watch waits
+	// for someone else to continue.
+	PauseCheck *PauseCheck
+	// RollbackOnCancel stops our deployments still in progress with a
+	// rollback when the run is interrupted; without it ECS goes on.
+	RollbackOnCancel bool
 	// Retry is the run's retry policy, shared with the client's retryer so
 	// that the outer tries (a look-then-retry after a server error, a
 	// watch poll that failed) pay from the same budget; a policy of its
@@ -390,6 +400,9 @@ type serviceState struct {
 	err        error
 	// reported is set once the failure was printed as an error annotation.
 	reported bool
+	// cancelStop says what became of stopping our deployment when the run
+	// was interrupted (rollback-on-cancel).
+	cancelStop string
 }
 
 // fail records a failure that ended the service's part of the run.

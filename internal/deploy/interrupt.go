@@ -26,13 +26,49 @@ const interruptedLookTimeout = time.Second
 func (p *Plan) reportInterrupted(ctx context.Context) {
 	look, cancel := context.WithTimeout(context.WithoutCancel(ctx), interruptedLookTimeout)
 	defer cancel()
+	var stops sync.WaitGroup
+	if p.req.RollbackOnCancel {
+		stops.Go(func() { p.stopOnCancel(look) })
+	}
 	described, lookErr := p.describeChanged(look)
+	stops.Wait()
 	var lines []string
 	for _, s := range p.services {
 		lines = append(lines, p.standing(s, described[s.name], lookErr)...)
 		s.reported = true
 	}
 	p.log.group("Interrupted: where each service stands (ECS goes on without this run)", lines)
+}
+
+// stopOnCancel stops, with a rollback, every deployment of ours still in
+// progress when the run was interrupted (rollback-on-cancel), and records
+// on each service what became of the request.
+func (p *Plan) stopOnCancel(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range p.services {
+		if !s.updateSent || s.result.Outcome == OutcomeSucceeded || s.result.Outcome == OutcomeFailed {
+			continue
+		}
+		arn := s.result.ServiceDeploymentARN
+		if arn == "" {
+			s.cancelStop = "rollback-on-cancel could not stop it: ECS did not name its service deployment. ECS goes on with it."
+			continue
+		}
+		wg.Go(func() {
+			_, err := p.client.StopServiceDeployment(ctx, &ecs.StopServiceDeploymentInput{
+				ServiceDeploymentArn: aws.String(arn), StopType: types.StopServiceDeploymentStopTypeRollback,
+			})
+			switch {
+			case err == nil:
+				s.cancelStop = "As rollback-on-cancel asks, the run stopped it with a rollback (StopServiceDeployment): ECS returns the service to its previous revision."
+			case errorCode(err) == "ConflictException":
+				s.cancelStop = fmt.Sprintf("rollback-on-cancel found it no longer stoppable (%v).", err)
+			default:
+				s.cancelStop = fmt.Sprintf("rollback-on-cancel could not stop it (%v)%s; ECS goes on with it.", err, allowHint(err, "ecs:StopServiceDeployment"))
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // describeChanged reads the services that UpdateService was sent for.
@@ -133,7 +169,14 @@ func (p *Plan) rolloutGoesOn(s *serviceState, svc *types.Service, done string) [
 		state = "ECS reports " + s.rollout()
 		s.result.Rollout = s.rollout()
 	}
-	lines := []string{fmt.Sprintf("%s; %s. %s Follow it:", done, state, onItsOwn(s.watch.svc))}
+	next := onItsOwn(s.watch.svc)
+	if h := awaitingPause(s.watch.sd); h != nil {
+		next = fmt.Sprintf("It waits at a PAUSE lifecycle hook at %s until someone continues it, or until the hook times out (then %s).", s.watch.sd.LifecycleStage, h.TimeoutAction)
+	}
+	if s.cancelStop != "" {
+		next = s.cancelStop
+	}
+	lines := []string{fmt.Sprintf("%s; %s. %s Follow it:", done, state, next)}
 	return append(lines, p.followCommands(s)...)
 }
 

@@ -52,6 +52,16 @@ type watchState struct {
 	line     string
 	nearEnd  bool
 	finished bool
+	// stage is the last lifecycle stage printed, traffic the last traffic
+	// split, pausedHook the PAUSE hook already acted on, and stopReason why
+	// the run stopped the deployment itself.
+	stage      types.ServiceDeploymentLifecycleStage
+	traffic    string
+	pausedHook string
+	stopReason string
+	// nextChange is when the deployment is next due to change by itself
+	// (its bake time ends, a paused hook times out): the watch looks then.
+	nextChange time.Time
 }
 
 // watch follows every started deployment until each succeeds, fails or the
@@ -144,6 +154,13 @@ func (p *Plan) watch(parent context.Context) {
 		} else {
 			interval = min(time.Duration(float64(interval)*pollGrowth), maxPoll)
 		}
+		// A change ECS has scheduled (the end of a bake time) is looked
+		// for when it is due, not up to maxPoll later.
+		for _, s := range active {
+			if due := time.Until(s.watch.nextChange); due > 0 && due < interval {
+				interval = max(due+fastPoll/10, fastPoll/10)
+			}
+		}
 	}
 }
 
@@ -186,14 +203,21 @@ func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
 	if err := p.readServiceDeployments(ctx, active); err != nil {
 		return changed, err
 	}
+	now := time.Now()
 	for _, s := range active {
 		if s.err != nil || s.watch.svc == nil {
 			continue
+		}
+		if s.reportStages(now) {
+			changed = true
 		}
 		if s.report() {
 			changed = true
 		}
 		s.evaluate()
+		if s.err == nil && !s.watch.finished {
+			p.actOnPause(ctx, s)
+		}
 	}
 	return changed, nil
 }
@@ -317,7 +341,11 @@ func (s *serviceState) printNewEvents() bool {
 }
 
 // rollout describes where our deployment stands, in one line.
-func (s *serviceState) rollout() string {
+func (s *serviceState) rollout() string { return s.rolloutLine(true) }
+
+// rolloutLine is rollout, with the lifecycle stage or without it (when the
+// stages are printed on lines of their own).
+func (s *serviceState) rolloutLine(withStage bool) string {
 	var parts []string
 	sd := s.watch.sd
 	d := s.ourDeployment()
@@ -340,7 +368,7 @@ func (s *serviceState) rollout() string {
 		cb := sd.DeploymentCircuitBreaker
 		parts = append(parts, fmt.Sprintf("circuit breaker %s %d/%d failures", cb.Status, cb.FailureCount, cb.Threshold))
 	}
-	if sd != nil && sd.LifecycleStage != "" && sd.Status == types.ServiceDeploymentStatusInProgress {
+	if sd != nil && sd.LifecycleStage != "" && sd.Status == types.ServiceDeploymentStatusInProgress && withStage {
 		parts = append(parts, "stage "+string(sd.LifecycleStage))
 	}
 	if len(parts) == 0 {
@@ -351,8 +379,8 @@ func (s *serviceState) rollout() string {
 
 // report prints the deployment line when it changed.
 func (s *serviceState) report() bool {
-	line := s.rollout()
-	s.result.Rollout = line
+	s.result.Rollout = s.rollout()
+	line := s.rolloutLine(!staged(s.watch.sd))
 	if line == s.watch.line {
 		return false
 	}
@@ -372,6 +400,11 @@ func (s *serviceState) evaluate() {
 	ourTD := s.result.TaskDefinitionARN
 	runsOurs := aws.ToString(svc.TaskDefinition) == ourTD && (primary == nil || aws.ToString(primary.Id) == s.result.DeploymentID)
 	s.watch.nearEnd = ours != nil && ours.DesiredCount > 0 && ours.RunningCount >= ours.DesiredCount
+	if sd := s.watch.sd; staged(sd) {
+		// Green runs in full long before the end, through the traffic
+		// shifts and the bake time; the end is near in CLEAN_UP.
+		s.watch.nearEnd = sd.LifecycleStage == types.ServiceDeploymentLifecycleStageCleanUp
+	}
 
 	replaced := func() {
 		other := "none"
@@ -387,15 +420,22 @@ func (s *serviceState) evaluate() {
 		switch sd.Status {
 		case types.ServiceDeploymentStatusSuccessful:
 			if runsOurs {
+				s.finishStages(time.Now())
 				s.succeed()
 				return
 			}
 			replaced()
 		case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress,
 			types.ServiceDeploymentStatusRollbackSuccessful, types.ServiceDeploymentStatusRollbackFailed:
-			msg := fmt.Sprintf("service %q: deployment %s failed and ECS is rolling back (%s)", s.name, s.result.DeploymentID, sd.Status)
+			if staged(sd) && stageIndex(sd.LifecycleStage) > stageIndex(s.watch.stage) {
+				s.printStagesUpTo(sd.LifecycleStage, time.Now())
+			}
+			msg := fmt.Sprintf("service %q: deployment %s failed%s and ECS is rolling back (%s)", s.name, s.result.DeploymentID, atStage(sd), sd.Status)
 			if sd.Status == types.ServiceDeploymentStatusRollbackSuccessful {
-				msg = fmt.Sprintf("service %q: deployment %s failed and ECS rolled the service back (%s)", s.name, s.result.DeploymentID, sd.Status)
+				msg = fmt.Sprintf("service %q: deployment %s failed%s and ECS rolled the service back (%s)", s.name, s.result.DeploymentID, atStage(sd), sd.Status)
+			}
+			if s.watch.stopReason != "" {
+				msg = fmt.Sprintf("service %q: deployment %s was stopped with a rollback%s because %s (%s)", s.name, s.result.DeploymentID, atStage(sd), s.watch.stopReason, sd.Status)
 			}
 			if sd.Rollback != nil && aws.ToString(sd.Rollback.Reason) != "" {
 				msg += ": " + aws.ToString(sd.Rollback.Reason)
@@ -404,7 +444,7 @@ func (s *serviceState) evaluate() {
 			}
 			s.fail(OutcomeFailed, errors.New(msg))
 		case types.ServiceDeploymentStatusStopped, types.ServiceDeploymentStatusStopRequested:
-			msg := fmt.Sprintf("service %q: deployment %s was stopped (%s)", s.name, s.result.DeploymentID, sd.Status)
+			msg := fmt.Sprintf("service %q: deployment %s was stopped%s (%s)", s.name, s.result.DeploymentID, atStage(sd), sd.Status)
 			if reason != "" {
 				msg += ": " + reason
 			}
@@ -452,6 +492,14 @@ func (s *serviceState) evaluate() {
 		// ECS without rollout states: steady on our deployment alone.
 		s.succeed()
 	}
+}
+
+// atStage names the lifecycle stage a staged deployment ended at.
+func atStage(sd *types.ServiceDeployment) string {
+	if sd.LifecycleStage == "" {
+		return ""
+	}
+	return " at lifecycle stage " + string(sd.LifecycleStage)
 }
 
 // eventAbout returns the newest service event that names the deployment

@@ -1,0 +1,364 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+// everyStage are the lifecycle stages of a deployment that starts with one
+// revision active, in order.
+var everyStage = []string{
+	"PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT",
+	"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP",
+}
+
+// stagedWorld is the demo world whose api-service deploys with a
+// strategy: stages of 0.3 s and minutes of a second, so that the watch
+// sees some stages come and others pass between its looks.
+func stagedWorld(tb testing.TB, edit func(svc *sandbox.ServiceSpec)) *sandbox.World {
+	tb.Helper()
+	w := sandbox.DemoWorld()
+	w.ECS = &sandbox.ECSSettings{TaskStartSeconds: 0.5, StageSeconds: 0.3, MinuteSeconds: 1}
+	svc := w.Accounts[account].Clusters[cluster].Services["api-service"]
+	svc.RolloutSeconds = 0
+	edit(svc)
+	return w
+}
+
+func minutes(n int) *int { return &n }
+
+func canary(svc *sandbox.ServiceSpec) {
+	pct := 10.0
+	svc.Strategy = "CANARY"
+	svc.BakeTimeInMinutes = minutes(2)
+	svc.CanaryConfiguration = &sandbox.CanaryConfiguration{CanaryPercent: &pct, CanaryBakeTimeInMinutes: minutes(3)}
+}
+
+// pauseAt adds a PAUSE hook at stage.
+func pauseAt(stage string) func(svc *sandbox.ServiceSpec) {
+	return func(svc *sandbox.ServiceSpec) {
+		canary(svc)
+		svc.LifecycleHooks = []sandbox.LifecycleHook{{TargetType: "PAUSE", LifecycleStages: []string{stage}}}
+	}
+}
+
+// stageLines are the lifecycle stages the log names, in order, each time
+// it names one.
+func stageLines(log string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`(?m)Lifecycle stage ([A-Z_]+)`).FindAllStringSubmatch(log, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func TestStrategiesPrintEveryStageOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		edit func(*sandbox.ServiceSpec)
+		want []string // lines the log must have
+	}{
+		{"blue_green", func(svc *sandbox.ServiceSpec) { svc.Strategy = "BLUE_GREEN"; svc.BakeTimeInMinutes = minutes(2) },
+			[]string{"production traffic 100% new, 0% old", "bake time 2m0s, "}},
+		{"canary", canary, []string{"production traffic 10% new, 90% old", "production traffic 100% new, 0% old", "bake time 2m0s, "}},
+		{"linear", func(svc *sandbox.ServiceSpec) {
+			step := 50.0
+			svc.Strategy = "LINEAR"
+			svc.BakeTimeInMinutes = minutes(1)
+			svc.LinearConfiguration = &sandbox.LinearConfiguration{StepPercent: &step, StepBakeTimeInMinutes: minutes(3)}
+		}, []string{"production traffic 50% new, 50% old", "production traffic 100% new, 0% old", "bake time 1m0s, "}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := startSandbox(t, stagedWorld(t, tc.edit))
+			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			runner, logs := newRunner(t)
+			results, err := deploy.Run(context.Background(), e.ecs, e.request(digest), runner)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if r := results[0]; r.Outcome != deploy.OutcomeSucceeded {
+				t.Fatalf("result %+v, want succeeded", r)
+			}
+			out := logs.String()
+			if got := stageLines(out); !equalStrings(got, everyStage) {
+				t.Errorf("stages printed %v, want each of %v once, in order", got, everyStage)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("log lacks %q", want)
+				}
+			}
+			if !strings.Contains(out, "succeeded in") {
+				t.Error("log does not say the deployment succeeded")
+			}
+		})
+	}
+}
+
+func equalStrings(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+// TestRollbackAtAStageFails: a deployment rolled back at any stage is a
+// failure that names the stage and the reason, never a success.
+func TestRollbackAtAStageFails(t *testing.T) {
+	t.Parallel()
+	const fn = "arn:aws:lambda:us-east-1:111122223333:function:smoke-test"
+	tests := []struct {
+		name   string
+		edit   func(*sandbox.ServiceSpec)
+		fault  sandbox.Fault
+		stage  string
+		reason string
+	}{
+		{"hook_fails_at_test_traffic_shift", func(svc *sandbox.ServiceSpec) {
+			canary(svc)
+			svc.LifecycleHooks = []sandbox.LifecycleHook{{TargetType: "AWS_LAMBDA", HookTargetArn: fn, RoleArn: "arn:aws:iam::111122223333:role/ecs-hooks", LifecycleStages: []string{"TEST_TRAFFIC_SHIFT"}}}
+		}, sandbox.Fault{Service: "ecs", Operation: "lifecycle-hook", Stage: "TEST_TRAFFIC_SHIFT"}, "TEST_TRAFFIC_SHIFT", fn + " returned FAILED"},
+		{"alarm_during_bake_time", func(svc *sandbox.ServiceSpec) {
+			canary(svc)
+			svc.Alarms = &sandbox.DeploymentAlarms{AlarmNames: []string{"api-5xx"}, Enable: true, Rollback: true}
+		}, sandbox.Fault{Service: "ecs", Operation: "alarm", Stage: "BAKE_TIME"}, "BAKE_TIME", "alarm api-5xx went into ALARM state"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := startSandbox(t, stagedWorld(t, tc.edit))
+			e.sb.InjectFault(tc.fault)
+			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			runner, logs := newRunner(t)
+			results, err := deploy.Run(context.Background(), e.ecs, e.request(digest), runner)
+			if err == nil {
+				t.Fatal("Run succeeded, want a failure")
+			}
+			r := results[0]
+			if r.Outcome != deploy.OutcomeFailed {
+				t.Errorf("outcome %s, want failed", r.Outcome)
+			}
+			for _, want := range []string{"at lifecycle stage " + tc.stage, tc.reason} {
+				if !strings.Contains(err.Error(), want) || !strings.Contains(r.Failure, want) {
+					t.Errorf("error %q (result %q) does not say %q", err, r.Failure, want)
+				}
+			}
+			out := logs.String()
+			if strings.Contains(out, "succeeded in") {
+				t.Errorf("the log says a rolled-back deployment succeeded:\n%s", out)
+			}
+			stages := stageLines(out)
+			if n := len(stages); n == 0 || stages[n-1] != tc.stage || !equalStrings(stages, everyStage[:n]) {
+				t.Errorf("stages printed %v, want each stage in order up to %s", stages, tc.stage)
+			}
+		})
+	}
+}
+
+// testListener serves status on a 127.0.0.1 port and counts requests.
+func testListener(tb testing.TB, status int) (string, *atomic.Int64) {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var hits atomic.Int64
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(status)
+	})}
+	go srv.Serve(l)
+	tb.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String() + "/healthz", &hits
+}
+
+func pauseCheck(url string) *deploy.PauseCheck {
+	return &deploy.PauseCheck{URL: url, Successes: 3, Timeout: 3 * time.Second, Interval: 100 * time.Millisecond, Client: httpclient.New(httpclient.Timeouts{})}
+}
+
+func TestPauseHookContinuedAfterPassingCheck(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, stagedWorld(t, pauseAt("POST_TEST_TRAFFIC_SHIFT")))
+	url, hits := testListener(t, http.StatusOK)
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	runner, logs := newRunner(t)
+	req := e.request(digest)
+	req.PauseCheck = pauseCheck(url)
+	results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if results[0].Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("result %+v, want succeeded", results[0])
+	}
+	if n := hits.Load(); n != 3 {
+		t.Errorf("the check made %d requests, want 3", n)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		"is paused at POST_TEST_TRAFFIC_SHIFT by a PAUSE lifecycle hook: checking the new revision at " + url,
+		"(3 of 3 in a row)",
+		"Check passed: continued deployment",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if got := stageLines(out); !equalStrings(got, everyStage) {
+		t.Errorf("stages printed %v, want each once, in order", got)
+	}
+}
+
+func TestPauseHookStoppedAfterFailingCheck(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, stagedWorld(t, pauseAt("POST_TEST_TRAFFIC_SHIFT")))
+	url, _ := testListener(t, http.StatusServiceUnavailable)
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	runner, logs := newRunner(t)
+	req := e.request(digest)
+	req.PauseCheck = pauseCheck(url)
+	results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+	if err == nil {
+		t.Fatal("Run succeeded, want a failure")
+	}
+	for _, want := range []string{"stopped with a rollback at lifecycle stage POST_TEST_TRAFFIC_SHIFT", "the check of " + url + " failed", "503 Service Unavailable", "StopServiceDeployment"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if results[0].Outcome != deploy.OutcomeFailed || strings.Contains(logs.String(), "succeeded in") {
+		t.Errorf("result %+v; a stopped deployment must fail", results[0])
+	}
+	// ECS rolls the service back to the revision it ran.
+	sd := waitFinished(t, e, results[0].ServiceDeploymentARN)
+	if sd.Status != types.ServiceDeploymentStatusRollbackSuccessful {
+		t.Errorf("service deployment %s, want ROLLBACK_SUCCESSFUL", sd.Status)
+	}
+	if got, want := aws.ToString(e.describeService(t, "api-service").TaskDefinition), "arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:1"; got != want {
+		t.Errorf("service runs %s, want %s again", got, want)
+	}
+}
+
+// waitFinished waits for a service deployment to end.
+func waitFinished(tb testing.TB, e *testEnv, arn string) types.ServiceDeployment {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := e.ecs.DescribeServiceDeployments(context.Background(), &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}})
+		if err != nil || len(out.ServiceDeployments) != 1 {
+			tb.Fatalf("DescribeServiceDeployments: %v", err)
+		}
+		sd := out.ServiceDeployments[0]
+		switch sd.Status {
+		case types.ServiceDeploymentStatusSuccessful, types.ServiceDeploymentStatusStopped, types.ServiceDeploymentStatusRollbackSuccessful, types.ServiceDeploymentStatusRollbackFailed:
+			return sd
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("service deployment still %s", sd.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPauseHookWithoutCheckWaits: without a check the run says it waits
+// for someone else, who continues the deployment.
+func TestPauseHookWithoutCheckWaits(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, stagedWorld(t, pauseAt("POST_SCALE_UP")))
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	runner, logs := newRunner(t)
+	done := make(chan error, 1)
+	var results []deploy.ServiceResult
+	go func() {
+		var err error
+		results, err = deploy.Run(context.Background(), e.ecs, e.request(digest), runner)
+		done <- err
+	}()
+	hookID := regexp.MustCompile(`--hook-id (\S+)\n`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never said it waits:\n%s", logs.String())
+		}
+		m = hookID.FindStringSubmatch(logs.String())
+	}
+	out := logs.String()
+	if !strings.Contains(out, "waiting for someone to continue it (no test-url to check it with)") || !strings.Contains(out, "ROLLBACK, at ") {
+		t.Errorf("log does not say the run waits, and until when:\n%s", out)
+	}
+	arn := regexp.MustCompile(`--service-deployment-arn (\S+)`).FindStringSubmatch(out)[1]
+	if _, err := e.ecs.ContinueServiceDeployment(context.Background(), &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(arn), HookId: aws.String(m[1])}); err != nil {
+		t.Fatalf("ContinueServiceDeployment with what the log says: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if results[0].Outcome != deploy.OutcomeSucceeded {
+		t.Errorf("result %+v, want succeeded", results[0])
+	}
+}
+
+// TestRollbackOnCancel: with rollback-on-cancel, a run interrupted while
+// its deployment is in progress stops it with a rollback; without it ECS
+// goes on.
+func TestRollbackOnCancel(t *testing.T) {
+	t.Parallel()
+	for _, rollback := range []bool{true, false} {
+		t.Run(map[bool]string{true: "rollback", false: "go_on"}[rollback], func(t *testing.T) {
+			t.Parallel()
+			e := startSandbox(t, stagedWorld(t, pauseAt("POST_SCALE_UP")))
+			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			runner, logs := newRunner(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for !strings.Contains(logs.String(), "waiting for someone to continue it") && ctx.Err() == nil {
+					time.Sleep(50 * time.Millisecond)
+				}
+				cancel()
+			}()
+			req := e.request(digest)
+			req.RollbackOnCancel = rollback
+			results, err := deploy.Run(ctx, e.ecs, req, runner)
+			if !errors.Is(err, context.Canceled) || results[0].Outcome != deploy.OutcomeInterrupted {
+				t.Fatalf("Run = %v, %+v; want interrupted", err, results[0])
+			}
+			sd := describeServiceDeployment(t, e, results[0].ServiceDeploymentARN)
+			out := logs.String()
+			if rollback {
+				if !strings.Contains(out, "As rollback-on-cancel asks, the run stopped it with a rollback") {
+					t.Errorf("log does not say the deployment was stopped:\n%s", out)
+				}
+				if sd.Status != types.ServiceDeploymentStatusRollbackRequested && sd.Status != types.ServiceDeploymentStatusRollbackInProgress && sd.Status != types.ServiceDeploymentStatusRollbackSuccessful {
+					t.Errorf("service deployment %s after the interrupt, want a rollback", sd.Status)
+				}
+				return
+			}
+			if sd.Status != types.ServiceDeploymentStatusInProgress || strings.Contains(out, "rollback-on-cancel") {
+				t.Errorf("service deployment %s after the interrupt, want IN_PROGRESS and nothing said of rollback-on-cancel", sd.Status)
+			}
+		})
+	}
+}
+
+func describeServiceDeployment(tb testing.TB, e *testEnv, arn string) types.ServiceDeployment {
+	tb.Helper()
+	out, err := e.ecs.DescribeServiceDeployments(context.Background(), &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}})
+	if err != nil || len(out.ServiceDeployments) != 1 {
+		tb.Fatalf("DescribeServiceDeployments %s: %v", arn, err)
+	}
+	return out.ServiceDeployments[0]
+}
