@@ -144,6 +144,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
+	if err := checkTaskDefinitionFile(cfg); err != nil {
+		return Result{}, err
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -291,6 +294,25 @@ func checkAllowedAccount(cfg config.Config, id awsauth.Identity) error {
 		id.Account, id.ARN, which, strings.Join(cfg.AllowedAccountIDs, ", "), which, id.Account)
 }
 
+// checkTaskDefinitionFile reads the task-definition input's file as the
+// deploy will, so that a file RegisterTaskDefinition would refuse (a
+// misspelt key, a bad value) is an input error before any network call.
+func checkTaskDefinitionFile(cfg config.Config) error {
+	if cfg.TaskDefinition == "" || cfg.ForceNewDeployment || !cfg.DeployRequested() {
+		return nil
+	}
+	_, err := deploy.ReadTaskDefinitionFile(cfg.TaskDefinition)
+	if err == nil {
+		return nil
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		err = inner
+	}
+	return &config.InputError{Input: config.InputTaskDefinition, Value: cfg.TaskDefinition,
+		Problem: "cannot be registered: " + err.Error(),
+		Example: "a file as `aws ecs describe-task-definition --task-definition NAME` writes it"}
+}
+
 // proveCredentials obtains the credentials (fetching the token, assuming
 // the roles) and asks STS whose they are.
 func proveCredentials(ctx context.Context, awsCfg aws.Config) (aws.Credentials, awsauth.Identity, error) {
@@ -308,12 +330,12 @@ func explainStall(err error) error {
 	if !ok {
 		return err
 	}
-	var reported reportedError
-	if errors.As(err, &reported) {
-		// Already reported, naming the call; keep the pointer to it.
-		return err
+	explained := fmt.Errorf("%s did not answer in time: %w", stall.What(), err)
+	if _, ok := errors.AsType[reportedError](err); ok {
+		// Already in the log, naming the call; the summary says it plainly.
+		return reportedError{explained}
 	}
-	return fmt.Errorf("%s did not answer in time: %w", stall.What(), err)
+	return explained
 }
 
 // summarize writes the job summary: what was done, and on failure why.

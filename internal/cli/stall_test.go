@@ -63,7 +63,9 @@ func TestStalledEndpointFailsNamingIt(t *testing.T) {
 		}, "authenticate", "token service"},
 		{"sts", func(h string) map[string]string { return map[string]string{"AWS_ENDPOINT_URL_STS": h} }, "authenticate", "STS AssumeRoleWithWebIdentity"},
 		{"ecr_api", func(h string) map[string]string { return map[string]string{"AWS_ENDPOINT_URL_ECR": h} }, "push image", "ECR"},
-		{"ecs", func(h string) map[string]string { return map[string]string{"AWS_ENDPOINT_URL_ECS": h} }, "deploy", "ECS"},
+		// The deploy is planned while the image uploads, and the plan must hold
+		// before a tag moves: a stalled ECS stops the push.
+		{"ecs", func(h string) map[string]string { return map[string]string{"AWS_ENDPOINT_URL_ECS": h} }, "push image", "ECS DescribeServices"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -118,6 +118,7 @@ func (r *run) push(ctx context.Context) error {
 	}
 	if r.cfg.DeployRequested() {
 		req.OnRepository = func(uri string) { r.startPrepare(ctx, uri) }
+		req.BeforeTags = r.awaitPlan
 	}
 	r.out.Infof("Pushing %s to %s, tags %v", describeImageInput(r.cfg.Image, r.deps.ImageSource != nil), r.cfg.Repository, r.cfg.Tags)
 	progress := r.out.Writer()
@@ -157,6 +158,43 @@ func (r *run) deploy(ctx context.Context) error {
 	// A plan whose preparation failed deploys nothing; its results say
 	// which services were not started.
 	results, err := p.plan.Deploy(ctx, deploy.Image{RepositoryURI: r.result.Repository, Digest: r.result.ImageDigest, Tags: r.cfg.Tags})
+	if err := r.recordDeploy(results, err); err != nil {
+		// The deploy package has already printed each failure as an
+		// error annotation, with the stopped reasons and last events.
+		return reportedError{awsauth.Explained(err)}
+	}
+	return nil
+}
+
+// awaitPlan holds the push's tags until the deploy's plan is known, and
+// fails the push when the plan failed: a deploy that cannot happen moves no
+// tag (the layers may be in the repository already; they change nothing).
+func (r *run) awaitPlan(ctx context.Context) error {
+	r.prepMu.Lock()
+	p := r.prep
+	r.prepMu.Unlock()
+	if p == nil {
+		return errors.New("the deploy was not planned before the tags: no tag is moved without a plan")
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if p.err == nil {
+		return nil
+	}
+	// The plan's lines, its error annotations among them, are due now.
+	p.log.flush()
+	r.out.Infof("No tag was moved: the deploy cannot happen (see above). The image's layers are in the repository; untagged, they change nothing.")
+	results, err := p.plan.Deploy(ctx, deploy.Image{RepositoryURI: r.result.Repository, Tags: r.cfg.Tags})
+	err = r.recordDeploy(results, err)
+	return reportedError{fmt.Errorf("the deploy cannot happen, so no tag was moved: %w", err)}
+}
+
+// recordDeploy keeps the deploy's results for the summary and the outputs,
+// and returns the deploy's error, or the outputs' when it has none.
+func (r *run) recordDeploy(results []deploy.ServiceResult, err error) error {
 	for _, res := range results {
 		var serr error
 		if res.Failure != "" {
@@ -177,12 +215,7 @@ func (r *run) deploy(ctx context.Context) error {
 	if outErr := r.setDeployOutputs(results); outErr != nil && err == nil {
 		err = outErr
 	}
-	if err != nil {
-		// The deploy package has already printed each failure as an
-		// error annotation, with the stopped reasons and last events.
-		return reportedError{awsauth.Explained(err)}
-	}
-	return nil
+	return err
 }
 
 // resultJSON is one element of the results output.

@@ -120,6 +120,15 @@ func (p *pusher) pushWith(ctx context.Context, puller *remote.Puller, up *remote
 			}
 		}
 	}
+	if p.beforeTags != nil {
+		// Waiting for the plan moves no byte: it is not a stall.
+		resume := wd.pause()
+		err := p.beforeTags(ctx)
+		resume()
+		if err != nil {
+			return nil, err
+		}
+	}
 	for i, tag := range tags {
 		if d := existing[tag]; d != nil && d.Digest == digest {
 			p.logf("tag %s already points at %s", tag, digest)
@@ -310,6 +319,17 @@ func (l *trackedLayer) Compressed() (io.ReadCloser, error) {
 type watchdog struct {
 	timeout time.Duration
 	last    atomic.Int64 // unix nanoseconds of the last progress
+	paused  atomic.Int32 // waits in progress that are not stalls
+}
+
+// pause stops the watchdog until the returned resume is called, for a
+// wait that is not the registry's or the image's.
+func (w *watchdog) pause() (resume func()) {
+	w.paused.Add(1)
+	return func() {
+		w.touch()
+		w.paused.Add(-1)
+	}
 }
 
 func newWatchdog(timeout time.Duration) *watchdog {
@@ -331,6 +351,10 @@ func (w *watchdog) watch(ctx context.Context, cancel context.CancelCauseFunc, ho
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
+			if w.paused.Load() > 0 {
+				w.touch()
+				continue
+			}
 			if now.Sub(time.Unix(0, w.last.Load())) >= w.timeout {
 				cancel(&stallError{host: host, timeout: w.timeout})
 				return

@@ -68,6 +68,11 @@ type PushRequest struct {
 	// as soon as it is known, before any upload: the deploy reads the
 	// services and their task definitions meanwhile.
 	OnRepository func(uri string)
+	// BeforeTags, when set, is called once the image's blobs are in the
+	// repository and before any tag is written (the manifest put): an
+	// error stops the push with every tag where it was. The deploy's plan
+	// is checked there, so that a deploy that cannot happen moves no tag.
+	BeforeTags func(ctx context.Context) error
 }
 
 // PushResult is what a push produced.
@@ -176,7 +181,7 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 		return nil, err
 	}
 	defer r.close()
-	p := &pusher{out: progress, warnf: req.Warnf, remote: r, target: t, retry: req.Retry, jobs: req.Concurrency, stallTimeout: req.StallTimeout}
+	p := &pusher{out: progress, warnf: req.Warnf, remote: r, target: t, retry: req.Retry, jobs: req.Concurrency, stallTimeout: req.StallTimeout, beforeTags: req.BeforeTags}
 	if p.retry == nil {
 		p.retry = retry.New(retry.Options{Logf: p.logf})
 	}
@@ -214,6 +219,7 @@ type pusher struct {
 	remote       *remoteRepo
 	target       target
 	retry        *retry.Policy
+	beforeTags   func(ctx context.Context) error
 	jobs         int
 	stallTimeout time.Duration
 
