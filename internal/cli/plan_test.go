@@ -89,4 +89,3 @@ func TestFailingPlanMovesNoTag(t *testing.T) {
 		})
 	}
 }
-
