@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/endpoint"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
@@ -176,6 +177,11 @@ func report(ctx context.Context, runner *ghaction.Runner, err error) int {
 			}
 			runner.Errorf("%v", e)
 		}
+		return ExitUsage
+	}
+	if fe, ok := errors.AsType[*deploy.FileError](err); ok {
+		// The task-definition input's file, read before anything ran.
+		runner.Annotate(ghaction.LevelError, fe.Annotation(), "%v", err)
 		return ExitUsage
 	}
 	var reported reportedError

@@ -296,21 +296,14 @@ func checkAllowedAccount(cfg config.Config, id awsauth.Identity) error {
 
 // checkTaskDefinitionFile reads the task-definition input's file as the
 // deploy will, so that a file RegisterTaskDefinition would refuse (a
-// misspelt key, a bad value) is an input error before any network call.
+// misspelt key, a bad value) fails the run before any network call, as a
+// *deploy.FileError that points at the place in the file.
 func checkTaskDefinitionFile(cfg config.Config) error {
 	if cfg.TaskDefinition == "" || cfg.ForceNewDeployment || !cfg.DeployRequested() {
 		return nil
 	}
 	_, err := deploy.ReadTaskDefinitionFile(cfg.TaskDefinition)
-	if err == nil {
-		return nil
-	}
-	if inner := errors.Unwrap(err); inner != nil {
-		err = inner
-	}
-	return &config.InputError{Input: config.InputTaskDefinition, Value: cfg.TaskDefinition,
-		Problem: "cannot be registered: " + err.Error(),
-		Example: "a file as `aws ecs describe-task-definition --task-definition NAME` writes it"}
+	return err
 }
 
 // proveCredentials obtains the credentials (fetching the token, assuming

@@ -436,7 +436,7 @@ func (l *syncLogger) errorf(err error) {
 	defer l.mu.Unlock()
 	var fe *FileError
 	if errors.As(err, &fe) {
-		l.log.Annotate(ghaction.LevelError, ghaction.Annotation{Title: "task definition file", File: fe.File, Line: fe.Line, Col: fe.Column}, "%v", err)
+		l.log.Annotate(ghaction.LevelError, fe.Annotation(), "%v", err)
 		return
 	}
 	l.log.Errorf("%v", err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
 
 // FileError is a problem in a task definition file, with where in the file
@@ -28,6 +30,12 @@ func (e *FileError) Error() string {
 }
 
 func (e *FileError) Unwrap() error { return e.Err }
+
+// Annotation is where the runner shows the problem: the file, at its line
+// and column.
+func (e *FileError) Annotation() ghaction.Annotation {
+	return ghaction.Annotation{Title: "task definition file", File: e.File, Line: e.Line, Col: e.Column}
+}
 
 // problemAt is a problem in a task definition file's JSON at a path, as
 // ecsschema names paths (containerDefinitions[0].imagee), or at a byte
