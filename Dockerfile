@@ -2,11 +2,12 @@
 #
 # The build stage runs on the builder's own platform and cross-compiles for
 # the target, so a multi-platform build (linux/amd64, linux/arm64) needs no
-# emulation. The tag "action" leaves out what the action never runs (the
-# demo and the sandbox: `make build` has them); "nethttpomithttp2" leaves
-# out HTTP/2, which none of the action's endpoints needs. The final stage
-# is FROM scratch: the binary carries its own CA roots
-# (golang.org/x/crypto/x509roots/fallback), so TLS works without an OS.
+# emulation. The tag "action" leaves out the commands the action never
+# runs (demo, sandbox, policy, doctor: `make build` has them);
+# "nethttpomithttp2" leaves out HTTP/2, which none of the action's
+# endpoints needs. The final stage is FROM scratch: the binary carries its
+# own CA roots (golang.org/x/crypto/x509roots/fallback), so TLS works
+# without an OS.
 
 # golang:1.26 (Go 1.26.5, Debian trixie), pinned by the digest of its
 # multi-platform index so that a moved tag cannot change what builds the

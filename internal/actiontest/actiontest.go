@@ -108,9 +108,10 @@ func ModuleRoot() (string, error) {
 }
 
 // BuildTags are the build tags of the action's image: "action" leaves out
-// the demo and the sandbox, which the action never runs; "nethttpomithttp2"
-// leaves out HTTP/2, which none of the action's endpoints needs (registry
-// uploads go over parallel HTTP/1.1 connections, as docker's do).
+// the commands the action never runs (demo, sandbox, policy, doctor);
+// "nethttpomithttp2" leaves out HTTP/2, which none of the action's
+// endpoints needs (registry uploads go over parallel HTTP/1.1 connections,
+// as docker's do).
 const BuildTags = "action,nethttpomithttp2"
 
 // BuildFlags are the flags the Dockerfile's build stage compiles the action
