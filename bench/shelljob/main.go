@@ -264,7 +264,7 @@ const worldTemplate = `{
     }}},
     "taskDefinitions": [{
       "family": "web-api", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
-      "cpu": "256", "memory": "512",
+      "cpu": "256", "memory": "512", "executionRoleArn": "arn:aws:iam::111122223333:role/ecsTaskExecutionRole",
       "containerDefinitions": [{"name": "web", "image": "{{ecr:111122223333}}/{{repository}}:{{sha}}", "essential": true}]
     }]
   }}

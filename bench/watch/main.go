@@ -256,7 +256,7 @@ func fanOutRun(ctx context.Context, n int, rolloutSeconds float64) (time.Duratio
 		svc := fmt.Sprintf("api-%02d", i+1)
 		td, err := json.Marshal(map[string]any{
 			"family": family, "networkMode": "awsvpc", "requiresCompatibilities": []string{"FARGATE"},
-			"cpu": "256", "memory": "512",
+			"cpu": "256", "memory": "512", "executionRoleArn": "arn:aws:iam::111122223333:role/ecsTaskExecutionRole",
 			"containerDefinitions": []map[string]any{{"name": "web", "image": "{{ecr:111122223333}}/web-api:bootstrap", "essential": true}},
 		})
 		if err != nil {

@@ -422,7 +422,7 @@ func TestExplanationsNameTheRolesPartition(t *testing.T) {
 			t.Run(tt.partition+"_"+refusal, func(t *testing.T) {
 				t.Parallel()
 				sb := sandboxtest.Start(t, func(w *sandbox.World) {
-					w.Region = tt.region
+					sandboxtest.InRegion(t, w, tt.region)
 					delete(w.GitHub.Claims, "environment")
 				})
 				cfg := testConfig()

@@ -443,6 +443,7 @@ func TestParallelServicesOneFails(t *testing.T) {
 		"requiresCompatibilities": []string{"FARGATE"},
 		"cpu":                     "256",
 		"memory":                  "512",
+		"executionRoleArn":        "arn:aws:iam::111122223333:role/ecsTaskExecutionRole",
 		"containerDefinitions": []map[string]any{
 			{"name": "worker", "image": "{{ecr:111122223333}}/web-api:bootstrap", "essential": true},
 			{"name": "sidecar", "image": "{{ecr:111122223333}}/sidecars:v1", "essential": true},
@@ -552,6 +553,7 @@ func TestTaskDefinitionFile(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	writeFile(t, bad, `{"taskDefinition": {"family": "web-api", "taskDefinitionArn": "arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:1",
 		"revision": 1, "status": "ACTIVE", "networkMode": "awsvpc", "cpu": "256", "memory": "512", "requiresCompatibilities": ["FARGATE"],
+		"executionRoleArn": "arn:aws:iam::111122223333:role/ecsTaskExecutionRole",
 		"containerDefinitions": [{"name": "web", "image": "`+e.repoURI+`:bootstrap", "essential": true, "memoryReservaton": 128}]},
 		"tags": [{"key": "team", "value": "payments"}]}`)
 	req := e.request(digest)

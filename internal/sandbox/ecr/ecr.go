@@ -302,6 +302,13 @@ func (e *Service) IsECRImage(ref string) bool {
 	return false
 }
 
+// Hosts reports whether an image is on one of the fronts: the sandbox
+// serves its registry.
+func (e *Service) Hosts(ref string) bool {
+	host, _, ok := strings.Cut(ref, "/")
+	return ok && e.frontFor(host) != nil
+}
+
 // ResolveImage reports whether an image reference (host/repo:tag or
 // host/repo@sha256:...) resolves to a manifest on one of the fronts, and
 // returns that manifest's digest: what an ECS task's image pull would find.

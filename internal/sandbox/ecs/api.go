@@ -17,10 +17,11 @@ import (
 // already caught up to now.
 
 func (e *Service) registerTaskDefinition(c *awsproto.Call, a *account, now time.Time) (any, *awsproto.Error) {
-	body, in, apiErr := taskdef.Parse(c.Body)
+	body, in, apiErr := taskdef.Parse(c.Body, e.where())
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	e.qualifyRoles(a, body, in)
 	next := e.arn(a.id, fmt.Sprintf("task-definition/%s:%d", in.Family, len(a.families[in.Family])+1))
 	if apiErr := e.authorize(c, "ecs:RegisterTaskDefinition", next, nil); apiErr != nil {
 		return nil, apiErr
@@ -64,12 +65,11 @@ func (e *Service) describeTaskDefinition(c *awsproto.Call, a *account, now time.
 	if in.TaskDefinition == "" {
 		return nil, taskdef.ClientError("Task Definition can not be blank.")
 	}
-	td := e.lookupTaskDef(a, in.TaskDefinition)
-	resource := e.arn(a.id, "task-definition/"+taskDefRefName(in.TaskDefinition))
-	if td != nil {
-		resource = td.ARN
+	ref, td, apiErr := e.taskDefRef(a, in.TaskDefinition)
+	if apiErr != nil {
+		return nil, apiErr
 	}
-	if apiErr := e.authorize(c, "ecs:DescribeTaskDefinition", resource, nil); apiErr != nil {
+	if apiErr := e.authorize(c, "ecs:DescribeTaskDefinition", ref.arn, nil); apiErr != nil {
 		return nil, apiErr
 	}
 	if td == nil {
@@ -89,14 +89,16 @@ func (e *Service) deregisterTaskDefinition(c *awsproto.Call, a *account, now tim
 	if apiErr := c.DecodeJSON(&in); apiErr != nil {
 		return nil, apiErr
 	}
-	name := taskDefRefName(in.TaskDefinition)
-	if apiErr := e.authorize(c, "ecs:DeregisterTaskDefinition", e.arn(a.id, "task-definition/"+name), nil); apiErr != nil {
+	ref, td, apiErr := e.taskDefRef(a, in.TaskDefinition)
+	if apiErr != nil {
 		return nil, apiErr
 	}
-	if !strings.Contains(name, ":") {
+	if apiErr := e.authorize(c, "ecs:DeregisterTaskDefinition", ref.arn, nil); apiErr != nil {
+		return nil, apiErr
+	}
+	if !strings.Contains(ref.name, ":") {
 		return nil, taskdef.ClientError("The specified task definition identifier is invalid. Specify a valid revision.")
 	}
-	td := e.lookupTaskDef(a, name)
 	if td == nil {
 		return nil, taskdef.ClientError("The specified task definition does not exist.")
 	}
@@ -196,15 +198,17 @@ func (e *Service) describeClusters(c *awsproto.Call, a *account, now time.Time) 
 		return nil, taskdef.InvalidParameter("clusters can have at most 100 items.")
 	}
 	clusters, failures := []clusterJSON{}, []failure{}
-	for _, ref := range in.Clusters {
-		name := clusterName(ref)
-		arn := e.arn(a.id, "cluster/"+name)
-		if apiErr := e.authorize(c, "ecs:DescribeClusters", arn, nil); apiErr != nil {
+	for _, param := range in.Clusters {
+		ref, apiErr := e.clusterRef(a, param)
+		if apiErr != nil {
 			return nil, apiErr
 		}
-		cl := a.clusters[name]
-		if cl == nil {
-			failures = append(failures, failure{Arn: arn, Reason: "MISSING"})
+		if apiErr := e.authorize(c, "ecs:DescribeClusters", ref.arn, nil); apiErr != nil {
+			return nil, apiErr
+		}
+		cl, apiErr := e.clusterOf(a, ref)
+		if apiErr != nil {
+			failures = append(failures, failure{Arn: ref.arn, Reason: "MISSING"})
 			continue
 		}
 		out := clusterJSON{
@@ -249,21 +253,28 @@ func (e *Service) describeServices(c *awsproto.Call, a *account, now time.Time) 
 	if len(in.Services) > 10 {
 		return nil, taskdef.InvalidParameter("services can have at most 10 items.")
 	}
-	cname := clusterName(in.Cluster)
-	for _, ref := range in.Services {
-		if apiErr := e.authorize(c, "ecs:DescribeServices", e.arn(a.id, "service/"+cname+"/"+serviceName(ref)), nil); apiErr != nil {
+	cref, apiErr := e.clusterRef(a, in.Cluster)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	refs := make([]resourceRef, len(in.Services))
+	for i, param := range in.Services {
+		if refs[i], apiErr = e.inCluster(a, cref, param, "service"); apiErr != nil {
+			return nil, apiErr
+		}
+		if apiErr := e.authorize(c, "ecs:DescribeServices", refs[i].arn, nil); apiErr != nil {
 			return nil, apiErr
 		}
 	}
-	cl, apiErr := e.cluster(a, in.Cluster)
+	cl, apiErr := e.clusterOf(a, cref)
 	if apiErr != nil {
 		return nil, apiErr
 	}
 	services, failures := []serviceJSON{}, []failure{}
-	for _, ref := range in.Services {
-		svc := cl.Services[serviceName(ref)]
-		if svc == nil {
-			failures = append(failures, failure{Arn: e.arn(a.id, "service/"+cl.Name+"/"+serviceName(ref)), Reason: "MISSING"})
+	for _, ref := range refs {
+		svc := cl.Services[ref.name]
+		if svc == nil || !ref.ours {
+			failures = append(failures, failure{Arn: ref.arn, Reason: "MISSING"})
 			continue
 		}
 		services = append(services, e.serviceJSON(a, svc, slices.Contains(in.Include, "TAGS")))
@@ -282,9 +293,7 @@ func (e *Service) serviceJSON(a *account, svc *sim.Service, tags bool) serviceJS
 		ServiceRegistries: []any{},
 		Status:            svc.Status,
 		DesiredCount:      svc.Desired,
-		LaunchType:        "FARGATE",
-		PlatformVersion:   "LATEST",
-		PlatformFamily:    "Linux",
+		LaunchType:        svc.LaunchType,
 		TaskDefinition:    p.TaskDef.ARN,
 		DeploymentConfiguration: deploymentConfiguration{
 			DeploymentCircuitBreaker: &circuitBreakerConfig{Enable: svc.CircuitBreaker.Enable, Rollback: svc.CircuitBreaker.Rollback},
@@ -305,6 +314,9 @@ func (e *Service) serviceJSON(a *account, svc *sim.Service, tags bool) serviceJS
 	}
 	if out.LoadBalancers == nil {
 		out.LoadBalancers = []LoadBalancer{}
+	}
+	if svc.LaunchType == "FARGATE" {
+		out.PlatformVersion, out.PlatformFamily = "LATEST", "Linux"
 	}
 	deploymentConfigurationOf(svc.Strategy, &out.DeploymentConfiguration)
 	if len(svc.ServiceDeployments) > 0 {
@@ -332,15 +344,24 @@ func (e *Service) serviceJSON(a *account, svc *sim.Service, tags bool) serviceJS
 			FailedTasks:          d.FailedTasks,
 			CreatedAt:            awsproto.At(d.CreatedAt),
 			UpdatedAt:            awsproto.At(d.UpdatedAt),
-			LaunchType:           "FARGATE",
-			PlatformVersion:      "1.4.0",
-			PlatformFamily:       "Linux",
+			LaunchType:           svc.LaunchType,
+			PlatformVersion:      fargateOnly(svc.LaunchType, "1.4.0"),
+			PlatformFamily:       fargateOnly(svc.LaunchType, "Linux"),
 			NetworkConfiguration: networkConfigurationFor(d.TaskDef),
 			RolloutState:         d.RolloutState,
 			RolloutStateReason:   d.RolloutReason,
 		})
 	}
 	return out
+}
+
+// fargateOnly is value on Fargate, where ECS reports platform versions and
+// families, and empty elsewhere.
+func fargateOnly(launchType, value string) string {
+	if launchType != "FARGATE" {
+		return ""
+	}
+	return value
 }
 
 func networkConfigurationFor(td *taskdef.Revision) *networkConfiguration {
@@ -367,17 +388,9 @@ func (e *Service) updateService(c *awsproto.Call, a *account, now time.Time) (an
 	if in.Service == "" {
 		return nil, taskdef.InvalidParameter("Service cannot be empty.")
 	}
-	cname := clusterName(in.Cluster)
-	if apiErr := e.authorize(c, "ecs:UpdateService", e.arn(a.id, "service/"+cname+"/"+serviceName(in.Service)), nil); apiErr != nil {
-		return nil, apiErr
-	}
-	cl, apiErr := e.cluster(a, in.Cluster)
+	svc, apiErr := e.serviceFor(c, a, "ecs:UpdateService", in.Cluster, in.Service)
 	if apiErr != nil {
 		return nil, apiErr
-	}
-	svc := cl.Services[serviceName(in.Service)]
-	if svc == nil {
-		return nil, serviceNotFound()
 	}
 	if svc.Status != "ACTIVE" {
 		return nil, &awsproto.Error{Status: 400, Code: "ServiceNotActiveException", Message: "Service was not ACTIVE."}
@@ -387,11 +400,17 @@ func (e *Service) updateService(c *awsproto.Call, a *account, now time.Time) (an
 	}
 	var td *taskdef.Revision
 	if in.TaskDefinition != "" {
-		if td = e.lookupTaskDef(a, in.TaskDefinition); td == nil {
+		if _, td, apiErr = e.taskDefRef(a, in.TaskDefinition); apiErr != nil {
+			return nil, apiErr
+		}
+		if td == nil {
 			return nil, taskdef.ClientError("TaskDefinition not found.")
 		}
 		if td.Status != "ACTIVE" {
 			return nil, taskdef.ClientError("TaskDefinition is inactive")
+		}
+		if apiErr := runsOn(svc, td); apiErr != nil {
+			return nil, apiErr
 		}
 	}
 	p := svc.Primary()
@@ -441,22 +460,51 @@ func (e *Service) updateService(c *awsproto.Call, a *account, now time.Time) (an
 	return map[string]any{"service": e.serviceJSON(a, svc, false)}, nil
 }
 
+// runsOn checks that a service can run a task definition, as UpdateService
+// does: the task definition must be compatible with the service's launch
+// type ("Task definition does not support launch_type FARGATE.",
+// sil-org/ecs-deploy#134, aws/aws-cli#3983: registered without
+// requiresCompatibilities FARGATE, a revision cannot run on Fargate,
+// whatever its shape), and its network mode must match the service's
+// network configuration (boltops-tools/ufo#112 and
+// aws-actions/amazon-ecs-deploy-task-definition#802 quote both refusals).
+func runsOn(svc *sim.Service, td *taskdef.Revision) *awsproto.Error {
+	if !slices.Contains(td.Compatibilities, svc.LaunchType) {
+		return taskdef.InvalidParameter("Task definition does not support launch_type %s.", svc.LaunchType)
+	}
+	awsvpc := td.Body["networkMode"] == "awsvpc"
+	switch {
+	case awsvpc && !svc.Awsvpc:
+		return taskdef.InvalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+	case !awsvpc && svc.Awsvpc:
+		return taskdef.InvalidParameter("Network Configuration is not valid for the given networkMode of this task definition.")
+	}
+	return nil
+}
+
 // serviceFor finds the service a cluster and service parameter name,
 // authorizing action on it first.
 func (e *Service) serviceFor(c *awsproto.Call, a *account, action, cluster, service string) (*sim.Service, *awsproto.Error) {
 	if service == "" {
 		return nil, taskdef.InvalidParameter("Service cannot be empty.")
 	}
-	cname := clusterName(cluster)
-	if apiErr := e.authorize(c, action, e.arn(a.id, "service/"+cname+"/"+serviceName(service)), nil); apiErr != nil {
-		return nil, apiErr
-	}
-	cl, apiErr := e.cluster(a, cluster)
+	cref, apiErr := e.clusterRef(a, cluster)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	svc := cl.Services[serviceName(service)]
-	if svc == nil {
+	ref, apiErr := e.inCluster(a, cref, service, "service")
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if apiErr := e.authorize(c, action, ref.arn, nil); apiErr != nil {
+		return nil, apiErr
+	}
+	cl, apiErr := e.clusterOf(a, cref)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	svc := cl.Services[ref.name]
+	if svc == nil || !ref.ours {
 		return nil, serviceNotFound()
 	}
 	return svc, nil
@@ -638,17 +686,26 @@ func (e *Service) listTasks(c *awsproto.Call, a *account, now time.Time) (any, *
 	if apiErr := c.DecodeJSON(&in); apiErr != nil {
 		return nil, apiErr
 	}
-	cname := clusterName(in.Cluster)
-	// ListTasks names no resource in IAM ("*"); policies narrow it to a
-	// cluster with the ecs:cluster condition key.
-	if apiErr := e.authorize(c, "ecs:ListTasks", "*", map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+cname)}); apiErr != nil {
-		return nil, apiErr
-	}
-	cl, apiErr := e.cluster(a, in.Cluster)
+	cref, apiErr := e.clusterRef(a, in.Cluster)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	if in.ServiceName != "" && cl.Services[serviceName(in.ServiceName)] == nil {
+	var service resourceRef
+	if in.ServiceName != "" {
+		if service, apiErr = e.inCluster(a, cref, in.ServiceName, "service"); apiErr != nil {
+			return nil, apiErr
+		}
+	}
+	// ListTasks names no resource in IAM ("*"); policies narrow it to a
+	// cluster with the ecs:cluster condition key.
+	if apiErr := e.authorize(c, "ecs:ListTasks", "*", map[string]string{"ecs:cluster": cref.arn}); apiErr != nil {
+		return nil, apiErr
+	}
+	cl, apiErr := e.clusterOf(a, cref)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if in.ServiceName != "" && (!service.ours || cl.Services[service.name] == nil) {
 		return nil, serviceNotFound()
 	}
 	desired := in.DesiredStatus
@@ -666,7 +723,7 @@ func (e *Service) listTasks(c *awsproto.Call, a *account, now time.Time) (any, *
 	var arns []string
 	for _, t := range tasks {
 		switch {
-		case in.ServiceName != "" && t.Service.Name != serviceName(in.ServiceName):
+		case in.ServiceName != "" && t.Service.Name != service.name:
 		case in.StartedBy != "" && t.Deployment.ID != in.StartedBy:
 		case in.Family != "" && t.TaskDef.Family != in.Family:
 		case desired == "PENDING" && (t.DesiredStatus != "RUNNING" || t.LastStatus == "RUNNING"):
@@ -697,22 +754,28 @@ func (e *Service) describeTasks(c *awsproto.Call, a *account, now time.Time) (an
 	if len(in.Tasks) > 100 {
 		return nil, taskdef.InvalidParameter("tasks can have at most 100 items.")
 	}
-	cname := clusterName(in.Cluster)
-	for _, ref := range in.Tasks {
-		if apiErr := e.authorize(c, "ecs:DescribeTasks", e.arn(a.id, "task/"+cname+"/"+taskID(ref)),
-			map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+cname)}); apiErr != nil {
+	cref, apiErr := e.clusterRef(a, in.Cluster)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	refs := make([]resourceRef, len(in.Tasks))
+	for i, param := range in.Tasks {
+		if refs[i], apiErr = e.inCluster(a, cref, param, "task"); apiErr != nil {
+			return nil, apiErr
+		}
+		if apiErr := e.authorize(c, "ecs:DescribeTasks", refs[i].arn, map[string]string{"ecs:cluster": cref.arn}); apiErr != nil {
 			return nil, apiErr
 		}
 	}
-	cl, apiErr := e.cluster(a, in.Cluster)
+	cl, apiErr := e.clusterOf(a, cref)
 	if apiErr != nil {
 		return nil, apiErr
 	}
 	tasks, failures := []taskJSON{}, []failure{}
-	for _, ref := range in.Tasks {
-		t := cl.Tasks[taskID(ref)]
-		if t == nil {
-			failures = append(failures, failure{Arn: e.arn(a.id, "task/"+cl.Name+"/"+taskID(ref)), Reason: "MISSING"})
+	for _, ref := range refs {
+		t := cl.Tasks[ref.name]
+		if t == nil || !ref.ours {
+			failures = append(failures, failure{Arn: ref.arn, Reason: "MISSING"})
 			continue
 		}
 		tasks = append(tasks, e.taskJSON(t))
@@ -732,10 +795,10 @@ func (e *Service) taskJSON(t *sim.Task) taskJSON {
 		Group:              "service:" + t.Service.Name,
 		HealthStatus:       "UNKNOWN",
 		LastStatus:         t.LastStatus,
-		LaunchType:         "FARGATE",
+		LaunchType:         t.Service.LaunchType,
 		Memory:             t.TaskDef.Memory,
-		PlatformVersion:    "1.4.0",
-		PlatformFamily:     "Linux",
+		PlatformVersion:    fargateOnly(t.Service.LaunchType, "1.4.0"),
+		PlatformFamily:     fargateOnly(t.Service.LaunchType, "Linux"),
 		PullStartedAt:      awsproto.At(t.PullStartedAt),
 		PullStoppedAt:      awsproto.At(t.PullStoppedAt),
 		StartedAt:          awsproto.At(t.StartedAt),

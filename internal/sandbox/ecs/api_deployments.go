@@ -17,17 +17,23 @@ import (
 // service as condition keys. It returns the service and the deployment;
 // both are nil when the ARN names none.
 func (e *Service) serviceDeploymentRef(c *awsproto.Call, a *account, action, arn string) (*sim.Service, *sim.ServiceDeployment, *awsproto.Error) {
-	_, path, _ := strings.Cut(arn, ":service-deployment/")
-	parts := strings.Split(path, "/")
-	if !strings.HasPrefix(arn, "arn:") || len(parts) != 3 {
+	if !strings.HasPrefix(arn, "arn:") {
 		return nil, nil, taskdef.InvalidParameter("Invalid service deployment ARN: %s", arn)
 	}
-	if apiErr := e.authorize(c, action, e.arn(a.id, "service-deployment/"+path),
-		map[string]string{"ecs:cluster": e.arn(a.id, "cluster/"+parts[0]), "ecs:service": e.arn(a.id, "service/"+parts[0]+"/"+parts[1])}); apiErr != nil {
+	ref, apiErr := e.readRef(a, arn, "service-deployment")
+	if apiErr != nil {
+		return nil, nil, apiErr
+	}
+	parts := strings.Split(ref.name, "/")
+	if len(parts) != 3 {
+		return nil, nil, taskdef.InvalidParameter("Invalid service deployment ARN: %s", arn)
+	}
+	if apiErr := e.authorize(c, action, arn,
+		map[string]string{"ecs:cluster": ref.prefix + "cluster/" + parts[0], "ecs:service": ref.prefix + "service/" + parts[0] + "/" + parts[1]}); apiErr != nil {
 		return nil, nil, apiErr
 	}
 	cl := a.clusters[parts[0]]
-	if cl == nil {
+	if cl == nil || !ref.ours {
 		return nil, nil, nil
 	}
 	svc := cl.Services[parts[1]]

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,16 @@ type Authorizer interface {
 	Authorize(caller *awsproto.Session, action, resource string, keys map[string]string) *awsproto.Error
 }
 
+// Registry is the sandbox's ECR as ECS sees it: where tasks pull images
+// from, and which images are in ECR (the rules on execution roles and
+// the attributes ECS derives depend on it).
+type Registry interface {
+	sim.Registry
+	// IsECRImage reports whether an image is in an ECR registry, the
+	// sandbox's or any other.
+	IsECRImage(ref string) bool
+}
+
 // Account is what the world puts in ECS for one account.
 type Account struct {
 	// Clusters maps a cluster name to the cluster.
@@ -52,8 +63,9 @@ type Config struct {
 	// Now is the clock the simulation follows.
 	Now        func() time.Time
 	Authorizer Authorizer
-	// Registry is where tasks pull images from.
-	Registry sim.Registry
+	// Registry is where tasks pull images from, and which images are in
+	// ECR.
+	Registry Registry
 	// Faults decides which containers crash as they start, which events
 	// deployments add, which Lambda lifecycle hooks fail and which
 	// deployment alarms go off.
@@ -105,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		settings: settings,
 		scheduler: sim.New(sim.Config{
 			Region: cfg.Region, Partition: cfg.Partition, Registry: cfg.Registry, Faults: cfg.Faults,
-			InactiveLinger: settings.inactiveLinger(), Context: ctx,
+			MissingImages: settings.MissingImages, InactiveLinger: settings.inactiveLinger(), Context: ctx,
 		}),
 		cancel:   cancel,
 		done:     make(chan struct{}),
@@ -163,10 +175,11 @@ func (e *Service) API() awsproto.API {
 func (e *Service) load(id string, acct Account, start time.Time) error {
 	a := e.account(id)
 	for i, raw := range acct.TaskDefinitions {
-		body, in, apiErr := taskdef.Parse(raw)
+		body, in, apiErr := taskdef.Parse(raw, e.where())
 		if apiErr != nil {
 			return fmt.Errorf("task definition %d: %w", i, apiErr)
 		}
+		e.qualifyRoles(a, body, in)
 		e.register(a, body, in, e.cfg.Partition.ARN("iam", "", id, "root"), start.Add(-sim.BootstrapAge))
 	}
 	clusterNames := make([]string, 0, len(acct.Clusters))
@@ -224,6 +237,16 @@ func (e *Service) loadService(a *account, cl *sim.Cluster, name string, spec *Se
 	if maxPct < 100 || minPct < 0 || minPct > 100 {
 		return fmt.Errorf("maximumPercent %d / minimumHealthyPercent %d: want at least 100 and 0-100", maxPct, minPct)
 	}
+	launchType := spec.LaunchType
+	if launchType == "" {
+		launchType = "FARGATE"
+	}
+	if launchType != "FARGATE" && launchType != "EC2" && launchType != "EXTERNAL" {
+		return fmt.Errorf("launchType %q: want FARGATE, EC2 or EXTERNAL", launchType)
+	}
+	if !slices.Contains(td.Compatibilities, launchType) {
+		return fmt.Errorf("task definition %s is not compatible with launch type %s (its compatibilities: %s): ECS would not run it", td.ARN, launchType, strings.Join(td.Compatibilities, ", "))
+	}
 	controller := spec.DeploymentController
 	if controller == "" {
 		controller = controllerECS
@@ -255,6 +278,8 @@ func (e *Service) loadService(a *account, cl *sim.Cluster, name string, spec *Se
 		Timing:         e.settings.timing(spec),
 		Strategy:       strategy,
 		Controller:     controller,
+		LaunchType:     launchType,
+		Awsvpc:         td.Body["networkMode"] == "awsvpc",
 	}
 	cl.Services[name] = svc
 	a.loadBalancers[svc] = spec.LoadBalancers
@@ -279,6 +304,28 @@ func (e *Service) arn(account, resource string) string {
 	return e.cfg.Partition.ARN("ecs", e.cfg.Region, account, resource)
 }
 
+// where is what registrations are checked against: the partition, and
+// which images live in ECR.
+func (e *Service) where() taskdef.Where {
+	return taskdef.Where{Partition: e.cfg.Partition.ID, ECRImage: e.cfg.Registry.IsECRImage}
+}
+
+// qualifyRoles turns a task or execution role given by name into the
+// role's ARN in the account, as ECS stores it ("ECS will fill in the account
+// ID server-side when the task definition is registered",
+// aws-actions/amazon-ecs-render-task-definition#19).
+func (e *Service) qualifyRoles(a *account, body map[string]any, in *taskdef.Input) {
+	for _, r := range []struct {
+		member string
+		role   *string
+	}{{"taskRoleArn", &in.TaskRoleArn}, {"executionRoleArn", &in.ExecutionRoleArn}} {
+		if *r.role != "" && !strings.HasPrefix(*r.role, "arn:") {
+			*r.role = e.cfg.Partition.ARN("iam", "", a.id, "role/"+*r.role)
+			body[r.member] = *r.role
+		}
+	}
+}
+
 // register stores the next revision of a family.
 func (e *Service) register(a *account, body map[string]any, in *taskdef.Input, by string, now time.Time) *taskdef.Revision {
 	revs := a.families[in.Family]
@@ -300,10 +347,10 @@ func (e *Service) register(a *account, body map[string]any, in *taskdef.Input, b
 	return td
 }
 
-// lookupTaskDef resolves "family", "family:revision" or an ARN; a bare
-// family means its latest ACTIVE revision. Nil when there is none.
-func (e *Service) lookupTaskDef(a *account, ref string) *taskdef.Revision {
-	family, rev, hasRev := strings.Cut(taskDefRefName(ref), ":")
+// lookupTaskDef resolves "family" or "family:revision"; a bare family
+// means its latest ACTIVE revision. Nil when there is none.
+func (e *Service) lookupTaskDef(a *account, name string) *taskdef.Revision {
+	family, rev, hasRev := strings.Cut(name, ":")
 	revs := a.families[family]
 	if !hasRev {
 		for i := len(revs) - 1; i >= 0; i-- {
@@ -407,45 +454,4 @@ func (e *Service) throttle(account, action string, now time.Time) *awsproto.Erro
 	}
 	b.tokens--
 	return nil
-}
-
-// clusterName reads a cluster parameter: a name or an ARN, "default" when empty.
-func clusterName(ref string) string {
-	if ref == "" {
-		return "default"
-	}
-	if i := strings.Index(ref, ":cluster/"); strings.HasPrefix(ref, "arn:") && i >= 0 {
-		return ref[i+len(":cluster/"):]
-	}
-	return ref
-}
-
-// serviceName reads a service parameter: a name or an ARN, in its long
-// (service/CLUSTER/NAME) or short (service/NAME) form.
-func serviceName(ref string) string {
-	if i := strings.Index(ref, ":service/"); strings.HasPrefix(ref, "arn:") && i >= 0 {
-		rest := ref[i+len(":service/"):]
-		return rest[strings.LastIndex(rest, "/")+1:]
-	}
-	return ref
-}
-
-// taskDefRefName is the family[:revision] part of a task definition
-// reference: a name, or an ARN.
-func taskDefRefName(ref string) string {
-	if i := strings.Index(ref, ":task-definition/"); strings.HasPrefix(ref, "arn:") && i >= 0 {
-		return ref[i+len(":task-definition/"):]
-	}
-	return ref
-}
-
-// taskID reads a task parameter: an ID or an ARN.
-func taskID(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
-
-func (e *Service) cluster(a *account, ref string) (*sim.Cluster, *awsproto.Error) {
-	cl := a.clusters[clusterName(ref)]
-	if cl == nil {
-		return nil, awsproto.Errorf("ClusterNotFoundException", "Cluster not found.")
-	}
-	return cl, nil
 }

@@ -32,6 +32,9 @@ type ServiceSpec struct {
 	// MinimumHealthyPercent is the deployment's lower limit on running
 	// tasks, as a percentage of DesiredCount; nil means ECS's default, 100.
 	MinimumHealthyPercent *int `json:"minimumHealthyPercent,omitempty"`
+	// LaunchType is where the service's tasks run: FARGATE (the default),
+	// EC2 or EXTERNAL. Its task definition must be compatible with it.
+	LaunchType string `json:"launchType,omitempty"`
 	// NoRollback, with CircuitBreaker, enables the circuit breaker without
 	// rollback: a failed deployment stops and the service keeps what runs.
 	NoRollback bool `json:"noRollback,omitempty"`
@@ -83,6 +86,13 @@ type Settings struct {
 	// own behaviour, drops it as soon as its last task has stopped, so that
 	// a steady service lists exactly one deployment.
 	InactiveDeploymentSeconds float64 `json:"inactiveDeploymentSeconds,omitempty"`
+	// MissingImages are images that no registry holds although the
+	// sandbox does not serve their registry (which makes them pullable by
+	// default): a task that pulls one fails with CannotPullContainerError.
+	// Each is a reference (host/repo:tag, host/repo@sha256:...) or a
+	// repository (host/repo), e.g.
+	// 602401143452.dkr.ecr.us-east-1.amazonaws.com/aws-for-fluent-bit.
+	MissingImages []string `json:"missingImages,omitempty"`
 	// Throttle overrides the token bucket of an API action, keyed by the
 	// action's name (DescribeServices) or "*" for every action without its
 	// own entry. See defaultThrottle for the defaults.

@@ -139,9 +139,9 @@ type serviceJSON struct {
 	DesiredCount                  int                     `json:"desiredCount"`
 	RunningCount                  int                     `json:"runningCount"`
 	PendingCount                  int                     `json:"pendingCount"`
-	LaunchType                    string                  `json:"launchType"`
-	PlatformVersion               string                  `json:"platformVersion"`
-	PlatformFamily                string                  `json:"platformFamily"`
+	LaunchType                    string                  `json:"launchType,omitempty"`
+	PlatformVersion               string                  `json:"platformVersion,omitempty"`
+	PlatformFamily                string                  `json:"platformFamily,omitempty"`
 	TaskDefinition                string                  `json:"taskDefinition"`
 	DeploymentConfiguration       deploymentConfiguration `json:"deploymentConfiguration"`
 	Deployments                   []deploymentJSON        `json:"deployments"`
@@ -196,8 +196,8 @@ type taskSetJSON struct {
 	CreatedAt            awsproto.Timestamp    `json:"createdAt"`
 	UpdatedAt            awsproto.Timestamp    `json:"updatedAt"`
 	LaunchType           string                `json:"launchType"`
-	PlatformVersion      string                `json:"platformVersion"`
-	PlatformFamily       string                `json:"platformFamily"`
+	PlatformVersion      string                `json:"platformVersion,omitempty"`
+	PlatformFamily       string                `json:"platformFamily,omitempty"`
 	NetworkConfiguration *networkConfiguration `json:"networkConfiguration,omitempty"`
 	LoadBalancers        []LoadBalancer        `json:"loadBalancers"`
 	Scale                taskSetScale          `json:"scale"`
@@ -290,8 +290,8 @@ type taskJSON struct {
 	LastStatus         string             `json:"lastStatus"`
 	LaunchType         string             `json:"launchType"`
 	Memory             string             `json:"memory,omitempty"`
-	PlatformVersion    string             `json:"platformVersion"`
-	PlatformFamily     string             `json:"platformFamily"`
+	PlatformVersion    string             `json:"platformVersion,omitempty"`
+	PlatformFamily     string             `json:"platformFamily,omitempty"`
 	PullStartedAt      awsproto.Timestamp `json:"pullStartedAt,omitzero"`
 	PullStoppedAt      awsproto.Timestamp `json:"pullStoppedAt,omitzero"`
 	StartedAt          awsproto.Timestamp `json:"startedAt,omitzero"`

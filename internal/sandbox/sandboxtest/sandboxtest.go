@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 )
 
@@ -60,6 +62,31 @@ func StartWorld(tb testing.TB, w *sandbox.World, opts sandbox.Options) *sandbox.
 	}
 	tb.Cleanup(func() { sb.Close() })
 	return sb
+}
+
+// InRegion moves w to region: the world's region, and every ARN its roles,
+// policies and task definitions name into the region's partition and the
+// region itself, as a world built in that region would name them (ECS
+// refuses a task definition whose roles are in another partition).
+func InRegion(tb testing.TB, w *sandbox.World, region string) {
+	tb.Helper()
+	p, ok := partition.ForRegion(region)
+	if !ok {
+		tb.Fatalf("region %q is in no partition", region)
+	}
+	data, err := json.Marshal(w)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	from := regexp.MustCompile(`arn:aws:([a-z0-9-]*):` + regexp.QuoteMeta(w.Region) + `:`)
+	data = from.ReplaceAll(data, []byte("arn:aws:${1}:"+region+":"))
+	data = bytes.ReplaceAll(data, []byte(`"arn:aws:`), []byte(`"arn:`+p.ID+`:`))
+	moved, err := sandbox.ParseWorld(data)
+	if err != nil {
+		tb.Fatalf("move the world to %s: %v", region, err)
+	}
+	moved.Region = region
+	*w = *moved
 }
 
 // IDToken fetches a GitHub ID token for audience from the token service that

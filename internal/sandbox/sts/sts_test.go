@@ -491,9 +491,7 @@ func TestOtherIssuer(t *testing.T) {
 func TestOtherPartition(t *testing.T) {
 	t.Parallel()
 	sb := sandboxtest.Start(t, func(w *sandbox.World) {
-		w.Region = "cn-north-1"
-		st := &w.Accounts["111122223333"].Roles["gha-deploy"].TrustPolicy.Statement[0]
-		st.Principal = map[string]sandbox.StringList{"Federated": {"arn:aws-cn:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"}}
+		sandboxtest.InRegion(t, w, "cn-north-1")
 	})
 	out := sandboxtest.WebIdentity(t, sb, "arn:aws-cn:iam::111122223333:role/gha-deploy", "cn")
 	got := []string{aws.ToString(out.AssumedRoleUser.Arn), aws.ToString(out.Provider)}

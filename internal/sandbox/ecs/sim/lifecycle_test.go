@@ -17,7 +17,7 @@ import (
 // publicImages is a registry of images that need no ECR: every pull works.
 type publicImages struct{}
 
-func (publicImages) IsECRImage(string) bool { return false }
+func (publicImages) Hosts(string) bool { return false }
 func (publicImages) ResolveImage(context.Context, string) (string, bool, error) {
 	return "", false, nil
 }

@@ -35,10 +35,13 @@ type Scheduler struct {
 
 // Registry is where tasks pull their images from.
 type Registry interface {
-	// IsECRImage reports whether an image must be pulled from ECR; others
-	// (public.ecr.aws among them) are assumed pullable.
-	IsECRImage(ref string) bool
-	// ResolveImage resolves an ECR image to its manifest digest.
+	// Hosts reports whether the image's registry is one the sandbox
+	// serves; images elsewhere (public registries, AWS's own ECR
+	// registries in other accounts) are pullable unless the world marks
+	// them missing.
+	Hosts(ref string) bool
+	// ResolveImage resolves an image the sandbox hosts to its manifest
+	// digest.
 	ResolveImage(ctx context.Context, ref string) (digest string, found bool, err error)
 }
 
@@ -58,6 +61,10 @@ type Config struct {
 	Partition partition.Partition
 	// Registry is where tasks pull images from.
 	Registry Registry
+	// MissingImages are images no registry holds, although the sandbox
+	// does not serve their registry: each is a reference (host/repo:tag,
+	// host/repo@digest) or a repository (host/repo, any tag or digest).
+	MissingImages []string
 	// Faults decides which containers crash as they start, which events
 	// deployments add, which Lambda hooks fail and which alarms go off.
 	Faults Faults
@@ -121,6 +128,12 @@ type Service struct {
 	// Controller is the deployment controller: ECS, or CODE_DEPLOY for a
 	// service of task sets.
 	Controller string
+	// LaunchType is where the service's tasks run: FARGATE, EC2 or
+	// EXTERNAL. Its task definitions must be compatible with it.
+	LaunchType string
+	// Awsvpc is set when the service has an awsvpc network configuration,
+	// which the network mode of its task definitions must match.
+	Awsvpc bool
 
 	// Deployments are newest first: the PRIMARY, then ACTIVE ones still
 	// running tasks, then drained INACTIVE ones until they are dropped.
@@ -735,14 +748,23 @@ func (e *Scheduler) pull(task *Task, t time.Time) {
 		if _, digest, ok := strings.Cut(ref, "@"); ok {
 			c.Digest = digest
 		}
-		if !e.cfg.Registry.IsECRImage(ref) || e.bootImages[ref] {
+		var digest string
+		found, err := true, error(nil)
+		switch {
+		case e.missing(ref):
+			found = false
+		case !e.cfg.Registry.Hosts(ref) || e.bootImages[ref]:
+			// A registry the sandbox does not serve holds what tasks pull
+			// from it, as AWS's own images in its other accounts' ECR
+			// registries (the FireLens log router, the App Mesh Envoy)
+			// are there for any execution role.
 			continue
+		default:
+			ctx, cancel := context.WithTimeout(e.cfg.Context, 10*time.Second)
+			digest, found, err = e.cfg.Registry.ResolveImage(ctx, ref)
+			cancel()
 		}
-		ctx, cancel := context.WithTimeout(e.cfg.Context, 10*time.Second)
-		digest, found, err := e.cfg.Registry.ResolveImage(ctx, ref)
-		cancel()
 		if err != nil || !found {
-			// An ECR host the sandbox does not serve cannot have the image.
 			cause := "not found"
 			if err != nil {
 				cause = err.Error()
@@ -764,6 +786,16 @@ func (e *Scheduler) pull(task *Task, t time.Time) {
 			task.next = t.Add(task.Service.Timing.Crash)
 		}
 	}
+}
+
+// missing reports whether the world marks an image missing.
+func (e *Scheduler) missing(ref string) bool {
+	for _, m := range e.cfg.MissingImages {
+		if ref == m || strings.HasPrefix(ref, m+":") || strings.HasPrefix(ref, m+"@") {
+			return true
+		}
+	}
+	return false
 }
 
 // takeCrashFault reports whether an injected "task-crash" fault matches the

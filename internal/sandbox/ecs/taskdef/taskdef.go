@@ -100,7 +100,14 @@ type Input struct {
 		LogConfiguration  *struct {
 			LogDriver string `json:"logDriver"`
 		} `json:"logConfiguration"`
-		Secrets []any `json:"secrets"`
+		Secrets      []any `json:"secrets"`
+		PortMappings []struct {
+			ContainerPort *int `json:"containerPort"`
+			HostPort      *int `json:"hostPort"`
+		} `json:"portMappings"`
+		RepositoryCredentials *struct {
+			CredentialsParameter string `json:"credentialsParameter"`
+		} `json:"repositoryCredentials"`
 	} `json:"containerDefinitions"`
 	Tags []Tag `json:"tags"`
 }
@@ -120,11 +127,21 @@ func InvalidParameter(format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf("InvalidParameterException", format, args...)
 }
 
+// Where is what a registration is checked against beyond itself: the
+// partition of the region ECS serves, and which images live in ECR.
+type Where struct {
+	// Partition is the ID of the region's partition (aws, aws-cn, ...).
+	Partition string
+	// ECRImage reports whether an image is pulled from ECR.
+	ECRImage func(image string) bool
+}
+
 // Parse checks a RegisterTaskDefinition request body the way ECS does:
 // first its shape against ECS's model (a value of the wrong type is a
 // SerializationException), then its meaning (ClientException). It returns
-// the registerable members (tags left out) and the input.
-func Parse(raw []byte) (map[string]any, *Input, *awsproto.Error) {
+// the registerable members (tags left out) as ECS stores them, and the
+// input.
+func Parse(raw []byte, where Where) (map[string]any, *Input, *awsproto.Error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var doc any
@@ -143,11 +160,33 @@ func Parse(raw []byte) (map[string]any, *Input, *awsproto.Error) {
 	if err := json.Unmarshal(data, &in); err != nil {
 		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: err.Error()}
 	}
-	if apiErr := validate(&in); apiErr != nil {
+	if apiErr := validate(&in, where); apiErr != nil {
 		return nil, nil, apiErr
 	}
 	delete(body, "tags")
+	if in.NetworkMode == "awsvpc" {
+		fillHostPorts(body)
+	}
 	return body, &in, nil
+}
+
+// fillHostPorts gives every port mapping of an awsvpc task definition the
+// host port it has under awsvpc, its container port, as ECS stores it
+// ("ECS happily makes this transformation atop the incoming container
+// definition", turnerlabs/terraform-ecs-fargate#11).
+func fillHostPorts(body map[string]any) {
+	containers, _ := body["containerDefinitions"].([]any)
+	for _, c := range containers {
+		mappings, _ := c.(map[string]any)["portMappings"].([]any)
+		for _, m := range mappings {
+			pm, _ := m.(map[string]any)
+			if port, ok := pm["containerPort"]; ok {
+				if _, has := pm["hostPort"]; !has {
+					pm["hostPort"] = port
+				}
+			}
+		}
+	}
 }
 
 // unexpectedValue is how ECS's JSON front end words a value of the wrong
@@ -182,8 +221,27 @@ func jsonKind(v any) string {
 	return "VALUE"
 }
 
+// roleNamePattern is IAM's roleNameType: what ECS takes for a role given by
+// name alone ("both the executionRoleArn and taskRoleArn can actually be
+// just the role name. ECS will fill in the account ID server-side",
+// aws-actions/amazon-ecs-render-task-definition#19).
+var roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+
+// roleARNPattern is an IAM role's ARN: partition, account, path, name.
+var roleARNPattern = regexp.MustCompile(`^arn:([^:]+):iam::\d{12}:role(?:/|/[\x21-\x7e]*/)[\w+=,.@-]{1,64}$`)
+
+// validRole reports whether a task or execution role is a role ECS can
+// pass: a role name, or a role's ARN in the region's partition.
+func validRole(role, partition string) bool {
+	if roleNamePattern.MatchString(role) {
+		return true
+	}
+	m := roleARNPattern.FindStringSubmatch(role)
+	return m != nil && m[1] == partition
+}
+
 // validate applies the checks ECS makes at registration.
-func validate(in *Input) *awsproto.Error {
+func validate(in *Input, where Where) *awsproto.Error {
 	if in.Family == "" {
 		return ClientError("Family should not be null or empty.")
 	}
@@ -232,6 +290,28 @@ func validate(in *Input) *awsproto.Error {
 	if !essential {
 		return ClientError("Task definition does not have any essential container.")
 	}
+	// A role that is not a role: ECS's "Role is not valid" (fabfuel/ecs-deploy#231,
+	// aws-samples/aws-modern-application-workshop#9, where a CloudFormation
+	// stack's ARN stood in for a role's).
+	for _, role := range []string{in.TaskRoleArn, in.ExecutionRoleArn} {
+		if role != "" && !validRole(role, where.Partition) {
+			return ClientError("Role is not valid")
+		}
+	}
+	if apiErr := checkExecutionRole(in, fargate, where); apiErr != nil {
+		return apiErr
+	}
+	if in.NetworkMode == "awsvpc" {
+		for _, c := range in.ContainerDefinitions {
+			for _, pm := range c.PortMappings {
+				if pm.HostPort != nil && pm.ContainerPort != nil && *pm.HostPort != *pm.ContainerPort {
+					// ECS's words (pulumi/pulumi-awsx#935, aws/amazon-ecs-cli#1014);
+					// under awsvpc a task has its own network interface.
+					return ClientError("When networkMode=awsvpc, the host ports and container ports in port mappings must match.")
+				}
+			}
+		}
+	}
 	if fargate {
 		if in.NetworkMode != "awsvpc" {
 			return ClientError("Fargate only supports network mode 'awsvpc'.")
@@ -257,6 +337,41 @@ func validate(in *Input) *awsproto.Error {
 		}
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
 			return InvalidParameter("Tag keys with the 'aws:' prefix are reserved.")
+		}
+	}
+	return nil
+}
+
+// checkExecutionRole holds the rules that need a task execution role, the
+// role ECS itself uses to start the task, in ECS's own words: secrets
+// (hashicorp/terraform-provider-aws#6503, fabfuel/ecs-deploy#87) and
+// private registry credentials (sil-org/ecs-deploy#188) on any launch type;
+// on Fargate, ECR images (hashicorp/terraform-provider-aws#3051) and the
+// awslogs log driver (virtual-kubelet/virtual-kubelet#193), which an EC2
+// container instance's own role covers elsewhere.
+func checkExecutionRole(in *Input, fargate bool, where Where) *awsproto.Error {
+	if in.ExecutionRoleArn != "" {
+		return nil
+	}
+	for _, c := range in.ContainerDefinitions {
+		if len(c.Secrets) > 0 {
+			return ClientError("When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.")
+		}
+		if c.RepositoryCredentials != nil {
+			return ClientError("Private repository authentication requires that the task definition specify a value for executionRoleArn.")
+		}
+	}
+	if !fargate {
+		return nil
+	}
+	for _, c := range in.ContainerDefinitions {
+		if where.ECRImage != nil && where.ECRImage(c.Image) {
+			return ClientError("Fargate requires task definition to have execution role ARN to support ECR images.")
+		}
+	}
+	for _, c := range in.ContainerDefinitions {
+		if c.LogConfiguration != nil && c.LogConfiguration.LogDriver == "awslogs" {
+			return ClientError("Fargate requires task definition to have execution role ARN to support log driver awslogs.")
 		}
 	}
 	return nil
@@ -345,12 +460,15 @@ func DerivedAttributes(in *Input, ecrImage func(string) bool) ([]Attribute, []st
 	for i, n := range names {
 		attrs[i] = Attribute{Name: n}
 	}
+	// A task definition is compatible with EC2, and with the launch types
+	// it requires (and registration has checked it for): one that does not
+	// require FARGATE cannot run there, however well its shape would fit
+	// ("Task definition does not support launch_type FARGATE" at
+	// UpdateService, sil-org/ecs-deploy#129, aws/aws-cli#3983).
 	compat := []string{"EC2"}
-	if in.NetworkMode == "awsvpc" && in.CPU != "" && in.Memory != "" {
-		cpu, ok1 := parseCPUUnits(in.CPU)
-		mem, ok2 := parseMemoryMiB(in.Memory)
-		if ok1 && ok2 && fargateSizeValid(cpu, mem) {
-			compat = append(compat, "FARGATE")
+	for _, c := range []string{"FARGATE", "EXTERNAL", "MANAGED_INSTANCES"} {
+		if slices.Contains(in.RequiresCompatibilities, c) {
+			compat = append(compat, c)
 		}
 	}
 	return attrs, compat
