@@ -149,7 +149,9 @@ func matrixCalls() []matrixCall {
 			notFound: answer("registry", "manifest-put", 404, "NAME_UNKNOWN", "repository name not known to registry", "NAME_UNKNOWN")},
 		{service: "ecs", op: "DescribeServices", scenario: scenarioDeploy,
 			denied: deny(matrixAccount, role, "ecs:DescribeServices"),
-			notFound: &refusal{world: func(w *sandbox.World) { delete(w.Accounts[matrixAccount].Clusters["prod-cluster"].Services, "api-service") },
+			notFound: &refusal{world: func(w *sandbox.World) {
+				delete(w.Accounts[matrixAccount].Clusters["prod-cluster"].Services, "api-service")
+			},
 				says: []string{`service "api-service" not found in cluster "prod-cluster"`}}},
 		{service: "ecs", op: "DescribeTaskDefinition", scenario: scenarioDeploy,
 			denied:   deny(matrixAccount, role, "ecs:DescribeTaskDefinition"),
