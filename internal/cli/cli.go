@@ -44,9 +44,13 @@ Usage:
   oidc-ecs-deploy policy [flags]     print the trust policy and the least-privilege
                                      permissions policy for the inputs (JSON,
                                      CloudFormation or Terraform)
-  oidc-ecs-deploy doctor --workflow FILE [flags]
-                                     check the deploy job's workflow, item by
-                                     item, each with its fix
+  oidc-ecs-deploy setup [--dry-run] [flags]
+                                     create or update the OIDC provider, the
+                                     role, its trust and permissions policies
+                                     with your own AWS credentials
+  oidc-ecs-deploy doctor [--workflow FILE] [flags]
+                                     check the workflow and the account, item
+                                     by item, each with its fix
   oidc-ecs-deploy sandbox [--world FILE] [--env-file PATH] [--registry-backend URL]
                                      serve the sandbox on loopback until interrupted
   oidc-ecs-deploy version            print the version
@@ -84,6 +88,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return policyCommand(args[1:], getenv, stdout, stderr)
 	case "doctor":
 		return doctorCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "setup":
+		return setupCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "oidc-ecs-deploy", Version())
 		return ExitOK

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,12 +10,35 @@ import (
 	"testing"
 )
 
+// noAWSCredentials is an environment in which the SDK's default chain
+// finds no credentials, without asking an instance metadata service.
+func noAWSCredentials(tb testing.TB) map[string]string {
+	tb.Helper()
+	dir := tb.TempDir()
+	return map[string]string{
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	}
+}
+
+func runMainEnv(tb testing.TB, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(context.Background(), args, getenvOf(env), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestDoctorCommandWorkflow checks the workflow alone: without AWS
+// credentials the account is not checked, and says so.
 func TestDoctorCommandWorkflow(t *testing.T) {
 	t.Parallel()
 	example := "../../docs/examples/deploy.yml"
-	code, stdout, stderr := runMain(t, "doctor", "--workflow", example, "--github-repository", "acme/web-api")
+	env := noAWSCredentials(t)
+	code, stdout, stderr := runMainEnv(t, env, "doctor", "--workflow", example, "--github-repository", "acme/web-api")
 	if code != ExitOK || !strings.Contains(stdout, "✓ the deploy job runs in a GitHub environment") ||
-		!strings.Contains(stdout, "repo:acme/web-api:environment:production") {
+		!strings.Contains(stdout, "repo:acme/web-api:environment:production") ||
+		!strings.Contains(stdout, "not checked: the account: no AWS credentials") {
 		t.Errorf("doctor on the example: exit %d, stderr %q, stdout:\n%s", code, stderr, stdout)
 	}
 
@@ -25,7 +50,7 @@ func TestDoctorCommandWorkflow(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(strings.Replace(string(data), "id-token: write", "id-token: none", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, _ = runMain(t, "doctor", "--workflow", bad, "--format", "json")
+	code, stdout, _ = runMainEnv(t, env, "doctor", "--workflow", bad, "--format", "json")
 	if code != ExitFailure {
 		t.Errorf("doctor on a failing workflow: exit %d, want %d", code, ExitFailure)
 	}
@@ -52,7 +77,7 @@ func TestDoctorCommandWorkflow(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"doctor"}, {"doctor", "--workflow", example, "--format", "yaml"}, {"doctor", "--workflow", "/nonexistent.yml"}} {
-		if code, _, stderr := runMain(t, args...); code != ExitUsage || stderr == "" {
+		if code, _, stderr := runMainEnv(t, env, args...); code != ExitUsage || stderr == "" {
 			t.Errorf("%v: exit %d, stderr %q; want %d and a message", args, code, stderr, ExitUsage)
 		}
 	}

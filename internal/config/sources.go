@@ -67,6 +67,14 @@ func (v *FlagValues) Given(name string) bool {
 	return ok
 }
 
+// Default sets an input that the command line did not give, as if it had:
+// doctor takes the inputs of the workflow step it checks this way.
+func (v *FlagValues) Default(name, value string) {
+	if _, given := v.raw[name]; !given {
+		v.raw[name] = value
+	}
+}
+
 // Config reads and validates the inputs given, as FromFlags does.
 func (v *FlagValues) Config(run ghaction.GitHubContext) (Config, error) {
 	return parse(v.raw, run)

@@ -21,9 +21,13 @@ type Statement struct {
 	Sid       string     `json:"Sid,omitempty"`
 	Effect    string     `json:"Effect"`
 	Principal Principal  `json:"Principal,omitempty"`
-	Action    StringList `json:"Action"`
-	Resource  StringList `json:"Resource,omitempty"`
-	Condition Condition  `json:"Condition,omitempty"`
+	Action    StringList `json:"Action,omitempty"`
+	// NotAction and NotResource are read from policies others wrote (the
+	// doctor flags them); generated policies never use them.
+	NotAction   StringList `json:"NotAction,omitempty"`
+	Resource    StringList `json:"Resource,omitempty"`
+	NotResource StringList `json:"NotResource,omitempty"`
+	Condition   Condition  `json:"Condition,omitempty"`
 }
 
 // Principal names who a trust policy statement lets in: "Federated" for an

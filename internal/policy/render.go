@@ -21,6 +21,9 @@ var githubThumbprints = []string{
 	"1c58a3a8518e8759bf075b76b750d4f2df264fcd",
 }
 
+// GitHubThumbprints returns the thumbprints listed for GitHub's issuer.
+func GitHubThumbprints() []string { return slices.Clone(githubThumbprints) }
+
 // Accounts lists the accounts of the plan's roles, in the order the roles
 // are assumed: the order in which to create them, since a trust policy may
 // name only a role that exists.
