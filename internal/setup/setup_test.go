@@ -1,0 +1,16 @@
+package setup
+
+import "testing"
+
+func TestDiff(t *testing.T) {
+	t.Parallel()
+	old := "{\n  \"a\": 1,\n  \"b\": 2\n}\n"
+	new := "{\n  \"a\": 1,\n  \"c\": 3\n}\n"
+	want := "  {\n    \"a\": 1,\n-   \"b\": 2\n+   \"c\": 3\n  }\n"
+	if got := Diff(old, new); got != want {
+		t.Errorf("Diff:\n%s\nwant:\n%s", got, want)
+	}
+	if got := Diff(old, old); got != "  {\n    \"a\": 1,\n    \"b\": 2\n  }\n" {
+		t.Errorf("Diff of equal texts:\n%s", got)
+	}
+}
