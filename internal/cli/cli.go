@@ -51,7 +51,7 @@ Usage:
   oidc-ecs-deploy doctor [--workflow FILE] [flags]
                                      check the workflow and the account, item
                                      by item, each with its fix
-  oidc-ecs-deploy sandbox [--world FILE] [--env-file PATH] [--registry-backend URL]
+  oidc-ecs-deploy sandbox [--world FILE] [--env-file PATH] [--admin-env-file PATH] [--registry-backend URL]
                                      serve the sandbox on loopback until interrupted
   oidc-ecs-deploy version            print the version
   oidc-ecs-deploy help               print this help

@@ -407,30 +407,9 @@ func awsCLIAgainstStandalone(t *testing.T, env map[string]string) {
 		t.Fatalf("token service answered %s: %v", resp.Status, err)
 	}
 
-	home := t.TempDir()
-	empty := filepath.Join(home, "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	base := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_CONFIG_FILE=" + empty,
-		"AWS_SHARED_CREDENTIALS_FILE=" + empty, "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
-	if root := os.Getenv("PYENV_ROOT"); root != "" {
-		base = append(base, "PYENV_ROOT="+root)
-	}
 	aws := func(extraEnv []string, out any, args ...string) {
 		t.Helper()
-		// Debian's CLI (2.9) does not read AWS_ENDPOINT_URL.
-		args = append(args, "--endpoint-url", env["AWS_ENDPOINT_URL"], "--region", env["AWS_REGION"], "--output", "json")
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(append([]string{}, base...), extraEnv...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args[:2], " "), err, stderr.String())
-		}
-		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-			t.Fatalf("aws %s printed %q: %v", strings.Join(args[:2], " "), stdout.String(), err)
-		}
+		awsCLI(t, bin, env["AWS_ENDPOINT_URL"], env["AWS_REGION"], extraEnv)(out, args...)
 	}
 	var assumed struct {
 		Credentials struct {
@@ -450,6 +429,39 @@ func awsCLIAgainstStandalone(t *testing.T, env map[string]string) {
 		&identity, "sts", "get-caller-identity")
 	if want := "arn:aws:sts::111122223333:assumed-role/gha-deploy/aws-cli-check"; identity.Arn != want {
 		t.Errorf("aws sts get-caller-identity = %q, want %q", identity.Arn, want)
+	}
+}
+
+// awsCLI returns a function that runs the AWS CLI bin against endpoint and
+// region, isolated from the machine's configuration, with extraEnv, and
+// decodes its JSON output into out.
+func awsCLI(tb testing.TB, bin, endpoint, region string, extraEnv []string) func(out any, args ...string) {
+	tb.Helper()
+	home := tb.TempDir()
+	empty := filepath.Join(home, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	env := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "AWS_CONFIG_FILE=" + empty,
+		"AWS_SHARED_CREDENTIALS_FILE=" + empty, "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
+	if root := os.Getenv("PYENV_ROOT"); root != "" {
+		env = append(env, "PYENV_ROOT="+root)
+	}
+	env = append(env, extraEnv...)
+	return func(out any, args ...string) {
+		tb.Helper()
+		// Debian's CLI (2.9) does not read AWS_ENDPOINT_URL.
+		args = append(args, "--endpoint-url", endpoint, "--region", region, "--output", "json")
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			tb.Fatalf("aws %s: %v\n%s", strings.Join(args[:2], " "), err, stderr.String())
+		}
+		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+			tb.Fatalf("aws %s printed %q: %v", strings.Join(args[:2], " "), stdout.String(), err)
+		}
 	}
 }
 

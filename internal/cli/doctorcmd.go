@@ -117,10 +117,18 @@ func (f *planFlags) checkAccount(ctx context.Context, report *doctor.Report, sub
 		return nil
 	}
 	if f.environment == "" && f.branch == "" && f.tag == "" {
+		// A job without an environment that runs for one branch or tag
+		// (and perhaps by hand) is trusted for that one.
+		var exact []doctor.Subject
 		for _, s := range subjects {
-			if ref, ok := strings.CutPrefix(s.Value, "repo:"+f.githubRepository+":ref:refs/heads/"); ok && s.Exact() && len(subjects) == 1 {
+			if s.Exact() {
+				exact = append(exact, s)
+			}
+		}
+		if len(exact) == 1 {
+			if ref, ok := strings.CutPrefix(exact[0].Value, "repo:"+f.githubRepository+":ref:refs/heads/"); ok {
 				f.branch = ref
-			} else if ref, ok := strings.CutPrefix(s.Value, "repo:"+f.githubRepository+":ref:refs/tags/"); ok && s.Exact() && len(subjects) == 1 {
+			} else if ref, ok := strings.CutPrefix(exact[0].Value, "repo:"+f.githubRepository+":ref:refs/tags/"); ok {
 				f.tag = ref
 			}
 		}

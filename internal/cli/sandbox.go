@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,8 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	envFile := fs.String("env-file", "", "write the client environment to this file instead of stdout")
 	backend := fs.String("registry-backend", "", "base URL of an external registry for the ECR front (e.g. http://127.0.0.1:5000); in-process when empty")
 	quiet := fs.Bool("quiet", false, "do not log each request on stderr")
+	adminEnvFile := fs.String("admin-env-file", "", "write an account administrator's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION) to this file, for setup, doctor and the AWS CLI")
+	adminAccount := fs.String("admin-account", "", "the account whose administrator --admin-env-file holds; the world's first account (in order) when empty")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return ExitOK
@@ -59,6 +62,24 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return ExitFailure
 	}
 	defer sb.Close()
+
+	if *adminEnvFile != "" {
+		// Written before the job's environment, whose appearance tells a
+		// waiting client that the sandbox is up.
+		acct := *adminAccount
+		if accounts := slices.Sorted(maps.Keys(world.Accounts)); acct == "" && len(accounts) > 0 {
+			acct = accounts[0]
+		}
+		adminEnv, ok := sb.AdministratorEnv(acct)
+		if !ok {
+			fmt.Fprintf(stderr, "--admin-account %s: the world has no such account\n", acct)
+			return ExitUsage
+		}
+		if err := writeFileAtomic(*adminEnvFile, []byte(EnvLines(adminEnv))); err != nil {
+			fmt.Fprintf(stderr, "write the administrator's environment file: %v\n", err)
+			return ExitFailure
+		}
+	}
 
 	env := sb.Env()
 	// The AWS CLI v1 reads the region from AWS_DEFAULT_REGION only.

@@ -465,7 +465,7 @@ func checkWithin(role policy.Role, docs []namedDocument, prefix string) Check {
 	}
 	if len(problems) == 0 {
 		c.OK = true
-		c.Detail = fmt.Sprintf("%d policies, nothing beyond the generated one", len(docs))
+		c.Detail = fmt.Sprintf("%d policy document(s), nothing beyond the generated one", len(docs))
 		return c
 	}
 	c.Detail = strings.Join(dedupe(problems), "\n")

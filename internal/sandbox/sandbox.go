@@ -51,11 +51,12 @@ type Sandbox struct {
 	partition partition.Partition // the world's region's
 	now       func() time.Time
 
-	faults   *faults.Set
-	sessions *iam.Sessions
-	aws      *awsproto.Endpoint
-	github   *ghtoken.Service
-	ecr      *ecr.Service
+	faults     *faults.Set
+	sessions   *iam.Sessions
+	authorizer *iam.Authorizer
+	aws        *awsproto.Endpoint
+	github     *ghtoken.Service
+	ecr        *ecr.Service
 
 	awsURL, githubURL string
 
@@ -112,12 +113,14 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	repositories := map[string]map[string]*ecr.Repository{}
 	ecrSettings := map[string]ecr.AccountSettings{}
 	for id, a := range w.Accounts {
-		iamAccounts[id] = iam.Account{OIDCProviders: a.OIDCProviders, Roles: a.Roles}
+		iamAccounts[id] = iam.Account{OIDCProviders: a.OIDCProviders, Roles: a.Roles, ManagedPolicies: a.ManagedPolicies, Administrator: *a.Administrator}
 		repositories[id] = a.Repositories
 		ecrSettings[id] = a.ECRAccountSettings
+		s.sessions.AddUser(id, *a.Administrator, s.partition)
 	}
-	roles := iam.NewDirectory(iamAccounts)
+	roles := iam.NewDirectory(iamAccounts, s.now())
 	authorizer := iam.NewAuthorizer(roles, w.Region)
+	s.authorizer = authorizer
 
 	backend, namespace, err := s.registryBackend(opts.RegistryBackend)
 	if err != nil {
@@ -172,6 +175,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	}))
 	s.aws.Register(s.ecr)
 	s.aws.Register(ecsService)
+	s.aws.Register(iam.NewService(roles, authorizer, s.partition, s.now))
 
 	s.serve(awsListener, s.aws)
 	s.serve(githubListener, s.github)
@@ -309,6 +313,42 @@ func (s *Sandbox) RoleCredentials(account, role, sessionName string) aws.Credent
 		Partition: s.partition,
 	}, time.Hour)
 	return aws.Credentials{AccessKeyID: sess.AccessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sess.SessionToken, Source: "sandbox"}
+}
+
+// Decision is one authorization decision the sandbox made: who asked to
+// do what on what, with which condition keys, and which statement of which
+// policy allowed or denied it.
+type Decision = iam.Authorization
+
+// Decisions lists every authorization decision made so far, in order:
+// identity policies deciding each call, and trust policies deciding who
+// may assume a role.
+func (s *Sandbox) Decisions() []Decision { return s.authorizer.Decisions() }
+
+// Administrator is account's administrator user and its access key, with
+// which setup and doctor sign; ok is false for an account not in the world.
+func (s *Sandbox) Administrator(account string) (admin Administrator, ok bool) {
+	a := s.world.Accounts[account]
+	if a == nil {
+		return Administrator{}, false
+	}
+	return *a.Administrator, true
+}
+
+// AdministratorEnv is the environment the AWS SDK and CLI need to call the
+// sandbox as account's administrator: its access key, region and endpoint.
+func (s *Sandbox) AdministratorEnv(account string) (map[string]string, bool) {
+	a, ok := s.Administrator(account)
+	if !ok {
+		return nil, false
+	}
+	return map[string]string{
+		"AWS_ACCESS_KEY_ID":     a.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": a.SecretAccessKey,
+		"AWS_REGION":            s.world.Region,
+		"AWS_DEFAULT_REGION":    s.world.Region,
+		"AWS_ENDPOINT_URL":      s.AWSEndpoint(),
+	}, true
 }
 
 // Secrets lists every secret the sandbox has handed out so far (ID tokens,

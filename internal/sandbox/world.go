@@ -14,6 +14,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ghtoken"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
 )
 
 // World describes everything that exists in the sandbox: the GitHub run whose
@@ -83,6 +84,10 @@ type (
 	DeploymentAlarms = ecs.DeploymentAlarms
 	// Fault makes the sandbox misbehave the way AWS or GitHub sometimes does.
 	Fault = faults.Fault
+	// ManagedPolicy is a customer managed policy of an account.
+	ManagedPolicy = iam.ManagedPolicy
+	// Administrator is an account's administrator user and access key.
+	Administrator = iam.Administrator
 )
 
 // Account is one AWS account.
@@ -104,6 +109,14 @@ type Account struct {
 	// next revision of its family. Images may write {{ecr:ACCOUNT}} for the
 	// registry host of that account's ECR front.
 	TaskDefinitions []json.RawMessage `json:"taskDefinitions,omitempty"`
+	// ManagedPolicies are the account's customer managed policies by name,
+	// which roles' attachedPolicies name by ARN
+	// (arn:aws:iam::ACCOUNT:policy/NAME).
+	ManagedPolicies map[string]ManagedPolicy `json:"managedPolicies,omitempty"`
+	// Administrator is the account's IAM user with AdministratorAccess,
+	// whose access key setup and doctor sign with; one with a fresh key
+	// when the world gives none.
+	Administrator *Administrator `json:"administrator,omitempty"`
 }
 
 // DefaultIssuer is GitHub's OIDC issuer.
@@ -170,8 +183,18 @@ func (w *World) normalize() error {
 			return fmt.Errorf("account %q: an account ID is 12 digits", id)
 		}
 		if acct == nil {
-			w.Accounts[id] = &Account{}
-			continue
+			acct = &Account{}
+			w.Accounts[id] = acct
+		}
+		if acct.Administrator == nil {
+			acct.Administrator = &Administrator{}
+		}
+		if acct.Administrator.UserName == "" {
+			acct.Administrator.UserName = "administrator"
+		}
+		if acct.Administrator.AccessKeyID == "" {
+			acct.Administrator.AccessKeyID = "AKIA" + randid.Upper(16)
+			acct.Administrator.SecretAccessKey = randid.Token(30)
 		}
 		for name, role := range acct.Roles {
 			if role == nil {

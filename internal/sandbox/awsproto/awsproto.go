@@ -39,6 +39,9 @@ type API struct {
 	Version, Namespace string
 	// Unsigned are the operations AWS accepts without a signature.
 	Unsigned []string
+	// SigningRegion is, for a global service such as IAM, the region its
+	// calls are signed for besides the endpoint's own: us-east-1.
+	SigningRegion string
 }
 
 // Service is one AWS service behind the endpoint.

@@ -138,7 +138,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !reg.unsigned[c.Operation] {
-		sess, apiErr := e.verifier.Verify(r, body, c.Service, reg.api.Protocol)
+		sess, apiErr := e.verifier.VerifyGlobal(r, body, c.Service, reg.api.Protocol, reg.api.SigningRegion)
 		if apiErr != nil {
 			respond(w, reg.api, c.Operation, nil, apiErr)
 			return

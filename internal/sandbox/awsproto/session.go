@@ -6,18 +6,18 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 )
 
-// Session is a set of temporary credentials that STS issued and who they
-// belong to: every signed call is verified against one, and the call's
-// Caller is the session.
+// Session is a set of credentials every signed call is verified against,
+// and who they belong to: a role session STS issued, or an IAM user's
+// long-term access key. The call's Caller is the session.
 type Session struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
 	Expiration      time.Time
 
-	// Account owns the role.
+	// Account owns the role or the user.
 	Account string
-	// RoleName is the assumed role's name.
+	// RoleName is the assumed role's name; empty for a user.
 	RoleName string
 	// RolePath is the role's path (/ when empty), part of its ARN but not of
 	// the assumed-role ARN.
@@ -31,6 +31,11 @@ type Session struct {
 	SourceIdentity string
 	// Partition is the partition of the role, which its ARNs name.
 	Partition partition.Partition
+	// UserName is the IAM user of a long-term access key; empty for a role
+	// session.
+	UserName string
+	// UserID is that user's unique ID (AIDA...).
+	UserID string
 }
 
 // RoleARN is the ARN of the assumed role, path included: what
@@ -52,3 +57,23 @@ func (s *Session) AssumedRoleARN() string {
 
 // AssumedRoleID is the role's ID joined with the session name, as AWS shows it.
 func (s *Session) AssumedRoleID() string { return s.RoleID + ":" + s.SessionName }
+
+// IsUser reports whether the credentials are an IAM user's access key.
+func (s *Session) IsUser() bool { return s.UserName != "" }
+
+// PrincipalARN is who the caller is, as GetCallerIdentity and error
+// messages name it: the user's ARN, or the assumed role's.
+func (s *Session) PrincipalARN() string {
+	if s.IsUser() {
+		return s.Partition.ARN("iam", "", s.Account, "user/"+s.UserName)
+	}
+	return s.AssumedRoleARN()
+}
+
+// PrincipalID is the caller's unique ID as GetCallerIdentity shows it.
+func (s *Session) PrincipalID() string {
+	if s.IsUser() {
+		return s.UserID
+	}
+	return s.AssumedRoleID()
+}

@@ -78,6 +78,12 @@ const maxClockSkew = 5 * time.Minute
 // over the headers the client signed, must match. The error codes are the
 // ones the protocol uses.
 func (v *Verifier) Verify(r *http.Request, body []byte, service string, p Protocol) (*Session, *Error) {
+	return v.VerifyGlobal(r, body, service, p, "")
+}
+
+// VerifyGlobal is Verify for a global service, whose calls may also be
+// signed for its signing region (IAM's us-east-1) when it is not empty.
+func (v *Verifier) VerifyGlobal(r *http.Request, body []byte, service string, p Protocol, signingRegion string) (*Session, *Error) {
 	json := p == JSON
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
@@ -117,7 +123,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte, service string, p Protoc
 	if d := now.Sub(signedAt); d > maxClockSkew || d < -maxClockSkew {
 		return nil, signatureMismatch(json, "Signature expired: "+signedAt.Format("20060102T150405Z")+" is now earlier than "+now.Add(-maxClockSkew).UTC().Format("20060102T150405Z")+" ("+now.UTC().Format("20060102T150405Z")+" - 5 min.)")
 	}
-	if a.Service != service || a.Region != v.Region {
+	if a.Service != service || a.Region != v.Region && (signingRegion == "" || a.Region != signingRegion) {
 		return nil, signatureMismatch(json, "Credential should be scoped to a valid region and service, not '"+a.Region+"/"+a.Service+"'. ")
 	}
 

@@ -43,6 +43,9 @@ type Decision struct {
 	// applies, or the first Allow that does; -1 when none applies (an
 	// implicit deny).
 	Statement int
+	// Policy names the policy whose statement decided: an inline policy's
+	// name, a managed policy's ARN, or "trust policy".
+	Policy string
 }
 
 // Evaluate evaluates a policy as IAM does: a statement applies when its
@@ -52,11 +55,19 @@ type Decision struct {
 func Evaluate(p PolicyDocument, req Request) Decision {
 	d := Decision{Statement: -1}
 	for i, st := range p.Statement {
-		if !matchesAny(st.Action, req.Action, true) {
+		if len(st.NotAction) > 0 {
+			if matchesAny(st.NotAction, req.Action, true) {
+				continue
+			}
+		} else if !matchesAny(st.Action, req.Action, true) {
 			continue
 		}
 		if req.Principal != nil {
 			if !principalMatches(st.Principal, *req.Principal) {
+				continue
+			}
+		} else if len(st.NotResource) > 0 {
+			if matchesAny(st.NotResource, req.Resource, false) {
 				continue
 			}
 		} else {

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
 )
@@ -65,7 +66,32 @@ func (st *Sessions) Secrets() []string {
 	defer st.mu.Unlock()
 	out := make([]string, 0, 2*len(st.byKey))
 	for _, s := range st.byKey {
-		out = append(out, s.SecretAccessKey, s.SessionToken)
+		for _, secret := range []string{s.SecretAccessKey, s.SessionToken} {
+			// A user's long-term key has no session token.
+			if secret != "" {
+				out = append(out, secret)
+			}
+		}
 	}
 	return out
+}
+
+// neverExpires is the expiry of a long-term access key: none.
+var neverExpires = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// AddUser registers an IAM user's long-term access key, which signs calls
+// without a session token and does not expire.
+func (st *Sessions) AddUser(account string, admin Administrator, part partition.Partition) {
+	s := &awsproto.Session{
+		Partition:       part,
+		AccessKeyID:     admin.AccessKeyID,
+		SecretAccessKey: admin.SecretAccessKey,
+		Expiration:      neverExpires,
+		Account:         account,
+		UserName:        admin.UserName,
+		UserID:          UserID(account, admin.UserName),
+	}
+	st.mu.Lock()
+	st.byKey[s.AccessKeyID] = s
+	st.mu.Unlock()
 }

@@ -180,3 +180,18 @@ func runAWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, args ...st
 	err = cmd.Run()
 	return out.Bytes(), errOut.String(), err
 }
+
+// AdministratorConfig is an AWS configuration that signs with account's
+// administrator access key, as a person running setup or doctor would.
+func AdministratorConfig(tb testing.TB, sb *sandbox.Sandbox, account string) aws.Config {
+	tb.Helper()
+	admin, ok := sb.Administrator(account)
+	if !ok {
+		tb.Fatalf("account %s is not in the sandbox's world", account)
+	}
+	return aws.Config{
+		Region:       sb.Region(),
+		BaseEndpoint: aws.String(sb.AWSEndpoint()),
+		Credentials:  credentials.NewStaticCredentialsProvider(admin.AccessKeyID, admin.SecretAccessKey, ""),
+	}
+}

@@ -45,9 +45,11 @@ type Sessions interface {
 	Issue(tmpl awsproto.Session, d time.Duration) *awsproto.Session
 }
 
-// Authorizer decides whether a session's identity policy allows a call.
+// Authorizer decides whether a session's identity policy allows a call,
+// and whether a role's trust policy lets a principal assume it.
 type Authorizer interface {
 	Decide(caller *awsproto.Session, action, resource string, keys map[string]string) iam.Authorization
+	Trust(role *iam.Role, roleARN string, req iam.Request) iam.Decision
 }
 
 // Config is what STS needs.
@@ -331,7 +333,7 @@ func (st *Service) assumeRoleWithWebIdentity(c *awsproto.Call) (any, *awsproto.E
 	for name, values := range idt.claimValues() {
 		ctx.Set(idt.providerHost+":"+name, values...)
 	}
-	if !iam.Evaluate(role.TrustPolicy, iam.Request{
+	if !st.cfg.Authorizer.Trust(role, p.RoleARN, iam.Request{
 		Action:    "sts:AssumeRoleWithWebIdentity",
 		Principal: &iam.Principal{Type: "Federated", Names: []string{idt.providerARN}},
 		Context:   ctx,
@@ -372,21 +374,28 @@ func (st *Service) assumeRole(c *awsproto.Call) (any, *awsproto.Error) {
 	if apiErr := st.resolveRoleARN(&p); apiErr != nil {
 		return nil, apiErr
 	}
-	// Every caller here is a role session, so every AssumeRole is a chain.
-	if p.Duration > chainedSessionLimit {
+	// A role session assuming a role is role chaining, held to an hour.
+	if !caller.IsUser() && p.Duration > chainedSessionLimit {
 		return nil, awsproto.ValidationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
 
 	denied := &awsproto.Error{Status: 403, Code: "AccessDenied", Message: fmt.Sprintf(
-		"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.AssumedRoleARN(), p.RoleARN)}
+		"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.PrincipalARN(), p.RoleARN)}
 	role := st.role(p)
 	if role == nil {
 		return nil, denied
 	}
 	keys := map[string]string{
 		"aws:PrincipalType":   "AssumedRole",
-		"aws:userid":          caller.AssumedRoleID(),
+		"aws:userid":          caller.PrincipalID(),
 		"sts:RoleSessionName": p.SessionName,
+	}
+	// The names the trust policy may know the caller by: its role (or
+	// user) and session, its account's root, its bare account ID.
+	names := []string{caller.RoleARN(), caller.AssumedRoleARN()}
+	if caller.IsUser() {
+		keys["aws:PrincipalType"] = "User"
+		names = []string{caller.PrincipalARN()}
 	}
 	if hasExternalID {
 		keys["sts:ExternalId"] = externalID
@@ -395,21 +404,21 @@ func (st *Service) assumeRole(c *awsproto.Call) (any, *awsproto.Error) {
 	// trust policy.
 	identity := st.cfg.Authorizer.Decide(caller, "sts:AssumeRole", p.RoleARN, keys)
 	trust := func(names ...string) bool {
-		return iam.Evaluate(role.TrustPolicy, iam.Request{
+		return st.cfg.Authorizer.Trust(role, p.RoleARN, iam.Request{
 			Action:    "sts:AssumeRole",
 			Principal: &iam.Principal{Type: "AWS", Names: names},
 			Context:   identity.Context,
 		}).Allowed
 	}
-	trusted := trust(caller.RoleARN(), caller.AssumedRoleARN(), st.cfg.Partition.ARN("iam", "", caller.Account, "root"), caller.Account)
+	trusted := trust(append(slices.Clone(names), st.cfg.Partition.ARN("iam", "", caller.Account, "root"), caller.Account)...)
 	// In its own account a role that the trust policy names directly needs
 	// no identity policy; trust granted to a whole account, or across
 	// accounts, must also be allowed by the caller's own permissions.
-	namedDirectly := trusted && trust(caller.RoleARN(), caller.AssumedRoleARN())
+	namedDirectly := trusted && trust(names...)
 	if !trusted || !(identity.Allowed || (namedDirectly && caller.Account == p.Account)) {
 		return nil, denied
 	}
-	sess, apiErr := st.issueSession(role, p, caller.AssumedRoleARN())
+	sess, apiErr := st.issueSession(role, p, caller.PrincipalARN())
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -421,9 +430,9 @@ func (st *Service) assumeRole(c *awsproto.Call) (any, *awsproto.Error) {
 
 func (st *Service) getCallerIdentity(c *awsproto.Call) (any, *awsproto.Error) {
 	return getCallerIdentityResult{
-		UserId:  c.Caller.AssumedRoleID(),
+		UserId:  c.Caller.PrincipalID(),
 		Account: c.Caller.Account,
-		Arn:     c.Caller.AssumedRoleARN(),
+		Arn:     c.Caller.PrincipalARN(),
 	}, nil
 }
 
