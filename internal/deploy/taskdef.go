@@ -46,9 +46,13 @@ func ReadTaskDefinitionFile(path string) (*ecs.RegisterTaskDefinitionInput, erro
 
 // readTaskDefinitionFile reads a task definition file.
 func readTaskDefinitionFile(path string) (*taskDef, error) {
-	data, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read task definition file: %w", err)
+	}
+	data, err := decodeText(raw)
+	if err != nil {
+		return nil, locate(path, data, err)
 	}
 	in, err := parseTaskDefinition(data)
 	if err != nil {
