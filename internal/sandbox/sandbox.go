@@ -28,6 +28,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ghtoken"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/logs"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sts"
 )
@@ -142,6 +143,12 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	})
 	s.closers = append(s.closers, s.ecr.Close)
 
+	logGroups := map[string]map[string]*logs.LogGroup{}
+	for id, a := range w.Accounts {
+		logGroups[id] = a.LogGroups
+	}
+	logsService := logs.New(logs.Config{Region: w.Region, Partition: s.partition, LogGroups: logGroups, Authorizer: authorizer})
+
 	ecsAccounts := map[string]ecs.Account{}
 	for id, a := range w.Accounts {
 		defs := make([]json.RawMessage, len(a.TaskDefinitions))
@@ -150,11 +157,11 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 				return []byte(s.ecr.RegistryHost(string(imageTemplate.FindSubmatch(m)[1])))
 			})
 		}
-		ecsAccounts[id] = ecs.Account{Clusters: a.Clusters, TaskDefinitions: defs}
+		ecsAccounts[id] = ecs.Account{Clusters: a.Clusters, TaskDefinitions: defs, Commands: a.Commands}
 	}
 	ecsService, err := ecs.New(ctx, ecs.Config{
 		Region: w.Region, Partition: s.partition, Settings: w.ECS, Accounts: ecsAccounts, Now: s.now,
-		Authorizer: authorizer, Registry: s.ecr, Faults: s.faults,
+		Authorizer: authorizer, Registry: s.ecr, Faults: s.faults, Logs: logsService,
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox ecs: %w", err)
@@ -176,6 +183,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	s.aws.Register(s.ecr)
 	s.aws.Register(ecsService)
 	s.aws.Register(iam.NewService(roles, authorizer, s.partition, s.now))
+	s.aws.Register(logsService)
 
 	s.serve(awsListener, s.aws)
 	s.serve(githubListener, s.github)
@@ -250,8 +258,8 @@ func (s *Sandbox) Close() error {
 // the sandbox runs.
 func (s *Sandbox) World() *World { return s.world }
 
-// AWSEndpoint is the URL to give the SDK as AWS_ENDPOINT_URL: STS, ECR and
-// ECS all answer there, told apart by protocol as AWS's endpoints would be.
+// AWSEndpoint is the URL to give the SDK as AWS_ENDPOINT_URL: STS, ECR,
+// ECS and CloudWatch Logs all answer there, told apart by protocol as AWS's endpoints would be.
 func (s *Sandbox) AWSEndpoint() string { return s.awsURL }
 
 // GitHubURL is the base URL of the token service (its discovery document is
@@ -278,7 +286,7 @@ func (s *Sandbox) TokenRequests() int { return s.github.Issued() }
 // retries.
 func (s *Sandbox) STSCalls(operation string) int { return s.Calls("sts", operation) }
 
-// Calls is how many calls of an AWS operation of service (sts, ecr, ecs)
+// Calls is how many calls of an AWS operation of service (sts, ecr, ecs, logs)
 // have reached the sandbox, failed and faulted ones included.
 func (s *Sandbox) Calls(service, operation string) int { return s.aws.Calls(service, operation) }
 

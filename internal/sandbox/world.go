@@ -14,6 +14,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ghtoken"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/iam"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/logs"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
 )
 
@@ -82,6 +83,11 @@ type (
 	HookTimeoutConfiguration = ecs.HookTimeoutConfiguration
 	// DeploymentAlarms are the CloudWatch alarms an ECS deployment watches.
 	DeploymentAlarms = ecs.DeploymentAlarms
+	// ECSCommand is what a container running one command does in a task
+	// RunTask starts.
+	ECSCommand = ecs.Command
+	// LogGroup is a CloudWatch Logs log group.
+	LogGroup = logs.LogGroup
 	// Fault makes the sandbox misbehave the way AWS or GitHub sometimes does.
 	Fault = faults.Fault
 	// ManagedPolicy is a customer managed policy of an account.
@@ -117,6 +123,12 @@ type Account struct {
 	// whose access key setup and doctor sign with; one with a fresh key
 	// when the world gives none.
 	Administrator *Administrator `json:"administrator,omitempty"`
+	// Commands say what the containers of tasks RunTask starts do, by the
+	// command they run: how long, what they log, the code they exit with.
+	Commands []ECSCommand `json:"commands,omitempty"`
+	// LogGroups maps a CloudWatch Logs log group name to the group: where
+	// the awslogs driver of tasks RunTask starts writes.
+	LogGroups map[string]*LogGroup `json:"logGroups,omitempty"`
 }
 
 // DefaultIssuer is GitHub's OIDC issuer.
@@ -206,6 +218,11 @@ func (w *World) normalize() error {
 		}
 		if err := acct.ECRAccountSettings.Validate(); err != nil {
 			return fmt.Errorf("account %s: %w", id, err)
+		}
+		for name, g := range acct.LogGroups {
+			if g == nil {
+				acct.LogGroups[name] = &LogGroup{}
+			}
 		}
 		for name, repo := range acct.Repositories {
 			if repo == nil {

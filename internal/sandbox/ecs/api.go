@@ -123,20 +123,29 @@ func (e *Service) listTaskDefinitions(c *awsproto.Call, a *account, now time.Tim
 		return nil, apiErr
 	}
 	status := in.Status
-	if status == "" {
+	switch status {
+	case "":
 		status = "ACTIVE"
+	case "ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS":
+	default:
+		return nil, taskdef.InvalidParameter("status must be one of ACTIVE, INACTIVE, DELETE_IN_PROGRESS.")
+	}
+	if in.Sort != "" && in.Sort != "ASC" && in.Sort != "DESC" {
+		return nil, taskdef.InvalidParameter("sort must be one of ASC, DESC.")
 	}
 	var arns []string
+	// Despite its name, familyPrefix names a whole family: web-api does
+	// not list web-api-worker's revisions.
 	families := make([]string, 0, len(a.families))
 	for f := range a.families {
-		if strings.HasPrefix(f, in.FamilyPrefix) {
+		if in.FamilyPrefix == "" || f == in.FamilyPrefix {
 			families = append(families, f)
 		}
 	}
 	slices.Sort(families)
 	for _, f := range families {
 		for _, td := range a.families[f] {
-			if status == "ALL" || td.Status == status {
+			if td.Status == status {
 				arns = append(arns, td.ARN)
 			}
 		}
@@ -723,8 +732,9 @@ func (e *Service) listTasks(c *awsproto.Call, a *account, now time.Time) (any, *
 	var arns []string
 	for _, t := range tasks {
 		switch {
-		case in.ServiceName != "" && t.Service.Name != service.name:
-		case in.StartedBy != "" && t.Deployment.ID != in.StartedBy:
+		case in.ServiceName != "" && (t.Service == nil || t.Service.Name != service.name):
+		case in.StartedBy != "" && t.StartedBy != in.StartedBy:
+		case in.LaunchType != "" && t.LaunchType != in.LaunchType:
 		case in.Family != "" && t.TaskDef.Family != in.Family:
 		case desired == "PENDING" && (t.DesiredStatus != "RUNNING" || t.LastStatus == "RUNNING"):
 		case desired != "PENDING" && t.DesiredStatus != desired:
@@ -786,23 +796,24 @@ func (e *Service) describeTasks(c *awsproto.Call, a *account, now time.Time) (an
 func (e *Service) taskJSON(t *sim.Task) taskJSON {
 	out := taskJSON{
 		AvailabilityZone:   e.cfg.Region + "a",
-		ClusterArn:         t.Service.Cluster.ARN,
+		ClusterArn:         t.Cluster.ARN,
 		Containers:         []containerJSON{},
 		CPU:                t.TaskDef.CPU,
 		CreatedAt:          awsproto.At(t.CreatedAt),
 		DesiredStatus:      t.DesiredStatus,
 		ExecutionStoppedAt: awsproto.At(t.StoppedAt),
-		Group:              "service:" + t.Service.Name,
+		Group:              t.Group,
 		HealthStatus:       "UNKNOWN",
 		LastStatus:         t.LastStatus,
-		LaunchType:         t.Service.LaunchType,
+		LaunchType:         t.LaunchType,
 		Memory:             t.TaskDef.Memory,
-		PlatformVersion:    fargateOnly(t.Service.LaunchType, "1.4.0"),
-		PlatformFamily:     fargateOnly(t.Service.LaunchType, "Linux"),
+		Overrides:          t.Overrides,
+		PlatformVersion:    fargateOnly(t.LaunchType, "1.4.0"),
+		PlatformFamily:     fargateOnly(t.LaunchType, "Linux"),
 		PullStartedAt:      awsproto.At(t.PullStartedAt),
 		PullStoppedAt:      awsproto.At(t.PullStoppedAt),
 		StartedAt:          awsproto.At(t.StartedAt),
-		StartedBy:          t.Deployment.ID,
+		StartedBy:          t.StartedBy,
 		StopCode:           t.StopCode,
 		StoppedAt:          awsproto.At(t.StoppedAt),
 		StoppedReason:      t.StoppedReason,
@@ -812,6 +823,7 @@ func (e *Service) taskJSON(t *sim.Task) taskJSON {
 		TaskDefinitionArn:  t.TaskDef.ARN,
 		Version:            t.Version,
 	}
+	out.CapacityProviderName = t.CapacityProvider
 	if !t.PullStartedAt.IsZero() {
 		out.Connectivity, out.ConnectivityAt = "CONNECTED", awsproto.At(t.PullStartedAt)
 	}

@@ -49,6 +49,11 @@ type Account struct {
 	// TaskDefinitions are RegisterTaskDefinition requests, registered in
 	// order at start-up, each becoming the next revision of its family.
 	TaskDefinitions []json.RawMessage
+	// Commands say what the containers of tasks RunTask starts do, by the
+	// command they run (the container override's, else the task
+	// definition's). A command listed nowhere runs for TaskStartSeconds,
+	// writes nothing and exits 0.
+	Commands []Command
 }
 
 // Config is what ECS needs.
@@ -70,6 +75,9 @@ type Config struct {
 	// deployments add, which Lambda lifecycle hooks fail and which
 	// deployment alarms go off.
 	Faults sim.Faults
+	// Logs receives what the containers of tasks RunTask starts write
+	// through the awslogs driver; nil drops it.
+	Logs sim.LogSink
 }
 
 // Service is the ECS stand-in. One lock guards all of its state; the
@@ -98,6 +106,10 @@ type account struct {
 	clusters map[string]*sim.Cluster
 	// loadBalancers are each service's, which the simulation has no use for.
 	loadBalancers map[*sim.Service][]LoadBalancer
+	// runTokens are the tasks each RunTask clientToken started.
+	runTokens map[string][]*sim.Task
+	// commands are the world's, for RunTask's containers.
+	commands []Command
 }
 
 // New starts ECS with the world's accounts loaded, every service running
@@ -117,7 +129,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		settings: settings,
 		scheduler: sim.New(sim.Config{
 			Region: cfg.Region, Partition: cfg.Partition, Registry: cfg.Registry, Faults: cfg.Faults,
-			MissingImages: settings.MissingImages, InactiveLinger: settings.inactiveLinger(), Context: ctx,
+			MissingImages: settings.MissingImages, InactiveLinger: settings.inactiveLinger(), Context: ctx, Logs: cfg.Logs,
 		}),
 		cancel:   cancel,
 		done:     make(chan struct{}),
@@ -174,6 +186,12 @@ func (e *Service) API() awsproto.API {
 // services, each running its task definition at steady state.
 func (e *Service) load(id string, acct Account, start time.Time) error {
 	a := e.account(id)
+	for i, c := range acct.Commands {
+		if c.Seconds < 0 || c.ExitCode < 0 || c.ExitCode > 255 {
+			return fmt.Errorf("commands[%d]: seconds must not be negative and exitCode must be 0 to 255", i)
+		}
+	}
+	a.commands = acct.Commands
 	for i, raw := range acct.TaskDefinitions {
 		body, in, apiErr := taskdef.Parse(raw, e.where())
 		if apiErr != nil {
@@ -293,7 +311,7 @@ func (e *Service) loadService(a *account, cl *sim.Cluster, name string, spec *Se
 func (e *Service) account(id string) *account {
 	a := e.accounts[id]
 	if a == nil {
-		a = &account{id: id, families: map[string][]*taskdef.Revision{}, clusters: map[string]*sim.Cluster{}, loadBalancers: map[*sim.Service][]LoadBalancer{}}
+		a = &account{id: id, families: map[string][]*taskdef.Revision{}, clusters: map[string]*sim.Cluster{}, loadBalancers: map[*sim.Service][]LoadBalancer{}, runTokens: map[string][]*sim.Task{}}
 		e.accounts[id] = a
 	}
 	return a
@@ -393,6 +411,7 @@ func (e *Service) advance(now time.Time) {
 			for _, svc := range cl.Services {
 				e.scheduler.Run(svc, now)
 			}
+			e.scheduler.RunStandalone(a.id, cl, now)
 		}
 	}
 }
@@ -424,6 +443,9 @@ func init() {
 		"StopServiceDeployment":      (*Service).stopServiceDeployment,
 		"ListTasks":                  (*Service).listTasks,
 		"DescribeTasks":              (*Service).describeTasks,
+		"RunTask":                    (*Service).runTask,
+		"StopTask":                   (*Service).stopTask,
+		"ListServices":               (*Service).listServices,
 	}
 }
 

@@ -117,6 +117,8 @@ func defaultThrottle(action string) Throttle {
 		return Throttle{Rate: 1, Burst: 10}
 	case "RegisterTaskDefinition", "DeregisterTaskDefinition":
 		return Throttle{Rate: 1, Burst: 10}
+	case "RunTask", "StopTask":
+		return Throttle{Rate: 20, Burst: 100}
 	default: // Describe*, List*
 		return Throttle{Rate: 20, Burst: 50}
 	}

@@ -46,8 +46,14 @@ type Fault struct {
 	// Image, for the ecs fault with Operation "task-crash", names the image
 	// whose containers crash as they start: a full reference, its
 	// repository:tag (or repository@digest) tail, or a manifest digest.
-	// Empty crashes every image. Times counts crashed tasks.
+	// Empty crashes every image. Times counts crashed tasks. For the ecs
+	// fault "task-exit" it names, alike, the image whose essential
+	// containers in tasks RunTask starts exit with ExitCode.
 	Image string `json:"image,omitempty"`
+	// ExitCode, for the ecs fault "task-exit", is the code a matching
+	// container of a standalone task exits with, whatever its command
+	// would give. Times counts containers.
+	ExitCode int `json:"exitCode,omitempty"`
 	// Stage, for the ecs faults "lifecycle-hook" (a Lambda lifecycle hook
 	// answers FAILED) and "alarm" (a deployment's CloudWatch alarm goes
 	// off), is the lifecycle stage it happens at (TEST_TRAFFIC_SHIFT,

@@ -73,6 +73,9 @@ type Config struct {
 	InactiveLinger time.Duration
 	// Context bounds image pulls; it ends when the sandbox closes.
 	Context context.Context
+	// Logs receives what the containers of standalone tasks write through
+	// the awslogs driver; nil drops it.
+	Logs LogSink
 }
 
 // New returns a scheduler.
@@ -100,7 +103,9 @@ type Cluster struct {
 	ARN      string
 	Services map[string]*Service
 	Tasks    map[string]*Task // by task ID
-	stopped  []*Task          // oldest first, trimmed to maxStoppedTasks
+	// Standalone are the tasks RunTask started that have not STOPPED.
+	Standalone []*Task
+	stopped    []*Task // oldest first, trimmed to maxStoppedTasks
 }
 
 // NewCluster returns an empty cluster.
@@ -217,11 +222,19 @@ type Rollback struct {
 	ServiceRevisionARN string
 }
 
-// Task is one task a service started.
+// Task is one task a service or RunTask started.
 type Task struct {
-	ID, ARN       string
-	Service       *Service
-	Deployment    *Deployment
+	ID, ARN string
+	Cluster *Cluster
+	// Service and Deployment are the service's and deployment's that
+	// started the task; nil for a standalone task (RunTask).
+	Service    *Service
+	Deployment *Deployment
+	// Group, StartedBy and LaunchType are as DescribeTasks shows them;
+	// CapacityProvider is the capacity provider the task runs on, if any.
+	Group, StartedBy, LaunchType, CapacityProvider string
+	// Overrides are RunTask's, echoed by DescribeTasks; nil for none.
+	Overrides     any
 	TaskDef       *taskdef.Revision
 	LastStatus    string
 	DesiredStatus string
@@ -252,6 +265,8 @@ type Container struct {
 	// crashReason is what the container runtime will say about the crash:
 	// the task-crash fault's message, if any.
 	crashReason string
+	// run is what the container of a standalone task does once it runs.
+	run *containerRun
 }
 
 const (
@@ -401,8 +416,12 @@ func (e *Scheduler) newTask(svc *Service, d *Deployment, now time.Time) *Task {
 	t := &Task{
 		ID:            id,
 		ARN:           e.arn(svc.Account, "task/"+svc.Cluster.Name+"/"+id),
+		Cluster:       svc.Cluster,
 		Service:       svc,
 		Deployment:    d,
+		Group:         "service:" + svc.Name,
+		StartedBy:     d.ID,
+		LaunchType:    svc.LaunchType,
 		TaskDef:       d.TaskDef,
 		LastStatus:    "PROVISIONING",
 		DesiredStatus: "RUNNING",
@@ -742,6 +761,26 @@ func (e *Scheduler) step(task *Task, t time.Time) {
 // pull "pulls" every container image of a task: an image on an ECR front
 // must resolve there, or the task fails to start as ECS's would.
 func (e *Scheduler) pull(task *Task, t time.Time) {
+	if reason := e.pullImages(task, t); reason != "" {
+		e.failTask(task, t, "TaskFailedToStart", reason)
+		return
+	}
+	task.LastStatus, task.StartedAt, task.Version = "RUNNING", t, task.Version+1
+	task.next = time.Time{}
+	for _, c := range task.Containers {
+		c.LastStatus = "RUNNING"
+		c.RuntimeID = task.ID + "-" + randid.Digits(10)
+		if c.Spec.Essential && e.takeCrashFault(c) {
+			c.crashes = true
+			task.next = t.Add(task.Service.Timing.Crash)
+		}
+	}
+}
+
+// pullImages resolves every container image of a task at t, recording the
+// digests; it returns why the task cannot start when an image on an ECR
+// front does not resolve, and "" when every image was pulled.
+func (e *Scheduler) pullImages(task *Task, t time.Time) string {
 	task.PullStoppedAt = t
 	for _, c := range task.Containers {
 		ref := c.Spec.Image
@@ -771,21 +810,11 @@ func (e *Scheduler) pull(task *Task, t time.Time) {
 			}
 			reason := fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref %s: %s", ref, cause)
 			c.Reason = reason
-			e.failTask(task, t, "TaskFailedToStart", reason)
-			return
+			return reason
 		}
 		c.Digest = digest
 	}
-	task.LastStatus, task.StartedAt, task.Version = "RUNNING", t, task.Version+1
-	task.next = time.Time{}
-	for _, c := range task.Containers {
-		c.LastStatus = "RUNNING"
-		c.RuntimeID = task.ID + "-" + randid.Digits(10)
-		if c.Spec.Essential && e.takeCrashFault(c) {
-			c.crashes = true
-			task.next = t.Add(task.Service.Timing.Crash)
-		}
-	}
+	return ""
 }
 
 // missing reports whether the world marks an image missing.
@@ -802,10 +831,7 @@ func (e *Scheduler) missing(ref string) bool {
 // container's image, consuming one of its Times.
 func (e *Scheduler) takeCrashFault(c *Container) bool {
 	ref := c.Spec.Image
-	f, ok := e.cfg.Faults.TakeMatching("ecs", "task-crash", func(f faults.Fault) bool {
-		img := f.Image
-		return img == "" || img == ref || strings.HasSuffix(ref, "/"+img) || (c.Digest != "" && img == c.Digest)
-	})
+	f, ok := e.cfg.Faults.TakeMatching("ecs", "task-crash", func(f faults.Fault) bool { return imageMatches(f.Image, ref, c.Digest) })
 	c.crashReason = f.Message
 	return ok
 }
@@ -862,7 +888,13 @@ func (e *Scheduler) finishStop(task *Task, t time.Time, exitCode int) {
 	}
 	svc := task.Service
 	svc.Live = slices.DeleteFunc(svc.Live, func(x *Task) bool { return x == task })
-	cl := svc.Cluster
+	svc.Cluster.retire(task)
+}
+
+// retire keeps a STOPPED task describable for a while, as ECS keeps
+// stopped tasks for about an hour, dropping the oldest beyond
+// maxStoppedTasks.
+func (cl *Cluster) retire(task *Task) {
 	cl.stopped = append(cl.stopped, task)
 	if len(cl.stopped) > maxStoppedTasks {
 		delete(cl.Tasks, cl.stopped[0].ID)
