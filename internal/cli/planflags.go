@@ -119,6 +119,7 @@ func (f *planFlags) request(getenv func(string) string) (policy.Request, error) 
 		Issuer:             f.issuer,
 		Scope:              f.scope(),
 		Repository:         cfg.Repository,
+		Image:              cfg.Image,
 		Cluster:            cfg.Cluster,
 		Services:           cfg.Services,
 		ForceNewDeployment: cfg.ForceNewDeployment,

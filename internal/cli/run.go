@@ -75,6 +75,12 @@ type Result struct {
 	ImageDigest string
 	// Image is repository@digest, what the deploy pins (push step).
 	Image string
+	// Platforms are the platforms of the pushed image, or of the images
+	// of a pushed index (push step).
+	Platforms []string
+	// Source is what a docker:// image input resolved to,
+	// REGISTRY/NAME@sha256:... (push step).
+	Source string
 
 	// Services holds one result per deployed service (deploy step).
 	Services []ServiceResult
@@ -359,6 +365,8 @@ func (r *run) summarize(runErr error) {
 	}
 	row("Image", res.ImageURI)
 	row("Digest", res.ImageDigest)
+	row("Platforms", strings.Join(res.Platforms, ", "))
+	row("Source", res.Source)
 	sum.Table([]string{"", ""}, rows)
 	if len(res.Services) > 0 {
 		var services [][]ghaction.Cell

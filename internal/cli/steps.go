@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,7 +132,17 @@ func (r *run) push(ctx context.Context) error {
 	r.result.ImageURI = res.ImageURI
 	r.result.ImageDigest = res.Digest
 	r.result.Image = res.Image
-	r.out.Infof("Pushed %s: %d layers uploaded (%s), %d already there", res.Image, res.LayersPushed, byteSize(res.BytesPushed), res.LayersSkipped)
+	r.result.Platforms = res.Platforms
+	r.result.Source = res.Source
+	what := "image"
+	if res.Index {
+		what = "index"
+	}
+	if res.Source != "" {
+		r.out.Infof("Source: %s", res.Source)
+	}
+	r.out.Infof("Pushed %s %s for %s: %d layers uploaded (%s), %d mounted, %d already there",
+		what, res.Image, strings.Join(res.Platforms, ", "), res.LayersPushed, byteSize(res.BytesPushed), res.LayersMounted, res.LayersSkipped)
 	return r.setOutputs(map[string]string{
 		OutputImageURI:    res.ImageURI,
 		OutputImageDigest: res.Digest,
@@ -167,9 +178,11 @@ func (r *run) deploy(ctx context.Context) error {
 }
 
 // awaitPlan holds the push's tags until the deploy's plan is known, and
-// fails the push when the plan failed: a deploy that cannot happen moves no
-// tag (the layers may be in the repository already; they change nothing).
-func (r *run) awaitPlan(ctx context.Context) error {
+// fails the push when the plan failed, or when the image does not run on
+// the platform of a service's task definition: a deploy that cannot happen
+// moves no tag (the layers may be in the repository already; they change
+// nothing).
+func (r *run) awaitPlan(ctx context.Context, img registry.PushedImage) error {
 	r.prepMu.Lock()
 	p := r.prep
 	r.prepMu.Unlock()
@@ -180,6 +193,9 @@ func (r *run) awaitPlan(ctx context.Context) error {
 	case <-p.done:
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	if p.err == nil {
+		p.err = p.plan.CheckPlatforms(img.Repository+"@"+img.Digest, img.Platforms)
 	}
 	if p.err == nil {
 		return nil

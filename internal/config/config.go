@@ -201,7 +201,7 @@ var inputs = []Input{
 	{Name: InputMaskAWSAccountID, Default: "false", Boolean: true,
 		Description: "Mask the run's AWS account IDs (::add-mask::) so that the log and the job summary show *** instead. Outputs keep the real values, which later steps need; the runner will not pass an output that contains a masked value on as a job output."},
 	{Name: InputImage,
-		Description: "Image to push: a Docker engine image (name, name:tag or ID), oci:PATH (an OCI image layout) or docker-archive:PATH (a docker save tarball). Empty: nothing is pushed."},
+		Description: "Image to push: a Docker engine image (name, name:tag or ID), oci:PATH (an OCI image layout), docker-archive:PATH (a docker save tarball), or docker://REFERENCE (an image already in a registry, REGISTRY/NAME:TAG or REGISTRY/NAME@sha256:DIGEST: tagged where it is when it is in the repository already, copied otherwise). A multi-platform image (an image index) is pushed whole and deployed by the index digest. Empty: nothing is pushed."},
 	{Name: InputRepository,
 		Description: "ECR repository to push to: a name in the role's account and region, or the URI of a repository in an ECR registry of aws-region (ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME). Other registries are refused: the ECR password goes to ECR alone. Required with image."},
 	{Name: InputTags, List: true,

@@ -270,6 +270,24 @@ func TestStepRequirements(t *testing.T) {
 		{"push_missing_oci_layout", func(c *Config) {
 			c.Image, c.Repository, c.Tags = "oci:"+filepath.Join(dir, "absent"), "web-api", []string{"abc"}
 		}, []string{InputImage}},
+		{"push_from_a_registry_by_digest", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "docker://ghcr.io/acme/web@sha256:"+strings.Repeat("ab", 32), "web-api", []string{"abc"}
+		}, nil},
+		{"push_from_a_registry_by_tag", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "docker://123456789012.dkr.ecr.us-east-1.amazonaws.com/web-api:abc", "web-api", []string{"abc"}
+		}, nil},
+		{"push_from_docker_hub", func(c *Config) { c.Image, c.Repository, c.Tags = "docker://nginx:1.27", "web-api", []string{"abc"} }, nil},
+		{"push_from_a_bad_reference", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "docker://ghcr.io/Acme/Web:v1", "web-api", []string{"abc"}
+		}, []string{InputImage}},
+		{"push_from_an_empty_reference", func(c *Config) { c.Image, c.Repository, c.Tags = "docker://", "web-api", []string{"abc"} }, []string{InputImage}},
+		{"push_from_a_short_digest", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "docker://ghcr.io/acme/web@sha256:abc", "web-api", []string{"abc"}
+		}, []string{InputImage}},
+		{"push_from_a_transport_not_read", func(c *Config) {
+			c.Image, c.Repository, c.Tags = "containers-storage:localhost/web:v1", "web-api", []string{"abc"}
+		}, []string{InputImage}},
+		{"push_engine_image_named_like_a_transport", func(c *Config) { c.Image, c.Repository, c.Tags = "dir:v1", "web-api", []string{"abc"} }, nil},
 		{"repository_without_image", func(c *Config) { c.Repository = "web-api" }, []string{InputImage}},
 		{"deploy_with_push", func(c *Config) {
 			c.Image, c.Repository, c.Tags, c.Services = "my-api", "web-api", []string{"abc"}, []string{"api-service"}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 )
 
@@ -22,7 +24,7 @@ const (
 	exampleTag      = "4f2c8e1a9b7d6c5e3f1a2b4c6d8e0f1a3b5c7d9e"
 	exampleService  = "api-service"
 	exampleCluster  = "prod-cluster"
-	exampleImage    = "my-api:latest (or oci:./build/oci, docker-archive:./image.tar)"
+	exampleImage    = "my-api:latest (or oci:./build/oci, docker-archive:./image.tar, docker://ghcr.io/acme/my-api@sha256:<64 hex>)"
 	exampleAudience = DefaultAudience
 	exampleAccounts = "111122223333,444455556666"
 	exampleTestURL  = "https://test.api.example.com/healthz"
@@ -155,6 +157,9 @@ func (c Config) pushProblems() []*InputError {
 				add(InputImage, c.Image, "names a path that cannot be read: "+statProblem(err), exampleImage)
 			}
 		}
+	}
+	if problem := imageReferenceProblem(c.Image); problem != "" {
+		add(InputImage, c.Image, problem, exampleImage)
 	}
 	switch {
 	case c.Repository == "":
@@ -399,4 +404,35 @@ func (c Config) AccountIDs() []string {
 		}
 	}
 	return ids
+}
+
+// imageReferenceProblem checks an image in a registry (docker://REFERENCE)
+// as the push will read it, and refuses a transport the push does not
+// know (skopeo's containers-storage:, oci-archive:, dir:, ...), which would
+// otherwise be looked up as an engine image of that odd name.
+func imageReferenceProblem(image string) string {
+	if ref, ok := strings.CutPrefix(image, "docker://"); ok {
+		if _, err := name.ParseReference(ref); err != nil || ref == "" {
+			return "is not an image in a registry: write docker://REGISTRY/NAME:TAG or docker://REGISTRY/NAME@sha256:DIGEST (a name without a registry is Docker Hub's)"
+		}
+		return ""
+	}
+	if strings.HasPrefix(image, "oci:") || strings.HasPrefix(image, "docker-archive:") || strings.HasPrefix(image, "docker-daemon:") {
+		return ""
+	}
+	if transport, _, ok := strings.Cut(image, ":"); ok && knownTransports[transport] && !isEngineReference(image) {
+		return "names a source the action does not read (" + transport + ":): give a Docker engine image (name:tag), oci:PATH, docker-archive:PATH or docker://REFERENCE"
+	}
+	return ""
+}
+
+// knownTransports are skopeo's and buildah's image transports that are not
+// the action's.
+var knownTransports = map[string]bool{"containers-storage": true, "oci-archive": true, "dir": true, "sif": true, "ostree": true}
+
+// isEngineReference reports a valid name:tag, which an engine image named
+// like a transport (dir:v1) is.
+func isEngineReference(image string) bool {
+	_, err := name.ParseReference(image)
+	return err == nil
 }

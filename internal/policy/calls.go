@@ -58,6 +58,21 @@ var (
 		Without:  "the tags are written without being read first, so a re-run on an IMMUTABLE repository fails on the tag it already pushed",
 		Resource: "the repository",
 	}
+	// CallECRReadSourceImage reads the image a docker:// image input names
+	// in ECR.
+	CallECRReadSourceImage = Call{
+		Action:   "ecr:BatchGetImage",
+		Sid:      "ReadTheSourceImage",
+		For:      "read the manifest of the image a `docker://` image input names in ECR, and its tag again before any tag moves",
+		Resource: "the source repository",
+	}
+	// CallECRReadSourceLayers reads, or mounts, the source image's blobs.
+	CallECRReadSourceLayers = Call{
+		Action:   "ecr:GetDownloadUrlForLayer",
+		Sid:      "ReadTheSourceImage",
+		For:      "read the source image's config and layers to copy them, or have ECR mount them into the repository (blob mounting needs it on the source)",
+		Resource: "the source repository",
+	}
 	// CallECRCheckLayers asks which layers the repository has.
 	CallECRCheckLayers = Call{
 		Action:   "ecr:BatchCheckLayerAvailability",
@@ -182,7 +197,7 @@ var (
 func Calls() []Call {
 	return []Call{
 		CallAssumeNextRole,
-		CallECRLogin, CallECRFindRepository, CallECRReadTags,
+		CallECRLogin, CallECRFindRepository, CallECRReadTags, CallECRReadSourceImage, CallECRReadSourceLayers,
 		CallECRCheckLayers, CallECRStartUpload, CallECRUploadPart, CallECRCompleteUpload, CallECRPutImage,
 		CallECSReadServices, CallECSCopyTaskDefinition, CallECSCheckDeployedTag,
 		CallECSRegister, CallECSTagRevision, CallPassRoles, CallECSUpdateService,

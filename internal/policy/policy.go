@@ -143,6 +143,10 @@ type Request struct {
 	// Repository is the ECR repository pushed to, a name or a URI; empty
 	// when the run pushes nothing.
 	Repository string
+	// Image is the image input: a docker://REFERENCE in an ECR registry
+	// is read (and its blobs mounted or copied) with the role's
+	// permissions on that repository.
+	Image string
 	// Cluster is the ECS cluster, a name or an ARN; "default" when empty.
 	Cluster string
 	// Services are the services deployed; none when the run only pushes.
@@ -373,6 +377,13 @@ func deployGrants(req Request, part partition.Partition, account string) ([]Gran
 			add(CallECRFindRepository, nil, repo)
 		}
 		add(CallECRReadTags, nil, repo)
+		if source, sourceAccount, ok := sourceRepositoryARN(req.Image, part, account, req.Region, req.Repository); ok {
+			add(CallECRReadSourceImage, nil, source)
+			add(CallECRReadSourceLayers, nil, source)
+			if sourceAccount != account {
+				notes = append(notes, fmt.Sprintf("the image is read from %s, in account %s: that repository's policy must also allow the role ecr:BatchGetImage and ecr:GetDownloadUrlForLayer", source, sourceAccount))
+			}
+		}
 		for _, c := range []Call{CallECRCheckLayers, CallECRStartUpload, CallECRUploadPart, CallECRCompleteUpload, CallECRPutImage} {
 			add(c, nil, repo)
 		}
@@ -431,6 +442,33 @@ func repositoryARN(repository string, part partition.Partition, account, region 
 		}
 	}
 	return part.ARN("ecr", region, account, "repository/"+name), byName
+}
+
+// sourceRepositoryARN is the repository a docker:// image input reads in
+// ECR, and its account: one in an ECR registry (by its host), or in the
+// target's registry when the target is named alone and the host is the
+// one the target's URI names. ok is false for any other image.
+func sourceRepositoryARN(image string, part partition.Partition, account, region, target string) (arn, sourceAccount string, ok bool) {
+	ref, isRegistry := strings.CutPrefix(image, "docker://")
+	if !isRegistry {
+		return "", "", false
+	}
+	host, rest, found := strings.Cut(ref, "/")
+	if !found {
+		return "", "", false
+	}
+	name, _, _ := strings.Cut(rest, "@")
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		name = name[:i]
+	}
+	h, isECR := partition.ParseECRRegistryHost(strings.ToLower(host))
+	if !isECR {
+		if targetHost, _, isURI := strings.Cut(target, "/"); !isURI || !strings.EqualFold(targetHost, host) {
+			return "", "", false
+		}
+		return part.ARN("ecr", region, account, "repository/"+name), account, true
+	}
+	return h.Partition.ARN("ecr", h.Region, h.Account, "repository/"+name), h.Account, true
 }
 
 // cluster is where the services run.

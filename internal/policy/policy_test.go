@@ -99,6 +99,21 @@ func TestGrantsPerMode(t *testing.T) {
 		}, want: cat(push[:1], byName, push[1:], services, []string{"ecs:DescribeTaskDefinition required *"}, register)},
 		{name: "push_only", mutate: func(r *Request) { r.Services = nil },
 			want: cat(push[:1], byName, push[1:])},
+		{name: "push_from_the_repository_itself", mutate: func(r *Request) {
+			r.Services = nil
+			r.Image = "docker://111122223333.dkr.ecr.us-east-1.amazonaws.com/web-api:build-7"
+		}, want: cat(push[:1], byName, push[1:2], []string{"ecr:BatchGetImage required " + repoARN, "ecr:GetDownloadUrlForLayer required " + repoARN}, push[2:])},
+		{name: "push_from_another_account_and_region", mutate: func(r *Request) {
+			r.Services = nil
+			r.Image = "docker://444455556666.dkr.ecr.eu-west-1.amazonaws.com/builds/web-api@sha256:" + strings.Repeat("ab", 32)
+		}, want: cat(push[:1], byName, push[1:2], []string{
+			"ecr:BatchGetImage required arn:aws:ecr:eu-west-1:444455556666:repository/builds/web-api",
+			"ecr:GetDownloadUrlForLayer required arn:aws:ecr:eu-west-1:444455556666:repository/builds/web-api",
+		}, push[2:])},
+		{name: "push_from_another_registry", mutate: func(r *Request) {
+			r.Services = nil
+			r.Image = "docker://ghcr.io/acme/web-api:v1"
+		}, want: cat(push[:1], byName, push[1:])},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -194,35 +194,48 @@ func (k ecrKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	if !k.l.allows(r.RegistryStr()) {
 		return authn.Anonymous, nil
 	}
-	return &authn.Basic{Username: "AWS", Password: k.l.password}, nil
+	return k.l.authenticator(), nil
+}
+
+// authenticator is the password as go-containerregistry sends it.
+func (l *ecrLogin) authenticator() authn.Authenticator {
+	return &authn.Basic{Username: "AWS", Password: l.password}
+}
+
+// guard wraps inner in the credential guard of the password.
+func (l *ecrLogin) guard(inner http.RoundTripper) credentialGuard {
+	return credentialGuard{inner: inner, credential: "the ECR password", issuedFor: l.endpoint.Host, allows: l.allows}
 }
 
 // credentialGuard is the last transport before the network: it refuses any
-// request that carries an Authorization header to a host the ECR password
-// is not for, or over plain HTTP to anything but loopback, whatever asked
-// for it (a redirect, a token realm, an upload Location).
+// request that carries an Authorization header to a host its credential is
+// not for, or over plain HTTP to anything but loopback, whatever asked for
+// it (a redirect, a token realm, an upload Location). Every registry a push
+// reaches has a transport of its own, guarded for its own credential.
 type credentialGuard struct {
 	inner http.RoundTripper
-	login *ecrLogin
+	// credential names the credential for messages ("the ECR password").
+	credential string
+	// issuedFor is the registry it is for; allows tells the hosts it may
+	// go to.
+	issuedFor string
+	allows    func(host string) bool
 }
 
 func (g credentialGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Header.Get("Authorization") != "" {
-		if !g.login.allows(r.URL.Host) {
-			return nil, fmt.Errorf("refusing to send the ECR password to %s: it is issued for %s only", r.URL.Host, g.login.endpoint.Host)
+		if !g.allows(r.URL.Host) {
+			return nil, fmt.Errorf("refusing to send %s to %s: it is for %s only", g.credential, r.URL.Host, g.issuedFor)
 		}
 		if r.URL.Scheme != "https" && !isLoopbackHost(r.URL.Host) {
-			return nil, fmt.Errorf("refusing to send the ECR password to %s over plain HTTP", r.URL.Host)
+			return nil, fmt.Errorf("refusing to send %s to %s over plain HTTP", g.credential, r.URL.Host)
 		}
 	}
 	return g.inner.RoundTrip(r)
 }
 
 func isLoopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
+	host := hostname(hostport)
 	if host == "localhost" {
 		return true
 	}

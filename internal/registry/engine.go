@@ -8,9 +8,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 )
 
@@ -96,20 +100,115 @@ func (e *engine) String() string { return "the Docker engine at " + e.api.Daemon
 
 func (e *engine) close() error { return e.api.Close() }
 
-// imageID resolves a name, name:tag or ID to the image's ID (its config digest).
-func (e *engine) imageID(ctx context.Context, ref string) (string, error) {
+// openDockerEngine finds a local image in the Docker engine. A
+// multi-platform image (an image index in the containerd image store) is
+// exported whole and pushed as the index; a single image is streamed.
+func openDockerEngine(ctx context.Context, ref string, getenv func(string) string, stallTimeout time.Duration) (imageSource, error) {
+	eng, err := newEngine(getenv)
+	if err != nil {
+		return nil, err
+	}
+	res, err := eng.inspect(ctx, ref)
+	if err != nil {
+		eng.close()
+		return nil, err
+	}
+	id := res.ID
+	name := fmt.Sprintf("image %s (%s) in %s", ref, shortDigest(id), eng)
+	if d := res.Descriptor; d != nil && types.MediaType(d.MediaType).IsIndex() {
+		src, err := eng.exportIndex(ctx, id, ref, name, stallTimeout)
+		if err != nil {
+			eng.close()
+			return nil, err
+		}
+		return src, nil
+	}
+	return &tarSource{
+		name:         name,
+		configDigest: id,
+		open:         func(ctx context.Context) (io.ReadCloser, error) { return eng.save(ctx, id, ref) },
+		closeFn:      eng.close,
+	}, nil
+}
+
+// inspect finds an image by name, name:tag or ID.
+func (e *engine) inspect(ctx context.Context, ref string) (client.ImageInspectResult, error) {
 	res, err := e.api.ImageInspect(ctx, ref)
 	switch {
 	case cerrdefs.IsNotFound(err):
-		return "", fmt.Errorf("image %q is not in %s (%w): build or pull it first, or name an archive (docker-archive:PATH) or an OCI layout (oci:PATH)", ref, e, err)
+		return res, fmt.Errorf("image %q is not in %s (%w): build or pull it first, or name an archive (docker-archive:PATH), an OCI layout (oci:PATH) or an image in a registry (docker://REFERENCE)", ref, e, err)
 	case err != nil && isUnreachable(err):
-		return "", fmt.Errorf("reach %s to find image %q (set DOCKER_HOST, or mount /var/run/docker.sock): %w", e, ref, err)
+		return res, fmt.Errorf("reach %s to find image %q (set DOCKER_HOST, or mount /var/run/docker.sock): %w", e, ref, err)
 	case err != nil:
-		return "", fmt.Errorf("find image %q in %s: %w", ref, e, err)
+		return res, fmt.Errorf("find image %q in %s: %w", ref, e, err)
 	case res.ID == "":
-		return "", fmt.Errorf("find image %q in %s: the engine's answer has no image ID", ref, e)
+		return res, fmt.Errorf("find image %q in %s: the engine's answer has no image ID", ref, e)
 	}
-	return res.ID, nil
+	return res, nil
+}
+
+// exportIndex exports a multi-platform image of the containerd image store
+// whole, as docker save writes it (an OCI layout holding the index), when
+// the store holds the content of every platform it lists; otherwise it says
+// that it cannot, and what to use instead.
+func (e *engine) exportIndex(ctx context.Context, id, ref, name string, stallTimeout time.Duration) (*artifactSource, error) {
+	res, err := e.api.ImageInspect(ctx, id, client.ImageInspectWithManifests(true))
+	if err != nil {
+		return nil, fmt.Errorf("list the platforms of image %q in %s: %w", ref, e, err)
+	}
+	var have, missing []string
+	for _, m := range res.Manifests {
+		if m.Kind != image.ManifestKindImage {
+			continue
+		}
+		platform := "unknown platform"
+		if m.ImageData != nil {
+			p := m.ImageData.Platform
+			platform = (&v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}).String()
+		}
+		if m.Available {
+			have = append(have, platform)
+		} else {
+			missing = append(missing, platform)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("image %q in %s is a multi-platform image whose index lists %s, but the engine's store holds the content of %s only, so it cannot export the image whole; "+
+			"push the index from where it is whole: export it as an OCI layout (docker buildx build --platform ... --output type=oci,dest=build/oci, then image: oci:build/oci), "+
+			"or push it to a registry (docker/build-push-action with push: true) and deploy image: docker://REGISTRY/NAME@sha256:...",
+			ref, e, strings.Join(append(append([]string{}, have...), missing...), ", "), orNone(have))
+	}
+	rc, err := e.api.ImageSave(ctx, []string{id})
+	if err != nil {
+		return nil, fmt.Errorf("export image %q from %s: %w", ref, e, err)
+	}
+	// The export is read whole before the push starts: a stalled engine is
+	// caught by the watchdog, as a stalled push is.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := newWatchdog(stallTimeout)
+	go wd.watch(ctx, cancel, &stallError{timeout: stallTimeout, what: fmt.Sprintf("%s sent nothing of image %q", e, ref)})
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
+	defer stop()
+	src, err := openSavedLayout(progressReader{r: rc, progress: wd.touch}, name)
+	rc.Close()
+	if err != nil {
+		var stall *stallError
+		if cause := context.Cause(ctx); errors.As(cause, &stall) {
+			return nil, stall
+		}
+		return nil, err
+	}
+	removeLayout := src.closeFn
+	src.closeFn = func() error { return errors.Join(removeLayout(), e.close()) }
+	return src, nil
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none of them"
+	}
+	return strings.Join(list, ", ")
 }
 
 // isUnreachable tells a connection failure from an answer of the engine.

@@ -119,10 +119,10 @@ func TestCredentialGuard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			reached := false
-			g := credentialGuard{login: creds, inner: roundTripFunc(func(*http.Request) (*http.Response, error) {
+			g := creds.guard(roundTripFunc(func(*http.Request) (*http.Response, error) {
 				reached = true
 				return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
-			})}
+			}))
 			req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
 			if tc.auth {
 				req.SetBasicAuth("AWS", "pw")
@@ -198,7 +198,7 @@ func TestKeychainLendsThePasswordToItsRegistryOnly(t *testing.T) {
 		}
 		return remote.Write(ref, img,
 			remote.WithAuthFromKeychain(creds.keychain()),
-			remote.WithTransport(credentialGuard{inner: http.DefaultTransport, login: creds}))
+			remote.WithTransport(creds.guard(http.DefaultTransport)))
 	}
 	if err := push(issuedSrv); err != nil {
 		t.Fatalf("push to the registry the password is for: %v", err)

@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
@@ -114,9 +117,7 @@ func assertNoSecrets(tb testing.TB, sb *sandbox.Sandbox, text string) {
 
 // basicAuth is the Basic authorization of ECR's user AWS with password,
 // which is also the token GetAuthorizationToken returns.
-func basicAuth(password string) string {
-	return base64.StdEncoding.EncodeToString([]byte("AWS:" + password))
-}
+func basicAuth(password string) string { return basicOf("AWS", password) }
 
 // uploadCounter counts what reaches a registry: every request, the blob
 // upload requests among them, and the bytes of request bodies.
@@ -179,4 +180,31 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
 	return n, err
+}
+
+// platformImage is a random image of count layers of size bytes whose
+// config declares the platform os/arch.
+func platformImage(tb testing.TB, os, arch string, size int64, count int64) v1.Image {
+	tb.Helper()
+	img, err := sandboxtest.PlatformImage(os, arch, size, count)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+// registryPassword is a registry password of the deploy role for its
+// account's ECR front.
+func registryPassword(tb testing.TB, sb *sandbox.Sandbox) string {
+	tb.Helper()
+	password, err := sandboxtest.RegistryPassword(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return password
+}
+
+// basicOf is the Basic authorization of user and password.
+func basicOf(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }

@@ -19,7 +19,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
@@ -81,10 +80,7 @@ func TestPushSources(t *testing.T) {
 			return "docker-archive:" + file, ""
 		}},
 		{"oci_layout", func(t *testing.T) (string, string) {
-			img, err := random.Image(512<<10, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
+			img := platformImage(t, "linux", "amd64", 512<<10, 3)
 			dir := t.TempDir()
 			p, err := layout.Write(dir, empty.Index)
 			if err != nil {
@@ -126,6 +122,7 @@ func TestPushSources(t *testing.T) {
 				Digest:        res.Digest,
 				Image:         host + "/" + repo + "@" + res.Digest,
 				Tags:          tags,
+				Platforms:     []string{"linux/amd64"},
 				LayersPushed:  res.LayersPushed,
 				LayersSkipped: 0,
 				BytesPushed:   res.BytesPushed,

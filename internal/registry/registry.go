@@ -1,8 +1,10 @@
-// Package registry pushes a container image to Amazon ECR: it logs in with
-// GetAuthorizationToken (the password held in memory, and sent to that
-// registry only), reads the image from the Docker engine, an OCI image
-// layout or a docker save archive, and uploads it with go-containerregistry,
-// streaming and skipping what the registry already has.
+// Package registry pushes a container image, or a multi-platform image
+// index, to Amazon ECR: it logs in with GetAuthorizationToken (the password
+// held in memory, and sent to that registry only), reads the image from the
+// Docker engine, an OCI image layout, a docker save archive or another
+// registry (with the runner's Docker config credential for that registry
+// only), and uploads it with go-containerregistry, streaming, mounting and
+// skipping what the registry already has.
 package registry
 
 import (
@@ -27,8 +29,9 @@ import (
 // PushRequest says what to push where.
 type PushRequest struct {
 	// Image is the `image` input: a local image in the Docker engine (name,
-	// name:tag or ID), oci:PATH (an OCI image layout) or docker-archive:PATH
-	// (a docker save tarball).
+	// name:tag or ID), oci:PATH (an OCI image layout),
+	// docker-archive:PATH (a docker save tarball) or docker://REFERENCE
+	// (an image or index in a registry, by tag or digest).
 	Image string
 	// Source, when set, is pushed instead of Image: an image already in
 	// memory (the demo generates one).
@@ -41,11 +44,13 @@ type PushRequest struct {
 	// Tags are pushed, every one; the first names the image in ImageURI.
 	Tags []string
 	// Getenv reads the environment (DOCKER_HOST, DOCKER_TLS_VERIFY,
-	// DOCKER_CERT_PATH, DOCKER_API_VERSION); os.Getenv in production.
+	// DOCKER_CERT_PATH, DOCKER_API_VERSION; DOCKER_CONFIG, HOME and PATH
+	// for a docker:// source's credential); os.Getenv in production.
 	Getenv func(string) string
-	// Mask is called with each form of the registry password (the
-	// password, its Basic authorization) before anything could print it
-	// (::add-mask:: on a runner); may be nil.
+	// Mask is called with each form of every registry credential (the ECR
+	// password, its Basic authorization, a Docker config password or
+	// token) before anything could print it (::add-mask:: on a runner);
+	// may be nil.
 	Mask func(secret string)
 	// HTTPClient's transport carries the registry requests (the run's, with
 	// its timeouts); when nil, httpclient's transport with the default
@@ -68,11 +73,26 @@ type PushRequest struct {
 	// as soon as it is known, before any upload: the deploy reads the
 	// services and their task definitions meanwhile.
 	OnRepository func(uri string)
-	// BeforeTags, when set, is called once the image's blobs are in the
-	// repository and before any tag is written (the manifest put): an
-	// error stops the push with every tag where it was. The deploy's plan
-	// is checked there, so that a deploy that cannot happen moves no tag.
-	BeforeTags func(ctx context.Context) error
+	// BeforeTags, when set, is called once every blob, and every manifest
+	// an index lists, is in the repository, and before any tag is written
+	// (the manifest put): an error stops the push with every tag where it
+	// was. The deploy's plan, and the image's platforms against the task
+	// definitions, are checked there, so that a deploy that cannot happen
+	// moves no tag.
+	BeforeTags func(ctx context.Context, image PushedImage) error
+}
+
+// PushedImage is what a push put in the repository, before its tags move.
+type PushedImage struct {
+	// Repository is the repository URI, host/name.
+	Repository string
+	// Digest is the digest of the image manifest, or of the index.
+	Digest string
+	// Index reports an image index (a multi-platform image).
+	Index bool
+	// Platforms are the image's platform, or those of the images the
+	// index lists (attestations aside), in the index's order.
+	Platforms []v1.Platform
 }
 
 // PushResult is what a push produced.
@@ -81,15 +101,26 @@ type PushResult struct {
 	Repository string
 	// ImageURI is repository:first tag.
 	ImageURI string
-	// Digest is the manifest digest, sha256:...
+	// Digest is the manifest digest, sha256:..., of the index for a
+	// multi-platform image.
 	Digest string
 	// Image is repository@digest: what a task definition pins.
 	Image string
 	// Tags are the tags that now point at Digest.
 	Tags []string
-	// LayersPushed and LayersSkipped count the layers uploaded and those
-	// the registry already had; BytesPushed is what was uploaded.
+	// Index reports an image index; Platforms are the platforms pushed
+	// (os/architecture[/variant]).
+	Index     bool
+	Platforms []string
+	// Source is the image a docker:// source resolved to,
+	// REGISTRY/NAME@sha256:...; empty for other sources.
+	Source string
+	// LayersPushed, LayersMounted and LayersSkipped count the layers
+	// uploaded, those the registry mounted from another of its
+	// repositories, and those it already had; BytesPushed is what was
+	// uploaded.
 	LayersPushed  int
+	LayersMounted int
 	LayersSkipped int
 	BytesPushed   int64
 }
@@ -181,27 +212,38 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 		return nil, err
 	}
 	defer r.close()
-	p := &pusher{out: progress, warnf: req.Warnf, remote: r, target: t, retry: req.Retry, jobs: req.Concurrency, stallTimeout: req.StallTimeout, beforeTags: req.BeforeTags}
+	p := &pusher{out: progress, warnf: req.Warnf, remote: r, target: t, retry: req.Retry, stallTimeout: req.StallTimeout,
+		beforeTags: req.BeforeTags, slots: make(slots, req.Concurrency)}
 	if p.retry == nil {
 		p.retry = retry.New(retry.Options{Logf: p.logf})
+	}
+	if rs, ok := src.(*registrySource); ok {
+		env := sourceEnv{api: api, target: t, login: creds, remote: r, req: req, logf: p.logf}
+		if err := rs.reach(ctx, env); err != nil {
+			return nil, err
+		}
+		defer rs.close()
 	}
 	return p.push(ctx, src, req.Tags)
 }
 
-// openSource reads the image input.
+// openSource reads the image input. A docker:// source is only parsed
+// here: it is reached once the target's registry is known.
 func openSource(ctx context.Context, req PushRequest) (imageSource, error) {
 	if req.Source != nil {
-		return &v1Source{name: "the generated image", img: req.Source}, nil
+		return &artifactSource{name: "the generated image", image: req.Source}, nil
 	}
 	switch {
 	case req.Image == "":
-		return nil, fmt.Errorf("push: %w (the image input names a local image, oci:PATH or docker-archive:PATH)", errNoImage)
+		return nil, fmt.Errorf("push: %w (the image input names a local image, oci:PATH, docker-archive:PATH or docker://REFERENCE)", errNoImage)
 	case strings.HasPrefix(req.Image, "oci:"):
 		return nonNil(openOCILayout(strings.TrimPrefix(req.Image, "oci:")))
 	case strings.HasPrefix(req.Image, "docker-archive:"):
-		return nonNil(openDockerArchive(strings.TrimPrefix(req.Image, "docker-archive:")))
+		return openDockerArchive(strings.TrimPrefix(req.Image, "docker-archive:"))
+	case strings.HasPrefix(req.Image, "docker://"):
+		return nonNil(parseRegistrySource(strings.TrimPrefix(req.Image, "docker://")))
 	}
-	return nonNil(openDockerEngine(ctx, strings.TrimPrefix(req.Image, "docker-daemon:"), req.Getenv))
+	return openDockerEngine(ctx, strings.TrimPrefix(req.Image, "docker-daemon:"), req.Getenv, req.StallTimeout)
 }
 
 // nonNil keeps a failed opener's typed nil out of the interface.
@@ -219,13 +261,15 @@ type pusher struct {
 	remote       *remoteRepo
 	target       target
 	retry        *retry.Policy
-	beforeTags   func(ctx context.Context) error
-	jobs         int
 	stallTimeout time.Duration
+	beforeTags   func(ctx context.Context, image PushedImage) error
+	// slots bounds the blobs uploading at once; blobs sends each once.
+	slots slots
+	blobs blobJobs
 
-	mu              sync.Mutex
-	pushed, skipped int
-	bytes           int64
+	mu                       sync.Mutex
+	pushed, mounted, skipped int
+	bytes                    int64
 }
 
 func (p *pusher) logf(format string, args ...any) {

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -27,51 +29,143 @@ var noRetries = []remote.Option{
 	remote.WithRetryStatusCodes(),
 }
 
-// remoteRepo is the repository a push goes to, as go-containerregistry
-// reaches it: with the ECR password for that registry only, through a
-// transport whose every wait is bounded.
-type remoteRepo struct {
-	repo     name.Repository
+// conn is one registry as a push reaches it: a transport that pings it
+// once and carries the credential the registry is lent, if any, guarded so
+// that the credential goes there alone; go-containerregistry's pullers and
+// pushers of the push share it.
+type conn struct {
+	registry name.Registry
 	nameOpts []name.Option
-	opts     []remote.Option
+	auth     authn.Authenticator
+	// base is the guarded transport the registry's requests go through.
+	base   http.RoundTripper
+	scopes []string
+	jobs   int
+
+	once sync.Once
+	tr   http.RoundTripper
+	err  error
+}
+
+// newConn prepares the connection to the registry host, lending it auth
+// (authn.Anonymous for none) through base, which must be guarded for it.
+func newConn(host string, auth authn.Authenticator, base http.RoundTripper, jobs int, scopes ...string) (*conn, error) {
+	var nameOpts []name.Option
+	if isLoopbackHost(host) {
+		// A registry on loopback speaks plain HTTP (the sandbox's, a test
+		// registry): docker and skopeo treat loopback alike.
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", host, err)
+	}
+	return &conn{registry: reg, nameOpts: nameOpts, auth: auth, base: base, jobs: max(jobs, 1), scopes: scopes}, nil
+}
+
+// connect pings the registry for its authentication scheme once, and
+// keeps the authenticated transport for every request after.
+func (c *conn) connect(ctx context.Context) error {
+	c.once.Do(func() {
+		c.tr, c.err = transport.NewWithContext(ctx, c.registry, c.auth, c.base, c.scopes)
+	})
+	return c.err
+}
+
+// options are go-containerregistry's options for the registry: the
+// connected transport (connect first), its credential, one attempt per
+// call (the run's policy retries).
+func (c *conn) options(ctx context.Context, extra ...remote.Option) []remote.Option {
+	tr := c.tr
+	if tr == nil {
+		tr = c.base
+	}
+	opts := append([]remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuth(c.auth),
+		remote.WithTransport(tr),
+		remote.WithJobs(c.jobs),
+		remote.WithUserAgent("oidc-ecs-deploy"),
+	}, noRetries...)
+	return append(opts, extra...)
+}
+
+// reference parses an image reference on this registry.
+func (c *conn) reference(s string) (name.Reference, error) {
+	return name.ParseReference(s, c.nameOpts...)
+}
+
+// remoteRepo is the repository a push goes to, on a connection that lends
+// the ECR password to that registry only, through a transport whose every
+// wait is bounded.
+type remoteRepo struct {
+	*conn
+	repo name.Repository
+	// mounts records the blobs the registry mounted from another
+	// repository rather than having them uploaded.
+	mounts *mountLog
 	// closeIdle releases the connections of the transport made here.
 	closeIdle func()
 }
 
 func newRemote(creds *ecrLogin, t target, req PushRequest) (*remoteRepo, error) {
-	var nameOpts []name.Option
-	if creds.endpoint.Scheme == "http" {
-		// The registry ECR named is on loopback and speaks plain HTTP
-		// (the sandbox's): docker and skopeo treat loopback alike.
-		nameOpts = append(nameOpts, name.Insecure)
-	}
-	repo, err := name.NewRepository(t.uri(), nameOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", t.uri(), err)
-	}
-	r := &remoteRepo{repo: repo, nameOpts: nameOpts, closeIdle: func() {}}
-	var base http.RoundTripper
-	if req.HTTPClient != nil && req.HTTPClient.Transport != nil {
-		base = req.HTTPClient.Transport
-	} else {
+	r := &remoteRepo{mounts: &mountLog{digests: map[string]bool{}}, closeIdle: func() {}}
+	base := baseTransport(req)
+	if base == nil {
 		tr := httpclient.NewTransport(httpclient.Timeouts{})
 		base, r.closeIdle = tr, tr.CloseIdleConnections
 	}
-	r.opts = append([]remote.Option{
-		remote.WithAuthFromKeychain(creds.keychain()),
-		remote.WithTransport(credentialGuard{inner: base, login: creds}),
-		remote.WithJobs(req.Concurrency),
-		remote.WithUserAgent("oidc-ecs-deploy"),
-	}, noRetries...)
+	c, err := newConn(t.host, creds.authenticator(), creds.guard(mountObserver{inner: base, log: r.mounts}), req.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	r.conn = c
+	if r.repo, err = name.NewRepository(t.uri(), c.nameOpts...); err != nil {
+		return nil, fmt.Errorf("repository %s: %w", t.uri(), err)
+	}
 	return r, nil
+}
+
+// baseTransport is the run's transport, nil when the request has none.
+func baseTransport(req PushRequest) http.RoundTripper {
+	if req.HTTPClient != nil && req.HTTPClient.Transport != nil {
+		return req.HTTPClient.Transport
+	}
+	return nil
 }
 
 func (r *remoteRepo) close() { r.closeIdle() }
 
-// options are the remote options of one push.
-func (r *remoteRepo) options(ctx context.Context, extra ...remote.Option) []remote.Option {
-	opts := append([]remote.Option{remote.WithContext(ctx)}, r.opts...)
-	return append(opts, extra...)
+// mountLog is the set of blobs a registry mounted.
+type mountLog struct {
+	mu      sync.Mutex
+	digests map[string]bool
+}
+
+func (m *mountLog) has(digest string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.digests[digest]
+}
+
+// mountObserver notes every blob mount the registry made: a POST to an
+// upload URL that asks to mount a blob, answered 201 Created. (A registry
+// that will not mount answers 202 Accepted, and the blob is uploaded.)
+type mountObserver struct {
+	inner http.RoundTripper
+	log   *mountLog
+}
+
+func (o mountObserver) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := o.inner.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && resp.StatusCode == http.StatusCreated {
+		if digest := r.URL.Query().Get("mount"); digest != "" {
+			o.log.mu.Lock()
+			o.log.digests[digest] = true
+			o.log.mu.Unlock()
+		}
+	}
+	return resp, err
 }
 
 // tag names a tag of the repository, checking its syntax.
@@ -140,4 +234,11 @@ func configDigestOf(d *remote.Descriptor) string {
 		return ""
 	}
 	return m.Config.Digest.String()
+}
+
+// asTransportError finds the registry's answer in err.
+func asTransportError(err error) (*transport.Error, bool) {
+	var te *transport.Error
+	ok := errors.As(err, &te)
+	return te, ok
 }

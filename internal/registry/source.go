@@ -17,105 +17,110 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// imageSource is where an image comes from.
+// imageSource is where an image comes from: a stream to read (a docker
+// save stream, *tarSource) or an image or index in registry form
+// (*artifactSource, and *registrySource for an image in a registry).
 type imageSource interface {
 	// String names the source for messages.
 	String() string
-	// knownConfigDigest is the image's config digest when it is known
-	// before the image is read; "" otherwise.
-	knownConfigDigest() string
-	// read reads the image, handing each layer to emit as soon as it is
-	// ready to upload, and returns the image those layers make up. It
-	// calls progress whenever it has read more of the image.
-	read(ctx context.Context, emit func(v1.Layer) error, progress func()) (v1.Image, error)
 	// Close releases what the source holds (temporary files, connections).
 	Close() error
 }
 
-// ---- images already in registry form: OCI layouts and in-memory images.
+// ---- images and indexes in registry form: OCI layouts, images in memory.
 
-// v1Source pushes a go-containerregistry image as it is: its manifest is
-// kept byte for byte, so its digest is the one the layout recorded.
-type v1Source struct {
-	name string
-	img  v1.Image
+// artifactSource is an image, or an image index with the images it lists,
+// in registry form: its manifests are pushed byte for byte, so its digest
+// is the one its layout, or its registry, recorded, and known before
+// anything is read. Exactly one of image and index is set.
+type artifactSource struct {
+	name    string
+	image   v1.Image
+	index   v1.ImageIndex
+	closeFn func() error
 }
 
-func (s *v1Source) String() string { return s.name }
+func (s *artifactSource) String() string { return s.name }
 
-func (s *v1Source) knownConfigDigest() string {
-	h, err := s.img.ConfigName()
-	if err != nil {
-		return ""
+func (s *artifactSource) Close() error {
+	if s.closeFn != nil {
+		return s.closeFn()
 	}
-	return h.String()
+	return nil
 }
 
-func (s *v1Source) Close() error { return nil }
-
-func (s *v1Source) read(_ context.Context, emit func(v1.Layer) error, _ func()) (v1.Image, error) {
-	layers, err := s.img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("read the layers of %s: %w", s, err)
+// digest is the digest of the manifest (or index) pushed.
+func (s *artifactSource) digest() (v1.Hash, error) {
+	if s.index != nil {
+		return s.index.Digest()
 	}
-	for _, l := range layers {
-		if err := emit(l); err != nil {
-			return nil, err
-		}
-	}
-	return s.img, nil
+	return s.image.Digest()
 }
 
-// openOCILayout picks the image to push from an OCI image layout: the only
-// image, or the linux/amd64 one of several (ECS on Fargate runs linux/amd64
-// unless told otherwise).
-func openOCILayout(dir string) (*v1Source, error) {
+// taggable is what the tags are put on.
+func (s *artifactSource) taggable() remote.Taggable {
+	if s.index != nil {
+		return s.index
+	}
+	return s.image
+}
+
+// openOCILayout reads an OCI image layout: what its index.json lists is
+// pushed as it is. One entry, an image or an index (a multi-platform build
+// exported by buildx), is pushed itself; several images for distinct
+// platforms are pushed as the index that index.json is.
+func openOCILayout(dir string) (*artifactSource, error) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read the OCI image layout %s: %w", dir, err)
 	}
-	for depth := 0; depth < 4; depth++ {
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return nil, fmt.Errorf("read the index of the OCI image layout %s: %w", dir, err)
-		}
-		var pick *v1.Descriptor
-		var images []v1.Descriptor
-		for _, d := range im.Manifests {
-			if d.MediaType.IsImage() || d.MediaType.IsIndex() {
-				images = append(images, d)
-			}
-		}
-		switch {
-		case len(images) == 1:
-			pick = &images[0]
-		default:
-			for i, d := range images {
-				if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == "amd64" {
-					pick = &images[i]
-					break
-				}
-			}
-		}
-		if pick == nil {
-			return nil, fmt.Errorf("the OCI image layout %s holds %d images and none is for linux/amd64: export one image", dir, len(images))
-		}
-		if pick.MediaType.IsIndex() {
-			if idx, err = idx.ImageIndex(pick.Digest); err != nil {
-				return nil, fmt.Errorf("read index %s in the OCI image layout %s: %w", pick.Digest, dir, err)
-			}
-			continue
-		}
-		img, err := idx.Image(pick.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("read image %s in the OCI image layout %s: %w", pick.Digest, dir, err)
-		}
-		return &v1Source{name: "the OCI image layout " + dir, img: img}, nil
+	src, err := pickFromIndex(idx, "the OCI image layout "+dir)
+	if err != nil {
+		return nil, fmt.Errorf("the OCI image layout %s: %w", dir, err)
 	}
-	return nil, fmt.Errorf("the OCI image layout %s nests indexes too deeply", dir)
+	return src, nil
+}
+
+// pickFromIndex chooses what an OCI layout's index.json stands for.
+func pickFromIndex(idx v1.ImageIndex, name string) (*artifactSource, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read its index.json: %w", err)
+	}
+	var entries []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.MediaType.IsImage() || d.MediaType.IsIndex() {
+			entries = append(entries, d)
+		}
+	}
+	switch {
+	case len(entries) == 0:
+		return nil, errors.New("its index.json lists no image")
+	case len(entries) == 1 && entries[0].MediaType.IsIndex():
+		child, err := idx.ImageIndex(entries[0].Digest)
+		if err != nil {
+			return nil, fmt.Errorf("read index %s: %w", entries[0].Digest, err)
+		}
+		return &artifactSource{name: name, index: child}, nil
+	case len(entries) == 1:
+		img, err := idx.Image(entries[0].Digest)
+		if err != nil {
+			return nil, fmt.Errorf("read image %s: %w", entries[0].Digest, err)
+		}
+		return &artifactSource{name: name, image: img}, nil
+	}
+	seen := map[string]bool{}
+	for _, d := range entries {
+		if !d.MediaType.IsImage() || d.Platform == nil || d.Platform.Architecture == "" || seen[d.Platform.String()] {
+			return nil, fmt.Errorf("its index.json lists %d images that are not one per platform (they are several builds, or tagged images): export one image, or one multi-platform index (docker buildx build --platform linux/amd64,linux/arm64 --output type=oci,dest=...)", len(entries))
+		}
+		seen[d.Platform.String()] = true
+	}
+	return &artifactSource{name: name, index: idx}, nil
 }
 
 // ---- images as tar streams: docker save output, from the engine or a file.
@@ -135,7 +140,10 @@ type tarSource struct {
 	closeFn      func() error
 }
 
-func (s *tarSource) String() string            { return s.name }
+func (s *tarSource) String() string { return s.name }
+
+// knownConfigDigest is the image's config digest when it is known before
+// the image is read; "" otherwise.
 func (s *tarSource) knownConfigDigest() string { return s.configDigest }
 
 func (s *tarSource) Close() error {
@@ -164,6 +172,9 @@ const maxCompressWorkers = 8
 // (manifest.json, image configs); layers are never kept in memory.
 const maxMetadataBytes = 16 << 20
 
+// read reads the image, handing each layer to emit as soon as it is ready
+// to upload, and returns the image those layers make up. It calls progress
+// whenever it has read more of the image.
 func (s *tarSource) read(ctx context.Context, emit func(v1.Layer) error, progress func()) (v1.Image, error) {
 	rc, err := s.open(ctx)
 	if err != nil {
@@ -343,8 +354,10 @@ func looksLikeLayer(head []byte) bool {
 
 func isGzip(head []byte) bool { return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b }
 
-// openDockerArchive reads a docker save tarball.
-func openDockerArchive(file string) (*tarSource, error) {
+// openDockerArchive reads a docker save tarball: an image index in it (a
+// multi-platform image saved from the containerd image store, written as
+// an OCI layout) is pushed whole; a single image is streamed.
+func openDockerArchive(file string) (imageSource, error) {
 	st, err := os.Stat(file)
 	if err != nil {
 		return nil, fmt.Errorf("read the docker save archive: %w", err)
@@ -352,8 +365,18 @@ func openDockerArchive(file string) (*tarSource, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("read the docker save archive %s: it is a directory (for an OCI image layout write oci:%s)", file, file)
 	}
-	src := &tarSource{
-		name: "the docker save archive " + file,
+	name := "the docker save archive " + file
+	info := scanArchive(file)
+	if info.holdsIndex {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("read the docker save archive: %w", err)
+		}
+		defer f.Close()
+		return openSavedLayout(f, name)
+	}
+	return &tarSource{
+		name: name,
 		open: func(context.Context) (io.ReadCloser, error) {
 			f, err := os.Open(file)
 			if err != nil {
@@ -361,66 +384,7 @@ func openDockerArchive(file string) (*tarSource, error) {
 			}
 			return f, nil
 		},
-	}
-	src.configDigest = archiveConfigDigest(file)
-	return src, nil
-}
-
-// archiveConfigDigest reads the config digest of a docker save archive
-// cheaply (tar skips over the layers of a file by seeking), so that a
-// re-push of an image already in the registry can stop before compressing
-// anything. "" when it cannot tell.
-func archiveConfigDigest(file string) string {
-	f, err := os.Open(file)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	files := map[string][]byte{}
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			break
-		}
-		if h.Typeflag == tar.TypeReg && h.Size < 1<<20 && (h.Name == "manifest.json" || strings.HasSuffix(h.Name, ".json") || strings.HasPrefix(path.Clean(h.Name), "blobs/")) {
-			data, err := io.ReadAll(tr)
-			if err == nil {
-				files[path.Clean(h.Name)] = data
-			}
-		}
-	}
-	var manifests []saveManifest
-	if json.Unmarshal(files["manifest.json"], &manifests) != nil || len(manifests) == 0 {
-		return ""
-	}
-	cfg, ok := files[path.Clean(manifests[0].Config)]
-	if !ok {
-		return ""
-	}
-	h, _, err := v1.SHA256(bytes.NewReader(cfg))
-	if err != nil {
-		return ""
-	}
-	return h.String()
-}
-
-// openDockerEngine finds a local image in the Docker engine.
-func openDockerEngine(ctx context.Context, ref string, getenv func(string) string) (*tarSource, error) {
-	eng, err := newEngine(getenv)
-	if err != nil {
-		return nil, err
-	}
-	id, err := eng.imageID(ctx, ref)
-	if err != nil {
-		eng.close()
-		return nil, err
-	}
-	return &tarSource{
-		name:         fmt.Sprintf("image %s (%s) in %s", ref, shortDigest(id), eng),
-		configDigest: id,
-		open:         func(ctx context.Context) (io.ReadCloser, error) { return eng.save(ctx, id, ref) },
-		closeFn:      eng.close,
+		configDigest: info.configDigest,
 	}, nil
 }
 

@@ -31,8 +31,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
@@ -155,7 +160,41 @@ func WebIdentityConfig(env map[string]string, roleARN, sessionName string) aws.C
 // sandbox's ECR front) with the registry login cfg's credentials get from
 // ECR, and returns the image's digest.
 func PushRandomImage(ctx context.Context, cfg aws.Config, ref string) (string, error) {
-	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		return "", fmt.Errorf("make a random image: %w", err)
+	}
+	return Push(ctx, cfg, ref, img)
+}
+
+// Push pushes an image or an index to ref (REGISTRY/NAME:TAG on one of the
+// sandbox's ECR fronts) with a registry password cfg's credentials get
+// from ECR for the account of that front (registryID, or the caller's
+// when empty), and returns its digest.
+func Push(ctx context.Context, cfg aws.Config, ref string, t remote.Taggable, registryID ...string) (string, error) {
+	password, err := RegistryPassword(ctx, cfg, registryID...)
+	if err != nil {
+		return "", err
+	}
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		return "", fmt.Errorf("parse reference: %w", err)
+	}
+	if err := remote.Push(r, t, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "AWS", Password: password})); err != nil {
+		return "", fmt.Errorf("push %s: %w", r, err)
+	}
+	d, err := t.(interface{ Digest() (v1.Hash, error) }).Digest()
+	if err != nil {
+		return "", fmt.Errorf("digest: %w", err)
+	}
+	return d.String(), nil
+}
+
+// RegistryPassword is a registry password ECR's GetAuthorizationToken gives
+// cfg's credentials, for the registry of registryID (the caller's account
+// when empty).
+func RegistryPassword(ctx context.Context, cfg aws.Config, registryID ...string) (string, error) {
+	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{RegistryIds: registryID})
 	if err != nil {
 		return "", fmt.Errorf("ECR GetAuthorizationToken: %w", err)
 	}
@@ -166,23 +205,58 @@ func PushRandomImage(ctx context.Context, cfg aws.Config, ref string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("decode the ECR authorization token: %w", err)
 	}
-	user, pass, _ := strings.Cut(string(raw), ":")
-	img, err := random.Image(1024, 2)
+	_, password, _ := strings.Cut(string(raw), ":")
+	return password, nil
+}
+
+// PlatformImage is a random image of layers layers of size bytes each,
+// in OCI media types, whose config declares the platform os/arch.
+func PlatformImage(os, arch string, size, layers int64) (v1.Image, error) {
+	img, err := random.Image(size, layers)
 	if err != nil {
-		return "", fmt.Errorf("make a random image: %w", err)
+		return nil, err
 	}
-	r, err := name.ParseReference(ref, name.Insecure)
+	cf, err := img.ConfigFile()
 	if err != nil {
-		return "", fmt.Errorf("parse reference: %w", err)
+		return nil, err
 	}
-	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
-		return "", fmt.Errorf("push %s: %w", r, err)
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = os, arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return nil, err
 	}
-	d, err := img.Digest()
+	return mutate.MediaType(img, types.OCIManifestSchema1), nil
+}
+
+// PlatformIndex is an OCI image index of one PlatformImage per platform
+// (os/arch), as docker buildx build --platform makes one.
+func PlatformIndex(size, layers int64, platforms ...string) (v1.ImageIndex, error) {
+	var adds []mutate.IndexAddendum
+	for _, p := range platforms {
+		os, arch, _ := strings.Cut(p, "/")
+		img, err := PlatformImage(os, arch, size, layers)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: os, Architecture: arch}}})
+	}
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...), nil
+}
+
+// WriteLayout writes an image or an index as buildx's OCI exporter does,
+// into dir: index.json names it (an index names the images).
+func WriteLayout(dir string, t remote.Taggable) error {
+	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
-		return "", fmt.Errorf("image digest: %w", err)
+		return err
 	}
-	return d.String(), nil
+	switch t := t.(type) {
+	case v1.ImageIndex:
+		return p.AppendIndex(t)
+	case v1.Image:
+		return p.AppendImage(t)
+	}
+	return fmt.Errorf("write a layout of %T: neither an image nor an index", t)
 }
 
 // SyncBuffer is a buffer that goroutines or a process may write while a
