@@ -46,7 +46,7 @@ func canary(svc *sandbox.ServiceSpec) {
 	pct := 10.0
 	svc.Strategy = "CANARY"
 	svc.BakeTimeInMinutes = minutes(2)
-	svc.CanaryConfiguration = &sandbox.CanaryConfiguration{CanaryPercent: &pct, CanaryBakeTimeInMinutes: minutes(3)}
+	svc.CanaryConfiguration = &sandbox.CanaryConfiguration{CanaryPercent: &pct, CanaryBakeTimeInMinutes: minutes(5)}
 }
 
 // pauseAt adds a PAUSE hook at stage.
@@ -81,7 +81,7 @@ func TestStrategiesPrintEveryStageOnce(t *testing.T) {
 			step := 50.0
 			svc.Strategy = "LINEAR"
 			svc.BakeTimeInMinutes = minutes(1)
-			svc.LinearConfiguration = &sandbox.LinearConfiguration{StepPercent: &step, StepBakeTimeInMinutes: minutes(3)}
+			svc.LinearConfiguration = &sandbox.LinearConfiguration{StepPercent: &step, StepBakeTimeInMinutes: minutes(4)}
 		}, []string{"production traffic 50% new, 50% old", "production traffic 100% new, 0% old", "bake time 1m0s, "}},
 	}
 	for _, tc := range tests {

@@ -1,5 +1,6 @@
 // Package sandbox runs faithful local stand-ins for GitHub's OIDC token
-// service, AWS STS, Amazon ECR (its API and a registry front) and Amazon ECS,
+// service, AWS STS, Amazon ECR (its API and a registry front), Amazon ECS
+// and AWS CodeDeploy,
 // so that the real AWS SDK, the AWS CLI and registry clients can be tested
 // against them over the real wire protocols. It is the composition root:
 // the world, start-up, the environment a job sees, and faults; each service
@@ -23,6 +24,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/awsproto"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/codedeploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecr"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
@@ -168,6 +170,20 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	}
 	s.closers = append(s.closers, ecsService.Close)
 
+	codeDeployAccounts := map[string]codedeploy.Account{}
+	for id, a := range w.Accounts {
+		codeDeployAccounts[id] = codedeploy.Account{Applications: a.CodeDeployApplications}
+	}
+	stage, minute := w.ECS.LifecycleTiming()
+	codeDeploy, err := codedeploy.New(codedeploy.Config{
+		Region: w.Region, Partition: s.partition, Accounts: codeDeployAccounts, Now: s.now,
+		Authorizer: authorizer, ECS: codeDeployECS{ecsService}, Faults: s.faults, Stage: stage, Minute: minute,
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox codedeploy: %w", err)
+	}
+	s.closers = append(s.closers, codeDeploy.Close)
+
 	awsListener, err := s.listen()
 	if err != nil {
 		return err
@@ -184,6 +200,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	s.aws.Register(ecsService)
 	s.aws.Register(iam.NewService(roles, authorizer, s.partition, s.now))
 	s.aws.Register(logsService)
+	s.aws.Register(codeDeploy)
 
 	s.serve(awsListener, s.aws)
 	s.serve(githubListener, s.github)

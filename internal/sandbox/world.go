@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/codedeploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecr"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/ecs"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/faults"
@@ -88,6 +89,18 @@ type (
 	ECSCommand = ecs.Command
 	// LogGroup is a CloudWatch Logs log group.
 	LogGroup = logs.LogGroup
+	// CodeDeployApplication is a CodeDeploy application of ECS services.
+	CodeDeployApplication = codedeploy.Application
+	// CodeDeployDeploymentGroup is a CodeDeploy deployment group.
+	CodeDeployDeploymentGroup = codedeploy.DeploymentGroup
+	// CodeDeployECSService names the ECS service of a deployment group.
+	CodeDeployECSService = codedeploy.ECSServiceRef
+	// CodeDeployAutoRollback is when CodeDeploy rolls a deployment back.
+	CodeDeployAutoRollback = codedeploy.AutoRollbackConfiguration
+	// CodeDeployBlueGreen is a deployment group's blue/green settings.
+	CodeDeployBlueGreen = codedeploy.BlueGreenDeploymentConfiguration
+	// CodeDeployLoadBalancerInfo is a deployment group's load balancer.
+	CodeDeployLoadBalancerInfo = codedeploy.LoadBalancerInfo
 	// Fault makes the sandbox misbehave the way AWS or GitHub sometimes does.
 	Fault = faults.Fault
 	// ManagedPolicy is a customer managed policy of an account.
@@ -129,6 +142,9 @@ type Account struct {
 	// LogGroups maps a CloudWatch Logs log group name to the group: where
 	// the awslogs driver of tasks RunTask starts writes.
 	LogGroups map[string]*LogGroup `json:"logGroups,omitempty"`
+	// CodeDeployApplications maps a CodeDeploy application's name to the
+	// application and its deployment groups.
+	CodeDeployApplications map[string]*CodeDeployApplication `json:"codeDeployApplications,omitempty"`
 }
 
 // DefaultIssuer is GitHub's OIDC issuer.

@@ -328,7 +328,7 @@ func (e *Service) serviceJSON(a *account, svc *sim.Service, tags bool) serviceJS
 		out.PlatformVersion, out.PlatformFamily = "LATEST", "Linux"
 	}
 	deploymentConfigurationOf(svc.Strategy, &out.DeploymentConfiguration)
-	if len(svc.ServiceDeployments) > 0 {
+	if len(svc.ServiceDeployments) > 0 && !svc.TaskSets() {
 		out.CurrentServiceDeployment = svc.ServiceDeployments[0].ARN
 	}
 	if tags {
@@ -340,6 +340,11 @@ func (e *Service) serviceJSON(a *account, svc *sim.Service, tags bool) serviceJS
 		} else if t.DesiredStatus == "RUNNING" {
 			out.PendingCount++
 		}
+	}
+	if svc.TaskSets() {
+		// A CODE_DEPLOY service shows task sets, not deployments.
+		out.TaskSets = e.taskSetsJSON(a, svc)
+		return out
 	}
 	for _, d := range svc.Deployments {
 		c := svc.CountsOf(d)

@@ -299,6 +299,7 @@ func TestRegisterAndDescribeTaskDefinition(t *testing.T) {
 		t.Fatalf("ListTaskDefinitions: %v", err)
 	}
 	if diff := cmp.Diff([]string{
+		"arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:1",
 		"arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:1",
 		"arn:aws:ecs:us-east-1:111122223333:task-definition/web-worker:1",
 	}, list.TaskDefinitionArns); diff != "" {

@@ -409,7 +409,8 @@ func TestListAndDeregisterTaskDefinitions(t *testing.T) {
 		}
 		services = append(services, page.ServiceArns...)
 	}
-	want := []string{"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/api-service", "arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/worker-service"}
+	want := []string{"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/api-service", "arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/checkout-service",
+		"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/worker-service"}
 	if diff := cmp.Diff(want, services); diff != "" {
 		t.Errorf("ListServices (-want +got):\n%s", diff)
 	}

@@ -195,3 +195,15 @@ func (st *Settings) timing(spec *ServiceSpec) sim.Timing {
 func (st *Settings) inactiveLinger() time.Duration {
 	return seconds(st.InactiveDeploymentSeconds * st.scale())
 }
+
+// LifecycleTiming is how long a lifecycle stage with nothing to wait for
+// takes, and a minute of bake time, as the settings give them (scaled by
+// TimeScale): the pace of CodeDeploy's deployments too. A nil Settings
+// gives the defaults.
+func (st *Settings) LifecycleTiming() (stage, minute time.Duration) {
+	if st == nil {
+		st = &Settings{}
+	}
+	t := st.timing(nil)
+	return t.Stage, t.Minute
+}

@@ -146,7 +146,8 @@ func TestStrategiesGoThroughEveryStage(t *testing.T) {
 // whatever maximumPercent says.
 func TestBlueKeepsRunningUntilCleanUp(t *testing.T) {
 	t.Parallel()
-	sb := startECSSandbox(t, stagedWorld(canary), sandbox.Options{})
+	// A bake of 2 s, which a look on a busy machine does not miss.
+	sb := startECSSandbox(t, stagedWorld(func(svc *sandbox.ServiceSpec) { canary(svc); svc.BakeTimeInMinutes = intp(20) }), sandbox.Options{})
 	client := ecsClient(t, sb)
 	td := registerWebAPI(t, client, "public.ecr.aws/nginx/nginx:1")
 	_, arn := deploy(t, client, "api-service", aws.ToString(td.TaskDefinitionArn))
@@ -242,15 +243,11 @@ func TestCrashLoopRollsBackInScaleUp(t *testing.T) {
 
 // pausedAt deploys with a PAUSE hook at stage and waits until it awaits
 // action, returning the deployment's ARN and the hook's ID.
-func pausedAt(tb testing.TB, stage string, timeout *int, action string) (*ecs.Client, string, string) {
+func pausedAt(tb testing.TB, stage string) (*ecs.Client, string, string) {
 	tb.Helper()
 	sb := startECSSandbox(tb, stagedWorld(func(svc *sandbox.ServiceSpec) {
 		canary(svc)
-		hook := sandbox.LifecycleHook{TargetType: "PAUSE", LifecycleStages: []string{stage}}
-		if timeout != nil {
-			hook.TimeoutConfiguration = &sandbox.HookTimeoutConfiguration{TimeoutInMinutes: timeout, Action: action}
-		}
-		svc.LifecycleHooks = []sandbox.LifecycleHook{hook}
+		svc.LifecycleHooks = []sandbox.LifecycleHook{{TargetType: "PAUSE", LifecycleStages: []string{stage}}}
 	}), sandbox.Options{})
 	client := ecsClient(tb, sb)
 	td := registerWebAPI(tb, client, "public.ecr.aws/nginx/nginx:1")
@@ -270,7 +267,7 @@ func pausedAt(tb testing.TB, stage string, timeout *int, action string) (*ecs.Cl
 
 func TestPauseHookContinues(t *testing.T) {
 	t.Parallel()
-	client, arn, hook := pausedAt(t, "POST_TEST_TRAFFIC_SHIFT", nil, "")
+	client, arn, hook := pausedAt(t, "POST_TEST_TRAFFIC_SHIFT")
 	ctx := context.Background()
 	// It stays paused: nothing moves it on by itself.
 	time.Sleep(300 * time.Millisecond)
@@ -296,7 +293,7 @@ func TestPauseHookContinues(t *testing.T) {
 
 func TestPauseHookRollsBack(t *testing.T) {
 	t.Parallel()
-	client, arn, hook := pausedAt(t, "POST_TEST_TRAFFIC_SHIFT", nil, "")
+	client, arn, hook := pausedAt(t, "POST_TEST_TRAFFIC_SHIFT")
 	_, err := client.ContinueServiceDeployment(context.Background(), &ecs.ContinueServiceDeploymentInput{
 		ServiceDeploymentArn: aws.String(arn), HookId: aws.String(hook), Action: types.DeploymentLifecycleHookActionRollback,
 	})
@@ -311,7 +308,14 @@ func TestPauseHookTimeout(t *testing.T) {
 	for _, action := range []string{"ROLLBACK", "CONTINUE"} {
 		t.Run(strings.ToLower(action), func(t *testing.T) {
 			t.Parallel()
-			client, arn, _ := pausedAt(t, "POST_SCALE_UP", intp(3), action)
+			sb := startECSSandbox(t, stagedWorld(func(svc *sandbox.ServiceSpec) {
+				canary(svc)
+				svc.LifecycleHooks = []sandbox.LifecycleHook{{TargetType: "PAUSE", LifecycleStages: []string{"POST_SCALE_UP"},
+					TimeoutConfiguration: &sandbox.HookTimeoutConfiguration{TimeoutInMinutes: intp(3), Action: action}}}
+			}), sandbox.Options{})
+			client := ecsClient(t, sb)
+			td := registerWebAPI(t, client, "public.ecr.aws/nginx/nginx:1")
+			_, arn := deploy(t, client, "api-service", aws.ToString(td.TaskDefinitionArn))
 			sd := waitServiceDeployment(t, client, arn, 20*time.Second)
 			want := types.ServiceDeploymentStatusSuccessful
 			if action == "ROLLBACK" {

@@ -177,6 +177,12 @@ type Deployment struct {
 	ServiceDeployment *ServiceDeployment
 	// RollsBack is set on the deployment a circuit breaker rolls back with.
 	RollsBack bool
+	// Scale, for a task set of a CODE_DEPLOY service, is its share of the
+	// service's desired count in percent; ExternalID the CodeDeploy
+	// deployment that made it; TaskSetARN its ARN.
+	Scale      float64
+	ExternalID string
+	TaskSetARN string
 	// removeAt is when an INACTIVE deployment leaves deployments[].
 	removeAt time.Time
 	// warnedUnstable is set once the service has said it cannot start
@@ -393,6 +399,9 @@ func (e *Scheduler) Bootstrap(svc *Service, td *taskdef.Revision, now time.Time)
 	sd.Status = "SUCCESSFUL"
 	sd.FinishedAt, sd.UpdatedAt = created.Add(time.Minute), created.Add(time.Minute)
 	sd.CircuitBreakerStatus = "MONITORING_COMPLETE"
+	if svc.TaskSets() {
+		d.Scale, d.TaskSetARN, d.RolloutState, d.RolloutReason = 100, e.taskSetARN(svc, d.ID), "", ""
+	}
 	if svc.Status == "ACTIVE" || svc.Status == "DRAINING" {
 		for _, c := range td.Containers {
 			e.bootImages[c.Image] = true
@@ -501,6 +510,10 @@ func (svc *Service) CountsOf(d *Deployment) Counts {
 // deployment within maximumPercent, stops old tasks within
 // minimumHealthyPercent, trips the circuit breaker, and settles deployments.
 func (e *Scheduler) schedule(svc *Service, t time.Time) {
+	if svc.TaskSets() {
+		e.scheduleTaskSets(svc, t)
+		return
+	}
 	kept := svc.Deployments[:0]
 	for i, d := range svc.Deployments {
 		if i > 0 && d.Status == "INACTIVE" && !d.removeAt.After(t) {
