@@ -3,17 +3,15 @@ package awsauth
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
-// PermissionsHelp points at the least-privilege policy in the README.
-const PermissionsHelp = "the README's \"Permissions\" section lists every action this action calls in each mode, scoped to the repository, cluster and services"
-
-// deniedPattern reads the action and the resource out of the message AWS
-// services give with AccessDeniedException.
-var deniedPattern = regexp.MustCompile(`not authorized to perform: (\S+) on resource: (\S+)`)
+// PermissionsHelp says where the least-privilege policy is, when AWS did
+// not say which permission it refused.
+const PermissionsHelp = "`oidc-ecs-deploy policy` prints the policy for these inputs, every action each mode calls on the narrowest resource, and `oidc-ecs-deploy doctor` checks the role against it"
 
 // DeniedError is an AWS API call that the role's permissions do not allow.
 type DeniedError struct {
@@ -29,8 +27,7 @@ func (e *DeniedError) Error() string {
 	if e.Action == "" {
 		return fmt.Sprintf("%v\nwhat to change: allow the call in the role's permissions policy; %s", e.Err, PermissionsHelp)
 	}
-	return fmt.Sprintf("%v\nwhat to change: allow %s on %s in the permissions policy of the role this job assumes (the last role of the chain, if any); %s",
-		e.Err, e.Action, e.Resource, PermissionsHelp)
+	return fmt.Sprintf("%v\n%s", e.Err, policy.Denied(e.Action, e.Resource))
 }
 
 func (e *DeniedError) Unwrap() error { return e.Err }
@@ -52,8 +49,6 @@ func explainDenied(err error) error {
 		return err
 	}
 	d := &DeniedError{Err: err}
-	if m := deniedPattern.FindStringSubmatch(apiErr.ErrorMessage()); m != nil {
-		d.Action, d.Resource = m[1], m[2]
-	}
+	d.Action, d.Resource, _ = policy.ParseDenied(apiErr.ErrorMessage())
 	return d
 }

@@ -115,7 +115,7 @@ func (r *run) push(ctx context.Context) error {
 		Mask:       r.out.Mask,
 		HTTPClient: r.deps.HTTPClient,
 		Retry:      r.retry,
-		Warnf:      r.out.Warningf,
+		Noticef:    r.out.Noticef,
 	}
 	if r.cfg.DeployRequested() {
 		req.OnRepository = func(uri string) { r.startPrepare(ctx, uri) }

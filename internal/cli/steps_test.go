@@ -227,7 +227,7 @@ func TestRunFailedRolloutAnnotatesOnceAndSummarizes(t *testing.T) {
 
 // TestRunPushDeniedNamesThePermission: a push denied a permission it needs
 // fails naming the permission and the resource; one denied an optional
-// permission goes on and says, as a warning, what it did without it.
+// permission goes on and says, in one notice, what it did without it.
 func TestRunPushDeniedNamesThePermission(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -253,8 +253,8 @@ func TestRunPushDeniedNamesThePermission(t *testing.T) {
 				if run.err != nil {
 					t.Fatalf("Run without %s: %v\n%s", tt.denied, run.err, run.log)
 				}
-				if !strings.Contains(run.log, "::warning::") || !strings.Contains(run.log, tt.denied) {
-					t.Errorf("the run without %s gives no warning naming it:\n%s", tt.denied, run.log)
+				if strings.Count(run.log, "::notice::"+tt.denied+" is not allowed on") != 1 {
+					t.Errorf("the run without %s gives not one notice naming it:\n%s", tt.denied, run.log)
 				}
 				return
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
@@ -25,7 +26,6 @@ type ECSAPI interface {
 	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
 	RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
 	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
-	ListServiceDeployments(ctx context.Context, in *ecs.ListServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.ListServiceDeploymentsOutput, error)
 	DescribeServiceDeployments(ctx context.Context, in *ecs.DescribeServiceDeploymentsInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServiceDeploymentsOutput, error)
 	ContinueServiceDeployment(ctx context.Context, in *ecs.ContinueServiceDeploymentInput, optFns ...func(*ecs.Options)) (*ecs.ContinueServiceDeploymentOutput, error)
 	StopServiceDeployment(ctx context.Context, in *ecs.StopServiceDeploymentInput, optFns ...func(*ecs.Options)) (*ecs.StopServiceDeploymentOutput, error)
@@ -419,6 +419,28 @@ func (s *serviceState) fail(outcome Outcome, err error) {
 type syncLogger struct {
 	mu  sync.Mutex
 	log Logger
+	// noticed are the permissions whose absence the run has reported.
+	noticed map[string]bool
+}
+
+// notice says, once a run, that an optional call was denied: what the run
+// does without it and what allowing it would add. err is the denial, whose
+// message names the resource; fallback names it otherwise.
+func (l *syncLogger) notice(call policy.Call, err error, fallback string) {
+	resource := fallback
+	if _, r, ok := policy.ParseDenied(errorMessage(err)); ok {
+		resource = r
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.noticed[call.Action] {
+		return
+	}
+	if l.noticed == nil {
+		l.noticed = map[string]bool{}
+	}
+	l.noticed[call.Action] = true
+	l.log.Annotate(ghaction.LevelNotice, ghaction.Annotation{}, "%s", call.Notice(resource))
 }
 
 func (l *syncLogger) forService(name string, prefixed bool) *serviceLogger {

@@ -406,7 +406,7 @@ func TestForceWithoutReadingTheTaskDefinition(t *testing.T) {
 	if err != nil || results[0].Outcome != deploy.OutcomeSucceeded {
 		t.Fatalf("Run without ecs:DescribeTaskDefinition = %v, %+v; want success", err, results)
 	}
-	if out := logs.String(); !strings.Contains(out, "warning: Not allowed to read the task definitions") || !strings.Contains(out, "ecs:DescribeTaskDefinition") {
+	if out := logs.String(); strings.Count(out, "notice: ecs:DescribeTaskDefinition is not allowed on") != 1 || !strings.Contains(out, "the check that a pushed tag is used cannot run") {
 		t.Errorf("log does not warn that the check could not run:\n%s", out)
 	}
 }
@@ -760,7 +760,7 @@ func TestWithoutServiceDeploymentAPI(t *testing.T) {
 			role := w.Accounts[account].Roles["gha-deploy"]
 			role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
 				Effect:   "Deny",
-				Action:   sandbox.StringList{"ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments"},
+				Action:   sandbox.StringList{"ecs:DescribeServiceDeployments"},
 				Resource: sandbox.StringList{"*"},
 			})
 			e := startSandbox(t, w)
@@ -770,7 +770,7 @@ func TestWithoutServiceDeploymentAPI(t *testing.T) {
 			}
 			runner, logs := newRunner(t)
 			results, err := deploy.Run(context.Background(), e.ecs, e.request(digest), runner)
-			if !strings.Contains(logs.String(), "Not allowed to use the ServiceDeployment API") {
+			if strings.Count(logs.String(), "notice: ecs:DescribeServiceDeployments is not allowed on") != 1 {
 				t.Errorf("log does not say the watch fell back to deployments[]")
 			}
 			if tt.crash {

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
 // describeServicesBatch is how many services one DescribeServices call accepts.
@@ -102,6 +104,11 @@ func serviceNameOf(arn string) string {
 // distinct one, as the base of the new revision (default mode without a
 // file) or to check its images (force-new-deployment mode).
 func (p *Plan) readTaskDefinitions(ctx context.Context) error {
+	if p.req.ForceNewDeployment && p.req.Image.RepositoryURI == "" {
+		// Nothing was pushed: there is no tag to check the images against,
+		// so the run needs no task definition (nor ecs:DescribeTaskDefinition).
+		return nil
+	}
 	needed := map[string][]*serviceState{}
 	for _, s := range p.services {
 		if _, bad := p.problems[s.name]; bad {
@@ -148,7 +155,7 @@ func (p *Plan) readTaskDefinitions(ctx context.Context) error {
 		return err
 	}
 	if denied != nil {
-		p.log.warningf("Not allowed to read the task definitions (%s): force-new-deployment cannot check that their images use a tag just pushed; the new tasks run whatever images the task definitions name. Allow ecs:DescribeTaskDefinition for the check.", errorCode(denied))
+		p.log.notice(policy.CallECSCheckDeployedTag, denied, "the services' task definitions")
 	}
 	// Check the containers now, before anything changes, so that a service
 	// whose containers do not match fails the run with nothing registered
@@ -218,6 +225,13 @@ func (rs *revisionSet) register(ctx context.Context, base *taskDef) (string, err
 		return "", err
 	}
 	registered, err := rs.p.registerOnce(ctx, in)
+	if action, _, _ := policy.ParseDenied(errorMessage(err)); action == policy.CallECSTagRevision.Action && len(in.Tags) > 0 {
+		// Tagging on create is its own permission: without it the revision
+		// is registered untagged rather than not at all.
+		rs.p.log.notice(policy.CallECSTagRevision, err, "the new revision")
+		in.Tags = nil
+		registered, err = rs.p.registerOnce(ctx, in)
+	}
 	if err != nil {
 		r.err = fmt.Errorf("register task definition %s: %w", aws.ToString(in.Family), err)
 		return "", r.err

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
@@ -44,7 +45,6 @@ type watchState struct {
 	// used (not allowed, or the deployment not found in it): the service's
 	// deployments[] is watched instead.
 	useDeploymentsList bool
-	lookedUpARN        bool
 	// suspect counts polls on which another deployment was primary while
 	// ours still looked in progress; the ServiceDeployment API lags
 	// DescribeServices by a moment, so one such poll is not yet a verdict.
@@ -233,7 +233,7 @@ func (p *Plan) readServiceDeployments(ctx context.Context, active []*serviceStat
 			continue
 		}
 		if s.result.ServiceDeploymentARN == "" {
-			s.adoptServiceDeployment(ctx, p)
+			s.adoptServiceDeployment()
 		}
 		if arn := s.result.ServiceDeploymentARN; arn != "" {
 			arns = append(arns, arn)
@@ -244,9 +244,7 @@ func (p *Plan) readServiceDeployments(ctx context.Context, active []*serviceStat
 		out, err := p.client.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: batch})
 		if err != nil {
 			if accessDenied(err) {
-				p.log.mu.Lock()
-				p.log.log.Warningf("Not allowed to use the ServiceDeployment API (%s); watching the services' deployments instead. Allow ecs:DescribeServiceDeployments and ecs:ListServiceDeployments for more detail.", errorCode(err))
-				p.log.mu.Unlock()
+				p.log.notice(policy.CallECSWatchDeployment, err, batch[0])
 				for _, s := range active {
 					s.watch.useDeploymentsList = true
 				}
@@ -269,11 +267,12 @@ func (p *Plan) readServiceDeployments(ctx context.Context, active []*serviceStat
 	return nil
 }
 
-// adoptServiceDeployment finds our deployment's ARN in the ServiceDeployment
-// API when UpdateService did not give it: the service names its current one
-// once ours is primary; failing that, the one deployment created since our
-// update.
-func (s *serviceState) adoptServiceDeployment(ctx context.Context, p *Plan) {
+// adoptServiceDeployment takes our deployment's ARN in the ServiceDeployment
+// API from the service, which names its current one once ours is primary,
+// when UpdateService did not give it. A service that names none is watched
+// in its deployments[], whose entry carrying our id is exact: no list of
+// the service's deployments (ecs:ListServiceDeployments) is needed.
+func (s *serviceState) adoptServiceDeployment() {
 	svc := s.watch.svc
 	if svc != nil && aws.ToString(svc.CurrentServiceDeployment) != "" {
 		if d := primaryDeployment(svc); d != nil && aws.ToString(d.Id) == s.result.DeploymentID {
@@ -281,22 +280,9 @@ func (s *serviceState) adoptServiceDeployment(ctx context.Context, p *Plan) {
 			return
 		}
 	}
-	if s.watch.lookedUpARN {
-		return
-	}
-	s.watch.lookedUpARN = true
-	out, err := p.client.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{
-		Cluster:   aws.String(p.req.Cluster),
-		Service:   aws.String(s.name),
-		CreatedAt: &types.CreatedAt{After: aws.Time(s.updatedAt.Add(-time.Second))},
-	})
-	if err != nil || len(out.ServiceDeployments) != 1 {
-		// Not allowed, or ambiguous: the deployments[] entry carrying our
-		// id is exact, so watch that.
+	if svc != nil {
 		s.watch.useDeploymentsList = true
-		return
 	}
-	s.result.ServiceDeploymentARN = aws.ToString(out.ServiceDeployments[0].ServiceDeploymentArn)
 }
 
 func primaryDeployment(svc *types.Service) *types.Deployment {
@@ -615,6 +601,10 @@ func (p *Plan) stoppedReasons(ctx context.Context, s *serviceState) []string {
 			MaxResults:    aws.Int32(100),
 		})
 	}
+	if err != nil && accessDenied(err) {
+		p.log.notice(policy.CallECSListStoppedTasks, err, "*")
+		return nil
+	}
 	if err != nil {
 		return []string{fmt.Sprintf("(could not list the stopped tasks: %v)", err)}
 	}
@@ -622,6 +612,10 @@ func (p *Plan) stoppedReasons(ctx context.Context, s *serviceState) []string {
 		return nil
 	}
 	out, err := p.client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(p.req.Cluster), Tasks: list.TaskArns})
+	if err != nil && accessDenied(err) {
+		p.log.notice(policy.CallECSDescribeStoppedTasks, err, "the cluster's tasks")
+		return nil
+	}
 	if err != nil {
 		return []string{fmt.Sprintf("(could not describe the stopped tasks: %v)", err)}
 	}
@@ -734,4 +728,15 @@ func errorCode(err error) string {
 		return "repeated errors"
 	}
 	return "an error"
+}
+
+// errorMessage is AWS's message in err, or err's text.
+func errorMessage(err error) string {
+	if ae, ok := errors.AsType[smithy.APIError](err); ok {
+		return ae.ErrorMessage()
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -172,7 +172,7 @@ var (
 	CallECSListStoppedTasks = Call{
 		Action:   "ecs:ListTasks",
 		Sid:      "OptionalListTheStoppedTasks",
-		For:      "when a deployment fails, find its stopped tasks",
+		For:      "find the stopped tasks of a deployment that fails",
 		Without:  "a failed deployment is reported without its stopped tasks' reasons",
 		Resource: "`*`, narrowed to the cluster by `ecs:cluster`",
 	}
@@ -180,7 +180,7 @@ var (
 	CallECSDescribeStoppedTasks = Call{
 		Action:   "ecs:DescribeTasks",
 		Sid:      "OptionalReadWhyTasksStopped",
-		For:      "when a deployment fails, read why its tasks stopped",
+		For:      "read why the tasks of a deployment that fails stopped",
 		Without:  "a failed deployment is reported without its stopped tasks' reasons",
 		Resource: "the cluster's tasks",
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
 // ecrAPI is what Push calls of Amazon ECR.
@@ -41,8 +42,8 @@ func (t target) uri() string { return t.host + "/" + t.name }
 // the login says which one it is for). A name is looked up with
 // DescribeRepositories, which fails clearly when it is missing and says
 // whether its tags are immutable; a role that may not call it pushes to
-// the login's registry all the same, with a warning.
-func resolveTarget(ctx context.Context, api ecrAPI, repository string, warnf func(format string, args ...any)) (target, error) {
+// the login's registry all the same, and says so once.
+func resolveTarget(ctx context.Context, api ecrAPI, repository string, noticef func(format string, args ...any)) (target, error) {
 	t, err := parseRepository(repository)
 	if err != nil || t.host != "" {
 		return t, err
@@ -55,7 +56,11 @@ func resolveTarget(ctx context.Context, api ecrAPI, repository string, warnf fun
 		case errors.As(err, &nf):
 			return t, fmt.Errorf("ECR repository %q does not exist in the role's account (%s); create it, or name another with the repository input", t.name, aws.ToString(nf.Message))
 		case errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException":
-			warnf("the role may not call ecr:DescribeRepositories on %s, so the push goes to the registry of the role's ECR login, and a tag taken in an IMMUTABLE repository is found only when the push writes it; grant the permission, or give the repository's full URI", t.name)
+			resource := t.name
+			if _, r, ok := policy.ParseDenied(ae.ErrorMessage()); ok {
+				resource = r
+			}
+			noticef("%s", policy.CallECRFindRepository.Notice(resource))
 			return t, nil
 		}
 		return t, fmt.Errorf("look up ECR repository %q: %w", t.name, err)

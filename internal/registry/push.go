@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
 // session is one push's clients of the target repository, and of the
@@ -382,12 +384,18 @@ func (p *pusher) tagAll(ctx context.Context, s *session, manifest remote.Taggabl
 
 // existingTags reads what each tag points at now; a tag that does not
 // exist is absent from the map. A role that may not read the repository's
-// images (ecr:BatchGetImage) pushes without knowing, with a warning.
+// images (ecr:BatchGetImage) pushes without knowing, and says so once.
 func (p *pusher) existingTags(ctx context.Context, puller *remote.Puller, tags []string, refs []name.Tag) (map[string]*remote.Descriptor, error) {
 	existing, err := p.readTags(ctx, puller, tags, refs)
 	var te *transport.Error
 	if errors.As(err, &te) && te.StatusCode == http.StatusForbidden {
-		p.warnf("the role may not read the tags of %s (ecr:BatchGetImage): the image is pushed without checking what they point at, so it is uploaded even if it is there already, and a re-run on an IMMUTABLE repository fails on the tag it pushed; grant the permission to avoid both", p.target.uri())
+		resource := p.target.uri()
+		if len(te.Errors) > 0 {
+			if _, r, ok := policy.ParseDenied(te.Errors[0].Message); ok {
+				resource = r
+			}
+		}
+		p.noticef("%s", policy.CallECRReadTags.Notice(resource))
 		return map[string]*remote.Descriptor{}, nil
 	}
 	return existing, err

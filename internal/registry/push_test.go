@@ -469,7 +469,7 @@ func TestPushWithoutOptionalPermissions(t *testing.T) {
 			res, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 				Image: buildImage(t, dockerHost, 64<<10), Repository: "app", Tags: []string{"t1"},
 				Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
-				Warnf: func(format string, args ...any) {
+				Noticef: func(format string, args ...any) {
 					mu.Lock()
 					defer mu.Unlock()
 					warnings = append(warnings, fmt.Sprintf(format, args...))

@@ -56,10 +56,10 @@ type PushRequest struct {
 	// its timeouts); when nil, httpclient's transport with the default
 	// dial, TLS handshake and response header timeouts.
 	HTTPClient *http.Client
-	// Warnf reports what the push did without, for want of an optional
-	// permission (a warning annotation on a runner); a line on the
-	// progress writer when nil.
-	Warnf func(format string, args ...any)
+	// Noticef reports, once each, what the push did without for want of
+	// an optional permission (a notice annotation on a runner); a line on
+	// the progress writer when nil.
+	Noticef func(format string, args ...any)
 	// Retry is the run's retry policy: a registry call that fails
 	// transiently is made again by it, paid from the run's budget; a
 	// policy of the push's own, logging to the progress writer, when nil.
@@ -145,8 +145,8 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	if req.Repository == "" {
 		return nil, errors.New("push: no repository given (an ECR repository name, e.g. my-api, or its URI)")
 	}
-	if req.Warnf == nil {
-		req.Warnf = func(format string, args ...any) { fmt.Fprintf(progress, "warning: "+format+"\n", args...) }
+	if req.Noticef == nil {
+		req.Noticef = func(format string, args ...any) { fmt.Fprintf(progress, "notice: "+format+"\n", args...) }
 	}
 	if req.Concurrency <= 0 {
 		req.Concurrency = defaultConcurrency
@@ -167,7 +167,7 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		t, err = resolveTarget(gctx, api, req.Repository, req.Warnf)
+		t, err = resolveTarget(gctx, api, req.Repository, req.Noticef)
 		return err
 	})
 	g.Go(func() error {
@@ -212,7 +212,7 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 		return nil, err
 	}
 	defer r.close()
-	p := &pusher{out: progress, warnf: req.Warnf, remote: r, target: t, retry: req.Retry, stallTimeout: req.StallTimeout,
+	p := &pusher{out: progress, noticef: req.Noticef, remote: r, target: t, retry: req.Retry, stallTimeout: req.StallTimeout,
 		beforeTags: req.BeforeTags, slots: make(slots, req.Concurrency)}
 	if p.retry == nil {
 		p.retry = retry.New(retry.Options{Logf: p.logf})
@@ -257,7 +257,7 @@ func nonNil[S imageSource](src S, err error) (imageSource, error) {
 // pusher carries one push's progress output and counters.
 type pusher struct {
 	out          io.Writer
-	warnf        func(format string, args ...any)
+	noticef      func(format string, args ...any)
 	remote       *remoteRepo
 	target       target
 	retry        *retry.Policy

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
 // noRetries makes each of go-containerregistry's calls one attempt: the
@@ -194,19 +194,15 @@ func explain(err error, t target) error {
 	case te.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("push to %s: the registry rejected the ECR password (401: wrong, or issued for another registry): %w", t.uri(), err)
 	case te.StatusCode == http.StatusForbidden:
-		if m := deniedPattern.FindStringSubmatch(message); m != nil {
-			return fmt.Errorf("push to %s: the role may not call %s there; allow %s on %s: %w", t.uri(), m[1], m[1], m[2], err)
+		if action, resource, ok := policy.ParseDenied(message); ok {
+			return fmt.Errorf("push to %s: the role may not call %s there: %w\n%s", t.uri(), action, err, policy.Denied(action, resource))
 		}
-		return fmt.Errorf("push to %s: the role is not allowed to push there (%s); grant it ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage and ecr:BatchGetImage on the repository: %w", t.uri(), message, err)
+		return fmt.Errorf("push to %s: the role is not allowed to push there (%s); grant it ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:PutImage on the repository: %w", t.uri(), message, err)
 	case code == string(transport.NameUnknownErrorCode):
 		return fmt.Errorf("push to %s: repository %q does not exist in registry %s (%s): %w", t.uri(), t.name, t.host, message, err)
 	}
 	return fmt.Errorf("push to %s: the registry answered %d: %w", t.uri(), te.StatusCode, err)
 }
-
-// deniedPattern reads the action and resource out of ECR's refusal:
-// "User: ARN is not authorized to perform: ecr:PutImage on resource: ARN ...".
-var deniedPattern = regexp.MustCompile(`not authorized to perform: (ecr:[A-Za-z]+) on resource: (\S+)`)
 
 // isManifestUnknown reports an absent tag, as opposed to an absent
 // repository (NAME_UNKNOWN) or any other failure.
