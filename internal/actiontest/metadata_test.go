@@ -122,7 +122,7 @@ func TestInputEnv(t *testing.T) {
 	}
 }
 
-// workflowFiles are the workflows of the project and the documented example.
+// workflowFiles are the workflows of the project and the documented examples.
 func workflowFiles(tb testing.TB) []string {
 	tb.Helper()
 	dir := root(tb)
@@ -130,7 +130,11 @@ func workflowFiles(tb testing.TB) []string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	files = append(files, filepath.Join(dir, "docs", "examples", "deploy.yml"))
+	examples, err := filepath.Glob(filepath.Join(dir, "docs", "examples", "*.yml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	files = append(files, examples...)
 	for _, f := range []string{"ci.yml", "release.yml"} {
 		if !slices.Contains(files, filepath.Join(dir, ".github", "workflows", f)) {
 			tb.Errorf("workflow %s is missing", f)

@@ -35,8 +35,9 @@ type planFlags struct {
 	issuer           string
 }
 
-// inputsPolicyIgnores are the action inputs that change no permission: the
-// policy command accepts them so that a step's inputs paste as they are.
+// inputsPolicyIgnores are the action inputs the policy command may do
+// without: it accepts them so that a step's inputs paste as they are. Only
+// an image in an ECR registry (docker://) changes a permission.
 var inputsPolicyIgnores = []string{
 	config.InputImage, config.InputTags, config.InputRoleSessionName,
 	config.InputContainerName, config.InputWaitForMinutes,
@@ -177,7 +178,7 @@ func (f *planFlags) printUsage(w io.Writer, synopsis string, own ...string) {
 	for _, name := range []string{"task-role-arn", "execution-role-arn"} {
 		printFlag(w, f.fs.Lookup(name))
 	}
-	fmt.Fprintf(w, "\nThe action's inputs (%s change no permission and may be left out):\n", strings.Join(inputsPolicyIgnores, ", "))
+	fmt.Fprintf(w, "\nThe action's inputs (%s may be left out; of them, only an image in ECR, docker://..., changes a permission: its repository is read):\n", strings.Join(inputsPolicyIgnores, ", "))
 	config.PrintFlags(w)
 }
 
