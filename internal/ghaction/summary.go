@@ -2,6 +2,7 @@ package ghaction
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -29,6 +30,8 @@ func (s *Summary) redact(text string) string { return s.runner.Redact(text) }
 type Cell struct {
 	text string
 	code bool
+	// link is where the text links to, an https URL; empty for none.
+	link string
 }
 
 // Plain is text shown as it reads: markdown and HTML in it are escaped.
@@ -38,10 +41,51 @@ func Plain(text string) Cell { return Cell{text: text} }
 // quoted verbatim.
 func Code(text string) Cell { return Cell{text: text, code: true} }
 
+// Link is text shown as Plain that links to target, which must be an
+// absolute https URL with a host (a console page); any other target is
+// dropped and the text shown alone.
+func Link(text, target string) Cell {
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return Plain(text)
+	}
+	return Cell{text: text, link: u.String()}
+}
+
+// linkDestination writes an https URL as a markdown link destination:
+// between angle brackets, with every byte outside the URL's own characters
+// percent-encoded (so no space, bracket, pipe or line break can end it)
+// and & written as the entity it decodes from (so that no entity in the
+// URL can decode into something else).
+func linkDestination(u string) string {
+	var b strings.Builder
+	b.WriteByte('<')
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		switch {
+		case c == '&':
+			b.WriteString("&amp;")
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-._~:/?#[]@!$'*+,;=%", c) >= 0:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	b.WriteByte('>')
+	return b.String()
+}
+
 // inline renders the cell on one line. In a table, pipes in code are
 // escaped too: GitHub splits table cells on them even in code spans (and
 // drops the escaping backslash there, but nowhere else).
 func (s *Summary) inline(c Cell, inTable bool) string {
+	if c.link != "" {
+		text := markdownText(s.redact(c.text))
+		if text == "" {
+			text = markdownText(c.link)
+		}
+		return "[" + text + "](" + linkDestination(s.redact(c.link)) + ")"
+	}
 	if !c.code {
 		return markdownText(s.redact(c.text))
 	}
