@@ -86,7 +86,7 @@ func TestRunAuthenticates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"succeeded", "| Role session | `acme-web-api-9876543210-1` |", wantARN} {
+	for _, want := range []string{"succeeded", "| Role session name | `acme-web-api-9876543210-1` |", wantARN} {
 		if !strings.Contains(string(summary), want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}

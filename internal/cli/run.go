@@ -52,6 +52,9 @@ type Deps struct {
 	// ImageSource, when set, is pushed instead of reading the image input
 	// from the Docker engine or a file: the demo's generated image.
 	ImageSource v1.Image
+	// ProgressInterval is the least time between two progress lines of a
+	// layer being pushed; the registry's default (5 s) when zero.
+	ProgressInterval time.Duration
 }
 
 // Result is what a run did. Fields of steps that did not run stay empty.
@@ -84,6 +87,16 @@ type Result struct {
 
 	// Services holds one result per deployed service (deploy step).
 	Services []ServiceResult
+
+	// Token holds the claims of the ID token the run presented to STS
+	// (never the token): sub, job_workflow_ref, environment, aud.
+	Token *oidc.Claims
+	// Accounts are the AWS accounts the run touched, in order.
+	Accounts []AccountUse
+	// CloudTrailURL is CloudTrail's event history filtered to the run's
+	// role session name, in the run's region; empty where the partition's
+	// console has no public address.
+	CloudTrailURL string
 }
 
 // ServiceResult is the outcome of deploying one service.
@@ -101,6 +114,17 @@ type ServiceResult struct {
 	StoppedReasons []string
 	// LastEvents are the service's latest events, oldest first, when it failed.
 	LastEvents []string
+	// ServiceDeploymentARN is the deployment in ECS's ServiceDeployment API.
+	ServiceDeploymentARN string
+	// Registration, Deployment and Stages are when the revision was
+	// registered, the deployment ran, and each lifecycle stage began.
+	Registration deploy.Span
+	Deployment   deploy.Span
+	Stages       []deploy.Stage
+	// DeploymentURL and TaskDefinitionURL are the console pages of the
+	// service's deployments and of the revision.
+	DeploymentURL     string
+	TaskDefinitionURL string
 }
 
 // run is the state of one Run, handed from phase to phase.
@@ -119,6 +143,10 @@ type run struct {
 	// prep is the deploy's preparation, started during the push.
 	prepMu sync.Mutex
 	prep   *preparation
+
+	// started is when the run began; timeline collects its phases.
+	started  time.Time
+	timeline timeline
 }
 
 // phase is one step of the flow, printed as one log group.
@@ -163,7 +191,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	if deps.AuthenticateTimeout <= 0 {
 		deps.AuthenticateTimeout = 5 * time.Minute
 	}
-	r := &run{cfg: cfg, deps: deps, out: deps.Runner}
+	r := &run{cfg: cfg, deps: deps, out: deps.Runner, started: deps.Now()}
 	retryOpts := deps.Retry
 	if retryOpts.Logf == nil {
 		retryOpts.Logf = r.out.Infof
@@ -172,6 +200,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 	defer r.stopBackground()
 	maskAccountIDs(r.out, cfg)
 	r.result.RoleSessionName = cfg.RoleSessionName
+	r.result.CloudTrailURL = newConsole(cfg.AWSRegion).cloudTrail(cfg.RoleSessionName)
 	phases := r.phases()
 	var err error
 	for _, p := range phases {
@@ -190,6 +219,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 		}
 	}
 	r.interrupted = ctx.Err() != nil
+	r.result.Accounts = r.accountsTouched()
 	r.summarize(err)
 	return r.result, err
 }
@@ -208,12 +238,32 @@ func (r *run) changedServices() bool {
 // authenticate turns the job's OIDC token into credentials for the role,
 // then the role chain, and proves them with GetCallerIdentity.
 func (r *run) authenticate(ctx context.Context) error {
-	tokens := &oidc.TokenSource{Getenv: r.deps.Getenv, Client: r.deps.HTTPClient, Mask: r.out.Mask, Retry: r.retry}
+	source := &oidc.TokenSource{Getenv: r.deps.Getenv, Client: r.deps.HTTPClient, Mask: r.out.Mask, Retry: r.retry}
 	// Fail before any network call when the job may not request a token,
 	// or when the token or signed requests would go where they must not.
-	if err := tokens.Check(); err != nil {
+	if err := source.Check(); err != nil {
 		return err
 	}
+	tokens := &auditedTokens{src: source, now: r.deps.Now}
+	phaseStart := r.deps.Now()
+	defer func() {
+		// The timeline: the first token fetch, then the rest of the phase
+		// (STS, the role chain, GetCallerIdentity).
+		token, fetched := tokens.firstFetch()
+		credentials := span{section: "Authenticate", name: "credentials", start: phaseStart, end: r.deps.Now(), failed: r.result.AssumedRoleARN == ""}
+		if len(r.cfg.RoleChain) > 0 {
+			credentials.name = fmt.Sprintf("credentials, %d role chain hops", len(r.cfg.RoleChain))
+		}
+		if fetched {
+			r.timeline.add(token)
+			credentials.start = token.end
+			if token.failed {
+				return
+			}
+		}
+		r.timeline.add(credentials)
+		r.result.Token = tokens.firstClaims()
+	}()
 	endpoints, err := endpoint.ReadAWS(r.deps.Getenv)
 	if err != nil {
 		return err
@@ -261,6 +311,9 @@ func (r *run) authenticate(ctx context.Context) error {
 	r.result.AssumedRoleARN = id.ARN
 	r.result.CredentialsExpire = creds.Expires
 	r.out.Infof("Assumed role:      %s", id.ARN)
+	if c := tokens.firstClaims(); c != nil {
+		r.out.Infof("Token claims:      sub=%s job_workflow_ref=%s environment=%s", c.Subject, c.JobWorkflowRef, c.Environment)
+	}
 	if len(r.cfg.AllowedAccountIDs) > 0 {
 		r.out.Infof("Account:           %s (one of allowed-account-ids)", id.Account)
 	} else {
@@ -357,17 +410,13 @@ func (r *run) summarize(runErr error) {
 			rows = append(rows, []ghaction.Cell{ghaction.Plain(k), ghaction.Code(v)})
 		}
 	}
-	row("Role", r.cfg.RoleToAssume)
-	row("Role session", r.cfg.RoleSessionName)
-	row("Assumed role", res.AssumedRoleARN)
-	if !res.CredentialsExpire.IsZero() {
-		row("Credentials expire", res.CredentialsExpire.UTC().Format(time.RFC3339))
-	}
 	row("Image", res.ImageURI)
 	row("Digest", res.ImageDigest)
 	row("Platforms", strings.Join(res.Platforms, ", "))
 	row("Source", res.Source)
-	sum.Table([]string{"", ""}, rows)
+	if len(rows) > 0 {
+		sum.Table([]string{"", ""}, rows)
+	}
 	if len(res.Services) > 0 {
 		var services [][]ghaction.Cell
 		for _, s := range res.Services {
@@ -377,10 +426,22 @@ func (r *run) summarize(runErr error) {
 				first, _, _ := strings.Cut(s.Err.Error(), "\n")
 				status += ": " + first
 			}
-			services = append(services, []ghaction.Cell{ghaction.Code(s.Service), ghaction.Code(s.TaskDefinitionARN),
+			service, revision := ghaction.Code(s.Service), ghaction.Code(s.TaskDefinitionARN)
+			if s.DeploymentURL != "" {
+				service = ghaction.Link(s.Service, s.DeploymentURL)
+			}
+			if s.TaskDefinitionURL != "" {
+				revision = ghaction.Link(revisionName(s.TaskDefinitionARN), s.TaskDefinitionURL)
+			}
+			services = append(services, []ghaction.Cell{service, revision,
 				ghaction.Code(s.DeploymentID), ghaction.Plain(status), ghaction.Plain(s.Duration.Round(time.Second).String())})
 		}
 		sum.Table([]string{"Service", "Revision", "Deployment", "Result", "Duration"}, services)
+	}
+	now := r.deps.Now()
+	if spans := append(r.timeline.all(), deploySpans(res.Services, now)...); len(spans) > 0 {
+		sum.Paragraph("**Timeline**")
+		sum.Gantt(fmt.Sprintf("oidc-ecs-deploy, %s", now.Sub(r.started).Round(time.Second)), ganttTasks(spans))
 	}
 	for _, s := range res.Services {
 		if s.Err == nil || (len(s.StoppedReasons) == 0 && len(s.LastEvents) == 0) {
@@ -411,6 +472,8 @@ func (r *run) summarize(runErr error) {
 		sum.Paragraph("**Why it failed**")
 		sum.CodeBlock(runErr.Error())
 	}
+	r.auditTrail(sum)
+	r.links(sum)
 	if err := r.out.AppendSummary(sum); err != nil {
 		r.out.Warningf("%v", err)
 	}

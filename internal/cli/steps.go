@@ -25,11 +25,14 @@ const (
 	OutputTaskDefinitionARN = "task-definition-arn"
 	OutputDeploymentID      = "deployment-id"
 	OutputResults           = "results"
+	OutputDeploymentURL     = "deployment-url"
+	OutputCloudTrailURL     = "cloudtrail-url"
 )
 
 // OutputNames lists every output the action can write.
 func OutputNames() []string {
-	return []string{OutputImageURI, OutputImageDigest, OutputImage, OutputTaskDefinitionARN, OutputDeploymentID, OutputResults}
+	return []string{OutputImageURI, OutputImageDigest, OutputImage, OutputTaskDefinitionARN, OutputDeploymentID, OutputResults,
+		OutputDeploymentURL, OutputCloudTrailURL}
 }
 
 // preparation is the deploy's first half (reading the services and their
@@ -102,6 +105,16 @@ func (r *run) deployRequest(repositoryURI string) deploy.Request {
 	}
 }
 
+// pushTimed pushes and records the push's phases on the timeline.
+func (r *run) pushTimed(ctx context.Context, req registry.PushRequest, progress *ghaction.LineWriter) (*registry.PushResult, error) {
+	start := r.deps.Now()
+	res, err := registry.Push(ctx, r.awsCfg, req, progress)
+	for _, s := range pushSpans(start, r.deps.Now(), res) {
+		r.timeline.add(s)
+	}
+	return res, err
+}
+
 // push logs into ECR and pushes the image under every tag. When a deploy
 // follows, the services are read as soon as the repository is known, while
 // the layers upload.
@@ -116,6 +129,9 @@ func (r *run) push(ctx context.Context) error {
 		HTTPClient: r.deps.HTTPClient,
 		Retry:      r.retry,
 		Noticef:    r.out.Noticef,
+		Now:        r.deps.Now,
+
+		ProgressInterval: r.deps.ProgressInterval,
 	}
 	if r.cfg.DeployRequested() {
 		req.OnRepository = func(uri string) { r.startPrepare(ctx, uri) }
@@ -123,7 +139,7 @@ func (r *run) push(ctx context.Context) error {
 	}
 	r.out.Infof("Pushing %s to %s, tags %v", describeImageInput(r.cfg.Image, r.deps.ImageSource != nil), r.cfg.Repository, r.cfg.Tags)
 	progress := r.out.Writer()
-	res, err := registry.Push(ctx, r.awsCfg, req, progress)
+	res, err := r.pushTimed(ctx, req, progress)
 	_ = progress.Flush() // a write failure is kept by the Runner (Err)
 	if err != nil {
 		return awsauth.Explained(err)
@@ -147,6 +163,8 @@ func (r *run) push(ctx context.Context) error {
 		OutputImageURI:    res.ImageURI,
 		OutputImageDigest: res.Digest,
 		OutputImage:       res.Image,
+		// What the run's session did, wherever the push or deploy got.
+		OutputCloudTrailURL: r.result.CloudTrailURL,
 	})
 }
 
@@ -211,21 +229,28 @@ func (r *run) awaitPlan(ctx context.Context, img registry.PushedImage) error {
 // recordDeploy keeps the deploy's results for the summary and the outputs,
 // and returns the deploy's error, or the outputs' when it has none.
 func (r *run) recordDeploy(results []deploy.ServiceResult, err error) error {
+	console := newConsole(r.cfg.AWSRegion)
 	for _, res := range results {
 		var serr error
 		if res.Failure != "" {
 			serr = errors.New(res.Failure)
 		}
 		r.result.Services = append(r.result.Services, ServiceResult{
-			Service:           res.Service,
-			Cluster:           res.Cluster,
-			TaskDefinitionARN: res.TaskDefinitionARN,
-			DeploymentID:      res.DeploymentID,
-			Status:            string(res.Outcome),
-			Duration:          res.Duration,
-			Err:               serr,
-			StoppedReasons:    res.StoppedReasons,
-			LastEvents:        res.LastEvents,
+			Service:              res.Service,
+			Cluster:              res.Cluster,
+			TaskDefinitionARN:    res.TaskDefinitionARN,
+			DeploymentID:         res.DeploymentID,
+			Status:               string(res.Outcome),
+			Duration:             res.Duration,
+			Err:                  serr,
+			StoppedReasons:       res.StoppedReasons,
+			LastEvents:           res.LastEvents,
+			ServiceDeploymentARN: res.ServiceDeploymentARN,
+			Registration:         res.Registration,
+			Deployment:           res.Deployment,
+			Stages:               res.Stages,
+			DeploymentURL:        console.serviceDeployments(res.Cluster, res.Service),
+			TaskDefinitionURL:    console.taskDefinition(res.TaskDefinitionARN),
 		})
 	}
 	if outErr := r.setDeployOutputs(results); outErr != nil && err == nil {
@@ -243,31 +268,43 @@ type resultJSON struct {
 	Status            string  `json:"status"`
 	Reason            string  `json:"reason,omitempty"`
 	DurationSeconds   float64 `json:"durationSeconds"`
+	// ServiceDeploymentARN is what aws ecs describe-service-deployments takes.
+	ServiceDeploymentARN string `json:"serviceDeploymentArn,omitempty"`
+	// DeploymentURL and TaskDefinitionURL are the console's pages.
+	DeploymentURL     string `json:"deploymentUrl,omitempty"`
+	TaskDefinitionURL string `json:"taskDefinitionUrl,omitempty"`
+	// Stages are the lifecycle stages the deployment went through.
+	Stages []string `json:"stages,omitempty"`
 }
 
 func (r *run) setDeployOutputs(results []deploy.ServiceResult) error {
 	all := make([]resultJSON, 0, len(results))
-	for _, res := range results {
+	for i, res := range results {
 		all = append(all, resultJSON{
-			Service:           res.Service,
-			Cluster:           res.Cluster,
-			TaskDefinitionARN: res.TaskDefinitionARN,
-			DeploymentID:      res.DeploymentID,
-			Status:            string(res.Outcome),
-			Reason:            res.Failure,
-			DurationSeconds:   res.Duration.Round(time.Millisecond).Seconds(),
+			Service:              res.Service,
+			Cluster:              res.Cluster,
+			TaskDefinitionARN:    res.TaskDefinitionARN,
+			DeploymentID:         res.DeploymentID,
+			Status:               string(res.Outcome),
+			Reason:               res.Failure,
+			DurationSeconds:      res.Duration.Round(time.Millisecond).Seconds(),
+			ServiceDeploymentARN: res.ServiceDeploymentARN,
+			DeploymentURL:        r.result.Services[i].DeploymentURL,
+			TaskDefinitionURL:    r.result.Services[i].TaskDefinitionURL,
+			Stages:               stageNames(res.Stages),
 		})
 	}
 	data, err := json.Marshal(all)
 	if err != nil {
 		return fmt.Errorf("encode the results output: %w", err)
 	}
-	outputs := map[string]string{OutputResults: string(data)}
+	outputs := map[string]string{OutputResults: string(data), OutputCloudTrailURL: r.result.CloudTrailURL}
 	// The single-value outputs describe the first service, which is the
 	// only one in the common case.
 	if len(results) > 0 {
 		outputs[OutputTaskDefinitionARN] = results[0].TaskDefinitionARN
 		outputs[OutputDeploymentID] = results[0].DeploymentID
+		outputs[OutputDeploymentURL] = r.result.Services[0].DeploymentURL
 	}
 	return r.setOutputs(outputs)
 }

@@ -196,7 +196,7 @@ func TestRunPushesAndDeploys(t *testing.T) {
 	if strings.Contains(run.log, "::error::") {
 		t.Errorf("a successful run printed an error annotation:\n%s", run.log)
 	}
-	for _, want := range []string{"| Digest | `" + digest + "` |", "| `api-service` | `arn:aws:ecs:us-east-1:111122223333:task-definition/web-api:2` |"} {
+	for _, want := range []string{"| Digest | `" + digest + "` |", "| [api\\-service](<https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod-cluster/services/api-service/deployments?region=us-east-1>) | [web\\-api\\:2](<https://us-east-1.console.aws.amazon.com/ecs/v2/task-definitions/web-api/2/containers?region=us-east-1>) |"} {
 		if !strings.Contains(run.summary, want) {
 			t.Errorf("summary lacks %q:\n%s", want, run.summary)
 		}

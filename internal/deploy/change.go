@@ -28,7 +28,7 @@ func (p *Plan) registerOnce(ctx context.Context, in *ecs.RegisterTaskDefinitionI
 	family := aws.ToString(in.Family)
 	var registered *types.TaskDefinition
 	err := p.req.Retry.Do(ctx, "register task definition "+family, func(ctx context.Context) error {
-		started := time.Now()
+		started := p.req.Clock.Now()
 		out, err := p.client.RegisterTaskDefinition(ctx, in, noBlindRetries)
 		if err == nil {
 			registered = out.TaskDefinition

@@ -105,6 +105,12 @@ type Request struct {
 	// watch poll that failed) pay from the same budget; a policy of its
 	// own when nil.
 	Retry *retry.Policy
+	// Clock times the steps and paces the watch; the wall clock when nil.
+	Clock Clock
+	// Heartbeat is how long the watch stays silent while nothing changes
+	// before it prints where every deployment stands; DefaultHeartbeat
+	// when zero.
+	Heartbeat time.Duration
 }
 
 // Image is an image pushed to a repository.
@@ -172,6 +178,15 @@ type ServiceResult struct {
 	LastEvents []string
 	// Rollout is where the rollout last stood, e.g. "IN_PROGRESS, 2/3 running, 1 pending".
 	Rollout string
+	// Registration is when the new revision was registered (a revision
+	// several services share has one registration); zero when none was.
+	Registration Span
+	// Deployment runs from UpdateService to the end of the run's part in
+	// the deployment: its end, the watch's timeout, or an interrupt.
+	Deployment Span
+	// Stages are the lifecycle stages the watch saw the deployment enter,
+	// in order (BLUE_GREEN, LINEAR and CANARY deployments).
+	Stages []Stage
 }
 
 // Run deploys req.Image to every service of req and, when req.Wait, watches
@@ -229,9 +244,15 @@ func prepare(ctx context.Context, client ECSAPI, req Request, log Logger) (*Plan
 	if req.Retry == nil {
 		req.Retry = retry.New(retry.Options{})
 	}
+	if req.Clock == nil {
+		req.Clock = realClock{}
+	}
+	if req.Heartbeat <= 0 {
+		req.Heartbeat = DefaultHeartbeat
+	}
 	p := &Plan{client: client, req: req, log: &syncLogger{log: log}, problems: map[string]string{}}
 	for _, name := range req.Services {
-		p.services = append(p.services, &serviceState{name: name, log: p.log.forService(name, len(req.Services) > 1), seen: map[string]bool{}})
+		p.services = append(p.services, &serviceState{name: name, log: p.log.forService(name, len(req.Services) > 1), clock: req.Clock, seen: map[string]bool{}})
 	}
 	if len(req.Services) == 0 {
 		return p, errors.New("deploy: no service named")
@@ -375,8 +396,9 @@ func (p *Plan) results() ([]ServiceResult, error) {
 
 // serviceState is one service's part of a run.
 type serviceState struct {
-	name string
-	log  *serviceLogger
+	name  string
+	log   *serviceLogger
+	clock Clock
 
 	// From Prepare.
 	arn            string
@@ -410,8 +432,15 @@ func (s *serviceState) fail(outcome Outcome, err error) {
 	s.result.Outcome = outcome
 	s.result.Failure = err.Error()
 	s.err = err
+	s.ended()
+}
+
+// ended marks the end of the run's part in the service's deployment.
+func (s *serviceState) ended() {
 	if !s.updatedAt.IsZero() {
-		s.result.Duration = time.Since(s.updatedAt)
+		now := s.clock.Now()
+		s.result.Duration = now.Sub(s.updatedAt)
+		s.result.Deployment = Span{Start: s.updatedAt, End: now}
 	}
 }
 

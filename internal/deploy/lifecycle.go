@@ -108,8 +108,10 @@ func (s *serviceState) printStagesUpTo(stage types.ServiceDeploymentLifecycleSta
 	to := stageIndex(stage)
 	for _, passed := range lifecycleStages[from:to] {
 		s.log.infof("Lifecycle stage %s (passed between two looks)", passed)
+		s.stageEntered(string(passed), now)
 	}
 	s.watch.stage = stage
+	s.stageEntered(string(stage), now)
 	sd := s.watch.sd
 	var detail []string
 	if split := trafficSplit(sd); split != "" && split != s.watch.traffic {

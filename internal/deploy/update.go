@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -194,6 +193,8 @@ type revision struct {
 	done chan struct{}
 	arn  string
 	err  error
+	// span is when the registration ran, set before done is closed.
+	span Span
 }
 
 func newRevisionSet(p *Plan) *revisionSet {
@@ -219,6 +220,8 @@ func (rs *revisionSet) register(ctx context.Context, base *taskDef) (string, err
 		}
 	}
 	defer close(r.done)
+	r.span.Start = rs.p.req.Clock.Now()
+	defer func() { r.span.End = rs.p.req.Clock.Now() }()
 	in, changed, err := render(base.input, rs.p.req.Image, rs.p.req.ContainerNames)
 	if err != nil {
 		r.err = err
@@ -249,6 +252,22 @@ func (rs *revisionSet) register(ctx context.Context, base *taskDef) (string, err
 	return r.arn, nil
 }
 
+// span is when base's registration ran; zero while it runs or when none did.
+func (rs *revisionSet) span(base *taskDef) Span {
+	rs.mu.Lock()
+	r := rs.byID[base]
+	rs.mu.Unlock()
+	if r == nil {
+		return Span{}
+	}
+	select {
+	case <-r.done:
+		return r.span
+	default:
+		return Span{}
+	}
+}
+
 // start registers the service's new revision (default mode) and updates the
 // service, recording the deployment that UpdateService started.
 func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSet) {
@@ -259,6 +278,7 @@ func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSe
 		s.result.TaskDefinitionARN = s.taskDefinition
 	} else {
 		arn, err := revisions.register(ctx, s.base)
+		s.result.Registration = revisions.span(s.base)
 		if err != nil {
 			s.fail(OutcomeFailed, fmt.Errorf("service %q: %w", s.name, err))
 			s.result.Outcome = OutcomeNotStarted
@@ -267,7 +287,8 @@ func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSe
 		in.TaskDefinition = aws.String(arn)
 		s.result.TaskDefinitionARN = arn
 	}
-	s.updatedAt = time.Now()
+	s.updatedAt = p.req.Clock.Now()
+	s.result.Deployment.Start = s.updatedAt
 	svc, err := p.updateOnce(ctx, s, in)
 	if err != nil {
 		if s.updateSent && ctx.Err() != nil {

@@ -86,19 +86,18 @@ func (p *Plan) watch(parent context.Context) {
 	}
 
 	interval := fastPoll
+	beat := heartbeat{every: p.req.Heartbeat}
 	warned := map[string]bool{}
 	var lastErr error
 	// refund gives back what the budget paid for polling again after a
 	// failed poll, once a poll succeeds.
 	var refund func() error
 	for len(active) > 0 {
-		timer := time.NewTimer(interval)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			p.stopWatching(parent, active, lastErr)
 			return
-		case <-timer.C:
+		case <-p.req.Clock.After(interval):
 		}
 
 		changed, err := p.poll(ctx, active)
@@ -149,6 +148,9 @@ func (p *Plan) watch(parent context.Context) {
 		}
 		p.explainFailures(ctx, parent, failed)
 		active = next
+		if beat.due(changed || len(failed) > 0, p.req.Clock.Now()) {
+			p.heartbeat(active, beat.lastChange)
+		}
 		if changed || nearEnd {
 			interval = fastPoll
 		} else {
@@ -157,7 +159,7 @@ func (p *Plan) watch(parent context.Context) {
 		// A change ECS has scheduled (the end of a bake time) is looked
 		// for when it is due, not up to maxPoll later.
 		for _, s := range active {
-			if due := time.Until(s.watch.nextChange); due > 0 && due < interval {
+			if due := s.watch.nextChange.Sub(p.req.Clock.Now()); due > 0 && due < interval {
 				interval = max(due+fastPoll/10, fastPoll/10)
 			}
 		}
@@ -203,7 +205,7 @@ func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
 	if err := p.readServiceDeployments(ctx, active); err != nil {
 		return changed, err
 	}
-	now := time.Now()
+	now := p.req.Clock.Now()
 	for _, s := range active {
 		if s.err != nil || s.watch.svc == nil {
 			continue
@@ -406,7 +408,7 @@ func (s *serviceState) evaluate() {
 		switch sd.Status {
 		case types.ServiceDeploymentStatusSuccessful:
 			if runsOurs {
-				s.finishStages(time.Now())
+				s.finishStages(s.clock.Now())
 				s.succeed()
 				return
 			}
@@ -414,7 +416,7 @@ func (s *serviceState) evaluate() {
 		case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress,
 			types.ServiceDeploymentStatusRollbackSuccessful, types.ServiceDeploymentStatusRollbackFailed:
 			if staged(sd) && stageIndex(sd.LifecycleStage) > stageIndex(s.watch.stage) {
-				s.printStagesUpTo(sd.LifecycleStage, time.Now())
+				s.printStagesUpTo(sd.LifecycleStage, s.clock.Now())
 			}
 			msg := fmt.Sprintf("service %q: deployment %s failed%s and ECS is rolling back (%s)", s.name, s.result.DeploymentID, atStage(sd), sd.Status)
 			if sd.Status == types.ServiceDeploymentStatusRollbackSuccessful {
@@ -510,7 +512,7 @@ func (s *serviceState) failRollout(d *types.Deployment) {
 func (s *serviceState) succeed() {
 	s.watch.finished = true
 	s.result.Outcome = OutcomeSucceeded
-	s.result.Duration = time.Since(s.updatedAt)
+	s.ended()
 	s.result.LastEvents = lastEvents(s.watch.svc)
 	s.log.infof("Deployment %s succeeded in %s: the service runs %s", s.result.DeploymentID, s.result.Duration.Round(100*time.Millisecond), s.result.TaskDefinitionARN)
 }

@@ -323,6 +323,7 @@ func (p *pusher) result(pushed PushedImage, tags []string, source string) *PushR
 		LayersSkipped: p.skipped,
 		LayersMounted: p.mounted,
 		BytesPushed:   p.bytes,
+		Layers:        append([]LayerTiming(nil), p.layers...),
 	}
 }
 
@@ -622,8 +623,9 @@ func (p *pusher) uploadOnce(ctx context.Context, s *session, kind, label string,
 	}
 	if kind == "layer" {
 		tl.onOpen = func() { p.logf("%s: pushing", what) }
+		tl.progress = &layerProgress{label: what, size: size, every: p.progressEvery, now: p.now, logf: p.logf}
 	}
-	start := time.Now()
+	start := p.now()
 	err = p.retry.Do(ctx, "upload "+what+" to "+p.target.uri(), func(ctx context.Context) error {
 		return s.up.Upload(ctx, p.remote.repo, blob)
 	})
@@ -632,7 +634,11 @@ func (p *pusher) uploadOnce(ctx context.Context, s *session, kind, label string,
 	}
 	uploaded := tl.opened.Load()
 	mounted := !uploaded && p.remote.mounts.has(d.String())
+	end := p.now()
 	p.mu.Lock()
+	if kind == "layer" {
+		p.layers = append(p.layers, LayerTiming{Digest: d.String(), Size: size, Uploaded: uploaded, Start: start, End: end})
+	}
 	switch {
 	case uploaded:
 		p.bytes += size
@@ -649,7 +655,7 @@ func (p *pusher) uploadOnce(ctx context.Context, s *session, kind, label string,
 	switch {
 	case kind != "layer":
 	case uploaded:
-		p.logf("%s: pushed in %.1fs", what, time.Since(start).Seconds())
+		p.logf("%s: pushed in %.1fs", what, end.Sub(start).Seconds())
 	case mounted:
 		p.logf("%s: mounted from %s", what, blob.(*remote.MountableLayer).Reference.Context().RepositoryStr())
 	default:
@@ -713,6 +719,8 @@ type trackedLayer struct {
 	onOpen func()
 	once   sync.Once
 	opened atomic.Bool
+	// progress, when set, reports the bytes read for the upload.
+	progress *layerProgress
 }
 
 func (l *trackedLayer) Compressed() (io.ReadCloser, error) {
@@ -722,7 +730,13 @@ func (l *trackedLayer) Compressed() (io.ReadCloser, error) {
 			l.onOpen()
 		}
 	})
-	return l.Layer.Compressed()
+	rc, err := l.Layer.Compressed()
+	if err != nil || l.progress == nil {
+		return rc, err
+	}
+	// Every attempt reads the layer from its start.
+	l.progress.restart()
+	return &layerReader{ReadCloser: rc, p: l.progress}, nil
 }
 
 // watchdog notices a push that has stopped moving.

@@ -80,6 +80,13 @@ type PushRequest struct {
 	// definitions, are checked there, so that a deploy that cannot happen
 	// moves no tag.
 	BeforeTags func(ctx context.Context, image PushedImage) error
+	// ProgressInterval is the least time between two progress lines of a
+	// layer being uploaded (bytes done, rate, time left); 5 seconds when
+	// zero. A layer that takes less has only its start and end lines.
+	ProgressInterval time.Duration
+	// Now is the clock of the progress lines and the layers' timings;
+	// time.Now when nil.
+	Now func() time.Time
 }
 
 // PushedImage is what a push put in the repository, before its tags move.
@@ -123,11 +130,25 @@ type PushResult struct {
 	LayersMounted int
 	LayersSkipped int
 	BytesPushed   int64
+	// Layers are the image's layers as the push went: each one's upload,
+	// or its check when the registry had it, in the order they ended.
+	Layers []LayerTiming
+}
+
+// LayerTiming is when a layer was pushed.
+type LayerTiming struct {
+	// Digest is the layer's sha256:... digest, Size its compressed size.
+	Digest string
+	Size   int64
+	// Uploaded is false when the registry had the layer already.
+	Uploaded   bool
+	Start, End time.Time
 }
 
 const (
-	defaultConcurrency  = 4
-	defaultStallTimeout = 3 * time.Minute
+	defaultConcurrency      = 4
+	defaultStallTimeout     = 3 * time.Minute
+	defaultProgressInterval = 5 * time.Second
 )
 
 // Push pushes req's image to ECR with the credentials of awsCfg and reports
@@ -153,6 +174,12 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	}
 	if req.StallTimeout <= 0 {
 		req.StallTimeout = defaultStallTimeout
+	}
+	if req.ProgressInterval <= 0 {
+		req.ProgressInterval = defaultProgressInterval
+	}
+	if req.Now == nil {
+		req.Now = time.Now
 	}
 	api := ecr.NewFromConfig(awsCfg)
 
@@ -213,7 +240,8 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	}
 	defer r.close()
 	p := &pusher{out: progress, noticef: req.Noticef, remote: r, target: t, retry: req.Retry, stallTimeout: req.StallTimeout,
-		beforeTags: req.BeforeTags, slots: make(slots, req.Concurrency)}
+		beforeTags: req.BeforeTags, slots: make(slots, req.Concurrency),
+		progressEvery: req.ProgressInterval, now: req.Now}
 	if p.retry == nil {
 		p.retry = retry.New(retry.Options{Logf: p.logf})
 	}
@@ -267,9 +295,15 @@ type pusher struct {
 	slots slots
 	blobs blobJobs
 
+	// progressEvery is the least time between two progress lines of a
+	// layer; now is the clock.
+	progressEvery time.Duration
+	now           func() time.Time
+
 	mu                       sync.Mutex
 	pushed, mounted, skipped int
 	bytes                    int64
+	layers                   []LayerTiming
 }
 
 func (p *pusher) logf(format string, args ...any) {
