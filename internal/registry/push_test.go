@@ -126,6 +126,15 @@ func TestPushSources(t *testing.T) {
 				LayersPushed:  res.LayersPushed,
 				LayersSkipped: 0,
 				BytesPushed:   res.BytesPushed,
+				Layers:        res.Layers,
+			}
+			if len(res.Layers) != res.LayersPushed+res.LayersSkipped {
+				t.Errorf("%d layer timings for %d layers", len(res.Layers), res.LayersPushed+res.LayersSkipped)
+			}
+			for _, l := range res.Layers {
+				if !l.Uploaded || l.End.Before(l.Start) || l.Size <= 0 || !strings.HasPrefix(l.Digest, "sha256:") {
+					t.Errorf("layer timing %+v, want an upload with its times", l)
+				}
 			}
 			if diff := cmp.Diff(want, res); diff != "" {
 				t.Errorf("PushResult (-want +got):\n%s", diff)
