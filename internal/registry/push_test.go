@@ -3,6 +3,7 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,12 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
@@ -501,5 +508,78 @@ func TestPushWithoutOptionalPermissions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// manifestPuts counts the manifest PUTs a push sends: the tag writes.
+type manifestPuts struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (m *manifestPuts) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+		m.mu.Lock()
+		m.n++
+		m.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (m *manifestPuts) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n
+}
+
+// TestPushRefusesAnImmutableTagItWouldMove: in an immutable repository
+// where one tag is on the image and another on another manifest of the very
+// image (same config, another manifest digest, as another tool writes it),
+// pushing the image to both is refused by the push itself, naming that
+// manifest, before any tag is written; the registry's TAG_INVALID is not
+// what says so.
+func TestPushRefusesAnImmutableTagItWouldMove(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.StartWorld(t, testWorld(t), sandbox.Options{})
+	cfg := sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, "")
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same image under another manifest: its media type changed, its
+	// config and layers the same.
+	other := mutate.MediaType(img, types.OCIManifestSchema1)
+	otherDigest, _ := other.Digest()
+	if d, _ := img.Digest(); d == otherDigest {
+		t.Fatal("the two manifests have one digest")
+	}
+	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken))
+	user, pass, _ := strings.Cut(string(raw), ":")
+	// Tag a is on the image, tag b on its other manifest.
+	for tag, image := range map[string]v1.Image{"a": img, "b": other} {
+		ref, _ := name.ParseReference(sb.RegistryHost(testAccount)+"/frozen:"+tag, name.Insecure)
+		if err := remote.Write(ref, image, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+			t.Fatalf("write tag %s with go-containerregistry: %v", tag, err)
+		}
+	}
+
+	puts := &manifestPuts{}
+	var log sandboxtest.SyncBuffer
+	_, err = registry.Push(context.Background(), cfg, registry.PushRequest{
+		Source: img, Repository: "frozen", Tags: []string{"a", "b"}, HTTPClient: &http.Client{Transport: puts},
+	}, &log)
+	want := fmt.Sprintf("tag b already exists in the immutable repository %s/frozen on another image (%s) and cannot be overwritten", sb.RegistryHost(testAccount), otherDigest)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Push = %v, want the push's own refusal %q\n%s", err, want, log.String())
+	}
+	if n := puts.count(); n != 0 {
+		t.Errorf("the refused push sent %d manifest PUTs; want it to write no tag", n)
+	}
+	if got := backendDigest(t, sb, "frozen", "b"); got != otherDigest.String() {
+		t.Errorf("tag b = %s after the refused push, want still %s", got, otherDigest)
 	}
 }
