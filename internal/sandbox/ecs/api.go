@@ -595,7 +595,7 @@ func (e *Service) describeServiceDeployments(c *awsproto.Call, a *account, now t
 			failures = append(failures, failure{Arn: arn, Reason: "MISSING"})
 			continue
 		}
-		out = append(out, e.serviceDeploymentJSON(svc, found))
+		out = append(out, e.lagging(found, e.serviceDeploymentJSON(svc, found), now))
 	}
 	return map[string]any{"serviceDeployments": out, "failures": failures}, nil
 }

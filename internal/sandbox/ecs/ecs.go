@@ -95,6 +95,15 @@ type Service struct {
 	mu       sync.Mutex
 	accounts map[string]*account
 	buckets  map[string]*tokenBucket
+	// seen keeps, with a service deployment lag, what each service
+	// deployment looked like at each call, oldest first, by ARN.
+	seen map[string][]sdSnapshot
+}
+
+// sdSnapshot is a service deployment as the API showed it at a time.
+type sdSnapshot struct {
+	at   time.Time
+	json serviceDeploymentJSON
 }
 
 var _ awsproto.Service = (*Service)(nil)
@@ -401,7 +410,52 @@ func (e *Service) Handle(c *awsproto.Call) (any, *awsproto.Error) {
 		return nil, apiErr
 	}
 	e.advance(now)
+	e.remember(now)
 	return op(e, c, e.account(c.Caller.Account), now)
+}
+
+// remember keeps, when service deployments lag, what each looks like now,
+// and forgets what no answer will show again.
+func (e *Service) remember(now time.Time) {
+	lag := e.settings.serviceDeploymentLag()
+	if lag <= 0 {
+		return
+	}
+	if e.seen == nil {
+		e.seen = map[string][]sdSnapshot{}
+	}
+	for _, a := range e.accounts {
+		for _, cl := range a.clusters {
+			for _, svc := range cl.Services {
+				for _, sd := range svc.ServiceDeployments {
+					snaps := append(e.seen[sd.ARN], sdSnapshot{at: now, json: e.serviceDeploymentJSON(svc, sd)})
+					// Keep the newest snapshot old enough to be shown, and
+					// those after it.
+					for len(snaps) > 1 && !snaps[1].at.After(now.Add(-lag)) {
+						snaps = snaps[1:]
+					}
+					e.seen[sd.ARN] = snaps
+				}
+			}
+		}
+	}
+}
+
+// lagging is what a service deployment looked like as long ago as the
+// lag says; as it was first seen when it is younger than that.
+func (e *Service) lagging(sd *sim.ServiceDeployment, current serviceDeploymentJSON, now time.Time) serviceDeploymentJSON {
+	snaps := e.seen[sd.ARN]
+	if len(snaps) == 0 {
+		return current
+	}
+	shown := snaps[0].json
+	for _, s := range snaps {
+		if s.at.After(now.Add(-e.settings.serviceDeploymentLag())) {
+			break
+		}
+		shown = s.json
+	}
+	return shown
 }
 
 // advance runs every service's simulation up to now.

@@ -93,6 +93,11 @@ type Settings struct {
 	// repository (host/repo), e.g.
 	// 602401143452.dkr.ecr.us-east-1.amazonaws.com/aws-for-fluent-bit.
 	MissingImages []string `json:"missingImages,omitempty"`
+	// ServiceDeploymentLagSeconds makes DescribeServiceDeployments answer
+	// what a service deployment was that long before (scaled by TimeScale),
+	// as the ServiceDeployment API's answers lag DescribeServices' in ECS,
+	// which is eventually consistent; 0, the default, answers what it is.
+	ServiceDeploymentLagSeconds float64 `json:"serviceDeploymentLagSeconds,omitempty"`
 	// Throttle overrides the token bucket of an API action, keyed by the
 	// action's name (DescribeServices) or "*" for every action without its
 	// own entry. See defaultThrottle for the defaults.
@@ -139,7 +144,7 @@ func (st *Settings) throttleFor(action string) (Throttle, bool) {
 }
 
 func (st *Settings) validate() error {
-	if st.TaskStartSeconds < 0 || st.TaskStopSeconds < 0 || st.CrashAfterSeconds < 0 || st.TimeScale < 0 || st.InactiveDeploymentSeconds < 0 ||
+	if st.TaskStartSeconds < 0 || st.TaskStopSeconds < 0 || st.CrashAfterSeconds < 0 || st.TimeScale < 0 || st.InactiveDeploymentSeconds < 0 || st.ServiceDeploymentLagSeconds < 0 ||
 		st.StageSeconds < 0 || st.MinuteSeconds < 0 {
 		return fmt.Errorf("ecs: durations and timeScale must not be negative")
 	}
@@ -190,6 +195,10 @@ func (st *Settings) timing(spec *ServiceSpec) sim.Timing {
 	k := st.scale()
 	d := func(f float64) time.Duration { return max(time.Millisecond, seconds(f*k)) }
 	return sim.Timing{Start: d(start), Stop: d(stop), Crash: d(crash), Stage: d(stage), Minute: d(minute)}
+}
+
+func (st *Settings) serviceDeploymentLag() time.Duration {
+	return seconds(st.ServiceDeploymentLagSeconds * st.scale())
 }
 
 func (st *Settings) inactiveLinger() time.Duration {

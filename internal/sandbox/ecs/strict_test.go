@@ -391,3 +391,55 @@ func TestImagesOfRegistriesNotHosted(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackIsSeenInProgress: a circuit breaker's rollback is not done
+// the moment it starts. On a stepped clock the service deployment is seen
+// ROLLBACK_IN_PROGRESS, with our deployment still in deployments[] as
+// ACTIVE and FAILED beside the rollback's PRIMARY, until ECS has drained
+// it and seen the service steady; then ROLLBACK_SUCCESSFUL, and ours is
+// gone. With a lag, DescribeServiceDeployments answers what was true that
+// long before.
+func TestRollbackIsSeenInProgress(t *testing.T) {
+	t.Parallel()
+	clock := sandboxtest.NewSteppedClock()
+	w := sandbox.DemoWorld()
+	w.ECS = &sandbox.ECSSettings{ServiceDeploymentLagSeconds: 2}
+	sb := sandboxtest.StartWorld(t, w, sandbox.Options{Now: clock.Now})
+	client := ecsClient(t, sb)
+	image, digest := pushImage(t, sb, "web-api", "v2")
+	sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: digest})
+	td := registerWebAPI(t, client, image)
+	id, sdARN := deploy(t, client, "api-service", aws.ToString(td.TaskDefinitionArn))
+
+	// The demo service's 6-second rollout: tasks start in 3 s, crash 1.5 s
+	// later, and the breaker trips at the third failure.
+	clock.Step(5 * time.Second)
+	svc := describeService(t, client, "api-service")
+	var ours *types.Deployment
+	for i := range svc.Deployments {
+		if aws.ToString(svc.Deployments[i].Id) == id {
+			ours = &svc.Deployments[i]
+		}
+	}
+	if ours == nil || aws.ToString(ours.Status) != "ACTIVE" || ours.RolloutState != types.DeploymentRolloutStateFailed ||
+		aws.ToString(svc.Deployments[0].Id) == id || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateInProgress {
+		t.Fatalf("deployments during the rollback = %+v, want the rollback PRIMARY IN_PROGRESS and ours ACTIVE FAILED", svc.Deployments)
+	}
+	// Two seconds behind, the service deployment is still in progress.
+	if sd := describeServiceDeployment(t, client, sdARN); sd.Status != types.ServiceDeploymentStatusInProgress {
+		t.Errorf("lagging service deployment = %s, want IN_PROGRESS still", sd.Status)
+	}
+	clock.Step(2 * time.Second)
+	if sd := describeServiceDeployment(t, client, sdARN); sd.Status != types.ServiceDeploymentStatusRollbackInProgress {
+		t.Errorf("service deployment = %s, want ROLLBACK_IN_PROGRESS", sd.Status)
+	}
+	clock.Step(time.Minute)
+	svc = describeService(t, client, "api-service")
+	if len(svc.Deployments) != 1 || aws.ToString(svc.Deployments[0].Id) == id || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
+		t.Errorf("deployments after the rollback = %+v, want the rollback alone, COMPLETED", svc.Deployments)
+	}
+	clock.Step(3 * time.Second)
+	if sd := describeServiceDeployment(t, client, sdARN); sd.Status != types.ServiceDeploymentStatusRollbackSuccessful {
+		t.Errorf("service deployment = %s, want ROLLBACK_SUCCESSFUL", sd.Status)
+	}
+}

@@ -299,3 +299,30 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.offset += d
 }
+
+// SteppedClock is a sandbox clock (sandbox.Options.Now) that stands still
+// until the test moves it: the simulated world changes only between the
+// steps the test makes, however long the client takes between its calls.
+// It starts at the wall clock's time, so that signatures made with the wall
+// clock stay within the five minutes AWS allows.
+type SteppedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewSteppedClock returns a clock standing at the wall clock's time.
+func NewSteppedClock() *SteppedClock { return &SteppedClock{now: time.Now()} }
+
+// Now is where the clock stands.
+func (c *SteppedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Step moves the clock forward by d.
+func (c *SteppedClock) Step(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}

@@ -185,6 +185,10 @@ type Deployment struct {
 	TaskSetARN string
 	// removeAt is when an INACTIVE deployment leaves deployments[].
 	removeAt time.Time
+	// settleAt is, for a rollback, the earliest it completes: ECS drains
+	// the failed deployment and sees the service steady first, however many
+	// of the old revision's tasks still run.
+	settleAt time.Time
 	// warnedUnstable is set once the service has said it cannot start
 	// this deployment's tasks consistently.
 	warnedUnstable bool
@@ -465,6 +469,9 @@ func (e *Scheduler) Run(svc *Service, now time.Time) {
 		if due := svc.lifecycleDue(t); !due.IsZero() && !due.After(now) {
 			next = due
 		}
+		if settle := svc.Primary().settleAt; settle.After(t) && !settle.After(now) && (next.IsZero() || settle.Before(next)) {
+			next = settle
+		}
 		for _, task := range svc.Live {
 			if !task.next.IsZero() && !task.next.After(now) && (next.IsZero() || task.next.Before(next)) {
 				next = task.next
@@ -627,10 +634,30 @@ func (e *Scheduler) schedule(svc *Service, t time.Time) {
 		svc.AddEvent(t, "(service %s) has stopped %d running tasks: %s.", svc.Name, n, strings.Join(ids, " "))
 	}
 
-	// Older deployments without tasks are drained.
-	othersLive := false
+	othersLive := e.drain(svc, p, t)
+	pc = svc.CountsOf(p)
+	if p.RolloutState == "IN_PROGRESS" && !othersLive && pc.Running == svc.Desired && pc.Pending == 0 && pc.Stopping == 0 && cleaningUp && !t.Before(p.settleAt) {
+		e.completeDeployment(svc, p, t)
+		// A rollback done lets the deployment it rolled back go.
+		e.drain(svc, p, t)
+	}
+}
+
+// drain retires the older deployments without tasks: they turn INACTIVE
+// and leave deployments[] once they have lingered. The one a rollback in
+// progress rolls back stays, FAILED, until the rollback is done, as in
+// ECS's deployments[]. It reports whether an older deployment still has
+// tasks.
+func (e *Scheduler) drain(svc *Service, p *Deployment, t time.Time) (othersLive bool) {
+	var rollingBack *ServiceDeployment
+	if p.RollsBack && p.RolloutState == "IN_PROGRESS" {
+		rollingBack = p.ServiceDeployment
+	}
 	for _, d := range svc.Deployments[1:] {
 		c := svc.CountsOf(d)
+		if rollingBack != nil && d.ServiceDeployment == rollingBack && c.Pending+c.Running+c.Stopping == 0 {
+			continue
+		}
 		if d.Status == "ACTIVE" && c.Pending+c.Running+c.Stopping == 0 {
 			d.Status, d.UpdatedAt, d.Desired = "INACTIVE", t, 0
 			d.removeAt = t.Add(e.cfg.InactiveLinger)
@@ -640,10 +667,10 @@ func (e *Scheduler) schedule(svc *Service, t time.Time) {
 			d.Desired = c.Pending + c.Running
 		}
 	}
-	pc = svc.CountsOf(p)
-	if p.RolloutState == "IN_PROGRESS" && !othersLive && pc.Running == svc.Desired && pc.Pending == 0 && pc.Stopping == 0 && cleaningUp {
-		e.completeDeployment(svc, p, t)
-	}
+	svc.Deployments = slices.DeleteFunc(svc.Deployments, func(d *Deployment) bool {
+		return d != p && d.Status == "INACTIVE" && !d.removeAt.After(t)
+	})
+	return othersLive
 }
 
 func (e *Scheduler) completeDeployment(svc *Service, p *Deployment, t time.Time) {
@@ -743,6 +770,7 @@ func (e *Scheduler) rollBack(svc *Service, p *Deployment, t time.Time, reason st
 		RevisionARN:       target.RevisionARN,
 		ServiceDeployment: sd,
 		RollsBack:         true,
+		settleAt:          t.Add(svc.Timing.Stop),
 	}
 	for _, task := range svc.Live {
 		if task.Deployment != p && task.TaskDef == target.TaskDef && task.DesiredStatus == "RUNNING" && task.LastStatus == "RUNNING" {
