@@ -29,6 +29,8 @@ type pollStepper struct {
 	mu      sync.Mutex
 	updated bool
 	polls   int
+	// described counts the service deployments ECS described.
+	described int
 }
 
 func (p *pollStepper) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -46,7 +48,13 @@ func (p *pollStepper) RoundTrip(r *http.Request) (*http.Response, error) {
 	if poll > 0 {
 		p.before(poll)
 	}
-	return p.base.RoundTrip(r)
+	resp, err := p.base.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusOK && strings.HasSuffix(target, ".DescribeServiceDeployments") {
+		p.mu.Lock()
+		p.described++
+		p.mu.Unlock()
+	}
+	return resp, err
 }
 
 // deploymentLine is a line the watch prints when where our deployment
@@ -195,12 +203,13 @@ func TestWatchSeesEveryState(t *testing.T) {
 				}
 				e.ecs = ecs.NewFromConfig(e.cfg)
 				watched := e.cfg.Copy()
-				watched.HTTPClient = &http.Client{Transport: &pollStepper{base: http.DefaultTransport, before: func(n int) {
+				stepper := &pollStepper{base: http.DefaultTransport, before: func(n int) {
 					clock.Step(tt.step(n))
 					if tt.act != nil {
 						tt.act(t, e, n)
 					}
-				}}}
+				}}
+				watched.HTTPClient = &http.Client{Transport: stepper}
 				runner, logs := newRunner(t)
 				results, err := deploy.Run(context.Background(), ecs.NewFromConfig(watched), e.request(digest), runner)
 				log := logs.String()
@@ -208,8 +217,8 @@ func TestWatchSeesEveryState(t *testing.T) {
 				if got := statesSeen(log); !slices.Equal(got, w.states) {
 					t.Errorf("the watch printed the states %q, want %q", got, w.states)
 				}
-				if withAPI == strings.Contains(log, "Not allowed to use the ServiceDeployment API") {
-					t.Errorf("the watch used the ServiceDeployment API: %v, want %v", !withAPI, withAPI)
+				if used := stepper.described > 0; used != withAPI {
+					t.Errorf("the watch read the ServiceDeployment API: %v, want %v", used, withAPI)
 				}
 				if w.err == "" {
 					if err != nil || results[0].Outcome != deploy.OutcomeSucceeded {
