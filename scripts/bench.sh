@@ -20,10 +20,17 @@ SECTIONS=(push shelljob watch)
 # and a warm re-push (everything there), and our peak memory, also for an
 # image of BENCH_BIG_MB. Targets: cold <= 0.35x docker push, warm <= 1.0x,
 # peak memory for the 1 GB image <= 64 MB.
+# Then, in time and registry round trips: a two-platform index already in
+# the repository tagged again by our docker:// push against crane copy and
+# skopeo copy --all of the same reference (target <= 0.5x both), and a
+# two-platform OCI layout pushed by us against skopeo copy --all, crane push
+# and crane push + crane index append (docker buildx imagetools create needs
+# buildx, which Debian's docker.io lacks). BENCH_PUSH_SECTIONS=registry runs
+# only these.
 bench_push() {
   echo "== bench: push"
   go build -o "$BENCH_BIN/push" ./bench/push
-  "$BENCH_BIN/push" -runs "${BENCH_RUNS:-5}" -big-mb "${BENCH_BIG_MB:-1024}"
+  "$BENCH_BIN/push" -runs "${BENCH_RUNS:-5}" -big-mb "${BENCH_BIG_MB:-1024}" -sections "${BENCH_PUSH_SECTIONS:-push,registry}"
 }
 
 # shelljob: the deploy job this action replaces (Debian's AWS CLI and docker:

@@ -1,7 +1,12 @@
 // Command push benchmarks pushing one image to a real registry with our
 // push (through the sandbox's ECR front), docker push, skopeo copy and crane
 // push, alternating them, and reports medians, ratios to docker push, and
-// the peak memory of our push, also for an image of about 1 GB.
+// the peak memory of our push, also for an image of about 1 GB (section
+// push). Section registry measures, in time and round trips, deploying an
+// image already in the repository (docker://) against crane copy and
+// skopeo copy of the same reference, and pushing a two-platform index from
+// an OCI layout against skopeo copy --all, crane push and crane index
+// append.
 //
 // It needs a Docker engine and a registry (scripts/services.sh starts both)
 // and is run by scripts/bench.sh.
@@ -65,6 +70,7 @@ type options struct {
 	runs       int
 	bigMB      int
 	tools      string
+	sections   string
 }
 
 func run() error {
@@ -74,6 +80,7 @@ func run() error {
 	flag.IntVar(&o.runs, "runs", 5, "runs of each tool")
 	flag.IntVar(&o.bigMB, "big-mb", 1024, "size of the image for the memory check, in MB (0 skips it)")
 	flag.StringVar(&o.tools, "tools", "ours,docker,skopeo,crane", "tools to compare")
+	flag.StringVar(&o.sections, "sections", "push,registry", "sections to run: push (an engine image pushed by each tool), registry (an image already in the repository tagged again, and a two-platform index pushed)")
 	flag.Parse()
 	if o.registry == "" || o.dockerHost == "" {
 		return errors.New("no registry or Docker engine: run through scripts/bench.sh, which starts them")
@@ -101,7 +108,6 @@ func run() error {
 		}
 		return image, archive, nil
 	}
-	fmt.Printf("image of each run: 5 incompressible layers of 20 MB, 1 compressible layer of 100 MB, new random content\n")
 
 	tools := strings.Split(o.tools, ",")
 	w := sandbox.DemoWorld()
@@ -110,6 +116,9 @@ func run() error {
 		repos[fmt.Sprintf("bench/ours-%d", i)] = &sandbox.Repository{ImageTagMutability: "IMMUTABLE"}
 	}
 	repos["bench/big"] = &sandbox.Repository{}
+	for _, r := range registryRepositories(o.runs) {
+		repos[r] = &sandbox.Repository{}
+	}
 	role := w.Accounts[account].Roles["gha-deploy"]
 	role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
 		Effect: "Allow", Action: sandbox.StringList{"ecr:*"}, Resource: sandbox.StringList{"*"},
@@ -120,6 +129,24 @@ func run() error {
 	}
 	defer sb.Close()
 
+	sections := strings.Split(o.sections, ",")
+	if slices.Contains(sections, "push") {
+		if err := pushSection(o, sb, work, nonce, tools, newImage); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(sections, "registry") {
+		if err := registrySections(ctx, o, sb, work, nonce); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushSection pushes an engine image of each run with every tool, cold and
+// warm, and our push of a big image for its peak memory.
+func pushSection(o options, sb *sandbox.Sandbox, work, nonce string, tools []string, newImage func(run int) (string, string, error)) error {
+	fmt.Printf("image of each run: 5 incompressible layers of 20 MB, 1 compressible layer of 100 MB, new random content\n")
 	type sample struct{ cold, warm time.Duration }
 	results := map[string][]sample{}
 	var peaks []int64

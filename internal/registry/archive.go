@@ -23,6 +23,9 @@ type archiveInfo struct {
 	// cannot tell: a re-push of an image already in the registry stops
 	// before compressing anything.
 	configDigest string
+	// platform is that image's platform, as its config declares it; nil
+	// when it cannot tell.
+	platform *v1.Platform
 	// holdsIndex reports an image index: the archive is an OCI layout
 	// (index.json) whose one entry is an index, as docker save writes a
 	// multi-platform image of the containerd image store.
@@ -61,6 +64,9 @@ func scanArchive(file string) archiveInfo {
 		if cfg, ok := files[path.Clean(manifests[0].Config)]; ok {
 			if h, _, err := v1.SHA256(bytes.NewReader(cfg)); err == nil {
 				info.configDigest = h.String()
+			}
+			if cf, err := v1.ParseConfigFile(bytes.NewReader(cfg)); err == nil {
+				info.platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}
 			}
 		}
 	}

@@ -126,6 +126,7 @@ func openDockerEngine(ctx context.Context, ref string, getenv func(string) strin
 	return &tarSource{
 		name:         name,
 		configDigest: id,
+		platform:     &v1.Platform{OS: res.Os, Architecture: res.Architecture, Variant: res.Variant, OSVersion: res.OsVersion},
 		open:         func(ctx context.Context) (io.ReadCloser, error) { return eng.save(ctx, id, ref) },
 		closeFn:      eng.close,
 	}, nil

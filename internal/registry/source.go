@@ -136,8 +136,11 @@ type tarSource struct {
 	name         string
 	open         func(ctx context.Context) (io.ReadCloser, error)
 	configDigest string
-	tmpDir       string
-	closeFn      func() error
+	// platform is the image's platform when it is known before the image
+	// is read (from the engine's inspection, or the archive's config).
+	platform *v1.Platform
+	tmpDir   string
+	closeFn  func() error
 }
 
 func (s *tarSource) String() string { return s.name }
@@ -385,6 +388,7 @@ func openDockerArchive(file string) (imageSource, error) {
 			return f, nil
 		},
 		configDigest: info.configDigest,
+		platform:     info.platform,
 	}, nil
 }
 

@@ -210,11 +210,18 @@ func RegistryPassword(ctx context.Context, cfg aws.Config, registryID ...string)
 }
 
 // PlatformImage is a random image of layers layers of size bytes each,
-// in OCI media types, whose config declares the platform os/arch.
+// wholly in OCI media types (manifest, config, gzipped layers) as BuildKit
+// writes one, whose config declares the platform os/arch.
 func PlatformImage(os, arch string, size, layers int64) (v1.Image, error) {
-	img, err := random.Image(size, layers)
-	if err != nil {
-		return nil, err
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	for range layers {
+		l, err := random.Layer(size, types.OCILayer)
+		if err != nil {
+			return nil, err
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			return nil, err
+		}
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -222,10 +229,7 @@ func PlatformImage(os, arch string, size, layers int64) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = os, arch
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		return nil, err
-	}
-	return mutate.MediaType(img, types.OCIManifestSchema1), nil
+	return mutate.ConfigFile(img, cf)
 }
 
 // PlatformIndex is an OCI image index of one PlatformImage per platform
