@@ -247,10 +247,10 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	}
 	if rs, ok := src.(*registrySource); ok {
 		env := sourceEnv{api: api, target: t, login: creds, remote: r, req: req, logf: p.logf}
+		defer rs.close()
 		if err := rs.reach(ctx, env); err != nil {
 			return nil, err
 		}
-		defer rs.close()
 	}
 	return p.push(ctx, src, req.Tags)
 }
