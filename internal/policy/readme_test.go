@@ -73,6 +73,20 @@ func readmeBlocks(tb testing.TB) map[string]string {
 		"permissions": fence(permissions),
 		"modes":       ModeTable(modes),
 		"calls":       CallTable(plans...),
+		"alert-cloudformation": func() string {
+			out, err := mustPlan(tb, readmeRequest()).SubjectAlertCloudFormation()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return "```yaml\n" + string(out) + "```\n"
+		}(),
+		"alert-terraform": func() string {
+			out, err := mustPlan(tb, readmeRequest()).SubjectAlertTerraform()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return "```hcl\n" + string(out) + "```\n"
+		}(),
 	}
 }
 
