@@ -366,6 +366,18 @@ func (s *Service) lookupRole(c *awsproto.Call, name string) (*Role, *awsproto.Er
 	return r, nil
 }
 
+// namedRole validates the RoleName parameter and finds the role,
+// authorizing the call on it.
+func (s *Service) namedRole(c *awsproto.Call) (string, *Role, *awsproto.Error) {
+	var v awsproto.Validation
+	name := roleName(c, &v)
+	if apiErr := v.Err(); apiErr != nil {
+		return "", nil, apiErr
+	}
+	r, apiErr := s.lookupRole(c, name)
+	return name, r, apiErr
+}
+
 // maxSession reads MaxSessionDuration, 3600 to 43200.
 func maxSession(c *awsproto.Call, v *awsproto.Validation) (int, bool) {
 	raw := c.Form.Get("MaxSessionDuration")
@@ -432,12 +444,7 @@ func (s *Service) createRole(c *awsproto.Call) (any, *awsproto.Error) {
 }
 
 func (s *Service) getRole(c *awsproto.Call) (any, *awsproto.Error) {
-	var v awsproto.Validation
-	name := roleName(c, &v)
-	if apiErr := v.Err(); apiErr != nil {
-		return nil, apiErr
-	}
-	r, apiErr := s.lookupRole(c, name)
+	name, r, apiErr := s.namedRole(c)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -605,12 +612,7 @@ func (s *Service) getRolePolicy(c *awsproto.Call) (any, *awsproto.Error) {
 }
 
 func (s *Service) listRolePolicies(c *awsproto.Call) (any, *awsproto.Error) {
-	var v awsproto.Validation
-	name := roleName(c, &v)
-	if apiErr := v.Err(); apiErr != nil {
-		return nil, apiErr
-	}
-	r, apiErr := s.lookupRole(c, name)
+	_, r, apiErr := s.namedRole(c)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -628,12 +630,7 @@ type attachedPolicy struct {
 }
 
 func (s *Service) listAttachedRolePolicies(c *awsproto.Call) (any, *awsproto.Error) {
-	var v awsproto.Validation
-	name := roleName(c, &v)
-	if apiErr := v.Err(); apiErr != nil {
-		return nil, apiErr
-	}
-	r, apiErr := s.lookupRole(c, name)
+	_, r, apiErr := s.namedRole(c)
 	if apiErr != nil {
 		return nil, apiErr
 	}
