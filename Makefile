@@ -1,4 +1,4 @@
-.PHONY: demo test bench fuzz build
+.PHONY: demo test bench fuzz mutate build
 
 # Runs the whole deploy flow against the built-in sandbox.
 demo:
@@ -18,6 +18,13 @@ bench:
 # time and the crashes found. make test runs the committed seed corpora.
 fuzz:
 	bash scripts/fuzz.sh
+
+# Mutation testing (go-gremlins/gremlins) of config, oidc, awsauth, ghaction,
+# registry, deploy and the sandbox's policy evaluator, within a time budget
+# (MUTATE_TOTAL=6h by default): efficacy and mutator coverage per package,
+# and every mutant that lived. Not in CI: a full run takes hours.
+mutate:
+	bash scripts/mutate.sh
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/oidc-ecs-deploy .

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Mutation testing of the packages whose mistakes cost users most: it runs
+# go-gremlins/gremlins over each, which changes the code one mutant at a
+# time (a condition negated, a boundary moved, an operator swapped) and
+# runs the package's tests against it. A mutant the tests fail is killed;
+# one they pass lived: a behaviour no test holds.
+#
+# For each package it prints the efficacy (killed / (killed + lived)) and
+# the mutator coverage ((killed + lived) / every mutant: a mutant on code no
+# test runs is "not covered"), then every mutant that lived, with its line.
+# Not in CI: a full run takes hours. Settings (environment):
+#   MUTATE_TOTAL     the time budget of the whole run, a Go duration of
+#                    hours, minutes and seconds (default 6h); each package
+#                    gets a share in proportion to what it costs
+#   MUTATE_PACKAGES  the packages, under internal/ (default: config oidc
+#                    awsauth ghaction registry deploy sandbox/iam)
+#   MUTATE_WORKERS   mutants tested at once (default 2, the cores)
+#   MUTATE_DIFF      mutate only the code changed since this commit or
+#                    branch (e.g. main), for a quick look at one change
+#   MUTATE_OUT       where the reports go (default a temporary directory)
+# The registry and deploy tests need a Docker engine and a registry: the
+# script starts them as scripts/test.sh does, and stops what it started.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+GREMLINS_VERSION=v0.6.0
+total=${MUTATE_TOTAL:-6h}
+workers=${MUTATE_WORKERS:-2}
+out=${MUTATE_OUT:-$(mktemp -d)}
+read -r -a packages <<<"${MUTATE_PACKAGES:-config oidc awsauth ghaction registry deploy sandbox/iam}"
+mkdir -p "$out"
+
+# seconds converts a Go duration of hours, minutes and seconds to seconds.
+seconds() {
+  local d=$1 s=0 n unit
+  if [[ ! $d =~ ^([0-9]+[hms])+$ ]]; then
+    echo "mutate: $d is not a duration like 90m or 2h30m" >&2
+    exit 2
+  fi
+  while [[ $d =~ ^([0-9]+)([hms])(.*)$ ]]; do
+    n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
+    case $unit in h) s=$((s + n * 3600)) ;; m) s=$((s + n * 60)) ;; s) s=$((s + n)) ;; esac
+  done
+  echo "$s"
+}
+
+# weight is what a package's run costs, relative to the others: its mutants
+# times how long its tests take (the deploy tests roll services out in the
+# sandbox, the registry tests push through a Docker engine).
+weight() {
+  case $1 in
+  deploy) echo 16 ;;
+  registry) echo 8 ;;
+  awsauth) echo 2 ;;
+  *) echo 1 ;;
+  esac
+}
+
+export PATH="$(go env GOPATH)/bin:/usr/bin:$PATH"
+if ! gremlins --version 2>/dev/null | grep -q "${GREMLINS_VERSION#v}"; then
+  echo "== installing gremlins $GREMLINS_VERSION"
+  go install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION" || exit 1
+fi
+
+# shellcheck source=/dev/null
+source scripts/services.sh
+services_start || exit 1
+trap services_stop EXIT
+
+budget=$(seconds "$total")
+weights=0
+for p in "${packages[@]}"; do weights=$((weights + $(weight "$p"))); done
+diff_args=()
+if [ -n "${MUTATE_DIFF:-}" ]; then diff_args=(--diff "$MUTATE_DIFF"); fi
+
+summary="$out/summary.txt"
+printf '%-12s %7s %6s %12s %9s %10s %9s %9s\n' package killed lived "not covered" "timed out" "not viable" efficacy coverage >"$summary"
+for p in "${packages[@]}"; do
+  share=$((budget * $(weight "$p") / weights))
+  report="$out/${p//\//-}.txt"
+  echo "== internal/$p (budget ${share}s, report $report)"
+  # The timeout of each mutant's test run is the package's own test time
+  # times the coefficient; building the mutant takes longer than a cached
+  # test run, which a small coefficient would count as a time-out.
+  timeout --signal=INT --kill-after=60 "$share" \
+    gremlins unleash "./internal/$p" --workers "$workers" --timeout-coefficient 20 "${diff_args[@]}" >"$report" 2>&1
+  status=$?
+  if [ "$status" -eq 124 ] || ! grep -q '^Killed:' "$report"; then
+    printf '%-12s %s\n' "$p" "did not finish within its ${share}s (exit $status; see $report)" >>"$summary"
+    continue
+  fi
+  read -r killed lived uncovered < <(sed -nE 's/^Killed: ([0-9]+), Lived: ([0-9]+), Not covered: ([0-9]+).*/\1 \2 \3/p' "$report")
+  read -r timedout notviable < <(sed -nE 's/^Timed out: ([0-9]+), Not viable: ([0-9]+).*/\1 \2/p' "$report")
+  efficacy=$(sed -nE 's/^Test efficacy: (.*)$/\1/p' "$report")
+  coverage=$(sed -nE 's/^Mutator coverage: (.*)$/\1/p' "$report")
+  printf '%-12s %7s %6s %12s %9s %10s %9s %9s\n' "$p" "$killed" "$lived" "$uncovered" "$timedout" "$notviable" "$efficacy" "$coverage" >>"$summary"
+  # Every mutant that lived, then every one no test reached, with the line
+  # it changed.
+  for status in LIVED 'NOT COVERED'; do
+    grep -E "^ *$status " "$report" | sed -E "s/^ *$status //" | while read -r kind _ where; do
+      file=${where%%:*} rest=${where#*:} line=${rest%%:*}
+      printf '  %-11s %-22s %s/%s  %s\n' "$status" "$kind" "internal/$p" "$where" "$(sed -n "${line}p" "internal/$p/$file" | sed -E 's/^[[:space:]]+//')"
+    done
+  done >>"$summary"
+done
+
+echo
+echo "== mutation testing ($total budget, $workers workers)"
+cat "$summary"
