@@ -194,15 +194,27 @@ func run() error {
 		fmt.Println()
 	}
 	if f := stats.Median(times[modeForce]); shell > 0 && f > 0 {
-		verdict := "meets"
-		if f.Seconds()/shell.Seconds() > 0.75 {
-			verdict = "MISSES"
-		}
-		fmt.Printf("same mode (force-new-deployment): %.2f× — %s the target of ≤ 0.75×\n", f.Seconds()/shell.Seconds(), verdict)
+		fmt.Printf("same mode (force-new-deployment): %.2f× — %s the target of ≤ 0.75×\n", f.Seconds()/shell.Seconds(), meets(f.Seconds()/shell.Seconds() <= 0.75))
 	}
-	fmt.Printf("binary start to first request: median %s over %d runs\n", startup.Round(10*time.Microsecond), o.startupRuns)
-	fmt.Printf("image size: %.2f MB (%d bytes; limit 15 MB)\n", float64(size)/1e6, size)
+	fmt.Printf("binary start to first request: median %s over %d runs — %s the target of ≤ %s\n",
+		startup.Round(10*time.Microsecond), o.startupRuns, meets(startup <= targetStartup), targetStartup)
+	fmt.Printf("image size: %.2f MB (%d bytes) — %s the target of ≤ %.0f MB\n",
+		float64(size)/1e6, size, meets(size <= targetImageBytes), float64(targetImageBytes)/1e6)
 	return nil
+}
+
+// The targets of the action's binary: its first request soon after it
+// starts, and its image small.
+const (
+	targetStartup    = 20 * time.Millisecond
+	targetImageBytes = 10_000_000
+)
+
+func meets(ok bool) string {
+	if ok {
+		return "meets"
+	}
+	return "MISSES"
 }
 
 // imageSize builds the Dockerfile's final stage around the binary and
