@@ -41,6 +41,7 @@ type parallelGzip struct {
 // gzipBlock is one block of a layer and its compressed form.
 type gzipBlock struct {
 	in   []byte
+	n    int // bytes of in that hold data
 	out  bytes.Buffer
 	done chan struct{}
 }
@@ -63,24 +64,22 @@ func newParallelGzip(workers int) *parallelGzip {
 }
 
 // compress writes src, compressed, to dst and returns the bytes written.
-func (p *parallelGzip) compress(dst io.Writer, src io.Reader) (int64, error) {
-	type job struct {
-		b *gzipBlock
-		n int
-	}
-	jobs := make(chan job, p.workers)
+// The uncompressed bytes are written to plain as well, in order: hashing
+// them there keeps the hash off the reading goroutine.
+func (p *parallelGzip) compress(dst io.Writer, src io.Reader, plain io.Writer) (int64, error) {
+	jobs := make(chan *gzipBlock, p.workers)
 	ordered := make(chan *gzipBlock, cap(p.free))
 	var wg sync.WaitGroup
 	for _, zw := range p.writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				j.b.out.Reset()
-				zw.Reset(&j.b.out)
-				zw.Write(j.b.in[:j.n]) // writes to a bytes.Buffer do not fail
+			for b := range jobs {
+				b.out.Reset()
+				zw.Reset(&b.out)
+				zw.Write(b.in[:b.n]) // writes to a bytes.Buffer do not fail
 				zw.Close()
-				j.b.done <- struct{}{}
+				b.done <- struct{}{}
 			}
 		}()
 	}
@@ -98,6 +97,7 @@ func (p *parallelGzip) compress(dst io.Writer, src io.Reader) (int64, error) {
 		for b := range ordered {
 			<-b.done
 			if writeErr == nil {
+				plain.Write(b.in[:b.n]) // a hash: it does not fail
 				n, err := dst.Write(b.out.Bytes())
 				written += int64(n)
 				if err != nil {
@@ -120,13 +120,14 @@ func (p *parallelGzip) compress(dst io.Writer, src io.Reader) (int64, error) {
 			break
 		}
 		n, err := io.ReadFull(src, b.in)
+		b.n = n
 		if n == 0 && !first {
 			// Nothing more: an empty layer still gets its one (empty)
 			// member above.
 			p.free <- b
 		} else {
 			ordered <- b
-			jobs <- job{b: b, n: n}
+			jobs <- b
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break

@@ -61,10 +61,17 @@ func startSandbox(tb testing.TB, w *sandbox.World, opts sandbox.Options) *sandbo
 // per size) in the test's Docker engine and returns its tag.
 func buildImage(tb testing.TB, dockerHost string, sizes ...int) string {
 	tb.Helper()
+	return buildImageFrom(tb, dockerHost, "scratch", sizes...)
+}
+
+// buildImageFrom builds an image on base with a COPY layer of random data
+// per size, and returns its tag.
+func buildImageFrom(tb testing.TB, dockerHost, base string, sizes ...int) string {
+	tb.Helper()
 	docker := testenv.Command(tb, "docker")
 	dir := tb.TempDir()
 	var dockerfile strings.Builder
-	dockerfile.WriteString("FROM scratch\n")
+	dockerfile.WriteString("FROM " + base + "\n")
 	for i, size := range sizes {
 		data := make([]byte, size)
 		rand.Read(data)

@@ -76,7 +76,7 @@ func spoolLayer(dir string, n int, r io.Reader, compressed bool, gz *parallelGzi
 		size, err = io.Copy(w, r)
 	} else {
 		diff = sha256.New()
-		size, err = gz.compress(w, io.TeeReader(r, diff))
+		size, err = gz.compress(w, r, diff)
 	}
 	if err != nil {
 		return nil, err

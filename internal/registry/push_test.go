@@ -107,13 +107,18 @@ func TestPushSources(t *testing.T) {
 			repo := "app"
 			tags := []string{sha[:12] + "-" + tc.name, tc.name + "-latest"}
 			var out sandboxtest.SyncBuffer
-			var masked []string
+			var masked, repositories []string
+			var uploadedBeforeRepository bool
 			res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
 				Image:      image,
 				Repository: repo,
 				Tags:       tags,
 				Getenv:     getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 				Mask:       func(s string) { masked = append(masked, s) },
+				OnRepository: func(uri string) {
+					repositories = append(repositories, uri)
+					uploadedBeforeRepository = strings.Contains(out.String(), ": pushing")
+				},
 			}, &out)
 			if err != nil {
 				t.Fatalf("Push: %v\n%s", err, out.String())
@@ -182,8 +187,15 @@ func TestPushSources(t *testing.T) {
 			if diff := cmp.Diff([]string{masked[0], basicAuth(masked[0])}, masked); diff != "" {
 				t.Errorf("masked values (-want +got):\n%s", diff)
 			}
-			if !strings.Contains(out.String(), "pushed") {
-				t.Errorf("progress lacks per-layer lines:\n%s", out.String())
+			// The deploy starts reading the services once the repository is
+			// known, before any layer uploads.
+			if want := []string{host + "/" + repo}; !slices.Equal(repositories, want) || uploadedBeforeRepository {
+				t.Errorf("OnRepository calls %q (after an upload: %v), want %q before any upload", repositories, uploadedBeforeRepository, want)
+			}
+			// One line as each layer starts and one as it ends.
+			starts, ends := strings.Count(out.String(), ": pushing\n"), strings.Count(out.String(), ": pushed in ")
+			if starts != res.LayersPushed || ends != res.LayersPushed {
+				t.Errorf("progress has %d start and %d end lines for %d layers pushed:\n%s", starts, ends, res.LayersPushed, out.String())
 			}
 			assertNoSecrets(t, sb, out.String())
 		})
@@ -581,5 +593,41 @@ func TestPushRefusesAnImmutableTagItWouldMove(t *testing.T) {
 	}
 	if got := backendDigest(t, sb, "frozen", "b"); got != otherDigest.String() {
 		t.Errorf("tag b = %s after the refused push, want still %s", got, otherDigest)
+	}
+}
+
+// TestPushSkipsLayersTheRegistryHas pushes an image, then one built on it:
+// the second push finds the first image's layers in the registry (they
+// compress to the same digests) and uploads only its own.
+func TestPushSkipsLayersTheRegistryHas(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	sb := startSandbox(t, testWorld(t), sandbox.Options{})
+	cfg := sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, "")
+	base := buildImage(t, dockerHost, 1<<20, 300<<10)
+	derived := buildImageFrom(t, dockerHost, base, 200<<10)
+	push := func(image, tag string) (*registry.PushResult, string) {
+		t.Helper()
+		var out sandboxtest.SyncBuffer
+		res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+			Image: image, Repository: "app", Tags: []string{tag},
+			Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+		}, &out)
+		if err != nil {
+			t.Fatalf("push %s: %v\n%s", image, err, out.String())
+		}
+		return res, out.String()
+	}
+	first, _ := push(base, "base")
+	second, out := push(derived, "derived")
+	if second.LayersSkipped != first.LayersPushed || second.LayersPushed != 1 {
+		t.Errorf("second push: %d layers pushed, %d skipped; want 1 pushed and the base's %d skipped\n%s",
+			second.LayersPushed, second.LayersSkipped, first.LayersPushed, out)
+	}
+	if got := strings.Count(out, ": already in the registry"); got != first.LayersPushed {
+		t.Errorf("progress says %d layers were already there, want %d:\n%s", got, first.LayersPushed, out)
+	}
+	if got := backendDigest(t, sb, "app", "derived"); got != second.Digest {
+		t.Errorf("registry tag derived = %q, want %s", got, second.Digest)
 	}
 }
