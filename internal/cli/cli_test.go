@@ -170,6 +170,8 @@ func TestDemoScenarioMessages(t *testing.T) {
 		"two-services":           {"[api-service] Deployment", "[worker-service] Deployment", `"service":"worker-service"`},
 		"crash-loop":             {"circuit breaker", "rolled", "Essential container in task exited"},
 		"missing-image":          {"CannotPullContainerError", "metrics-sidecar:2.1"},
+		"migration":              {"migrate: applied 1 migration", "One-off task arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/", "Started deployment"},
+		"failing-migration":      {"container web exited with code 3", `relation "orders_customer_idx" already exists`, "Nothing was deployed"},
 	}
 	for name, wants := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -390,6 +392,21 @@ func TestSandboxCommandServesItsEnvFile(t *testing.T) {
 func awsCLIAgainstStandalone(t *testing.T, env map[string]string) {
 	t.Helper()
 	bin := testenv.Command(t, "aws")
+	var identity struct {
+		Arn string `json:"Arn"`
+	}
+	awsCLI(t, bin, env["AWS_ENDPOINT_URL"], env["AWS_REGION"], webIdentityWithCLI(t, bin, env))(&identity, "sts", "get-caller-identity")
+	if want := "arn:aws:sts::111122223333:assumed-role/gha-deploy/aws-cli-check"; identity.Arn != want {
+		t.Errorf("aws sts get-caller-identity = %q, want %q", identity.Arn, want)
+	}
+}
+
+// webIdentityWithCLI has the AWS CLI bin assume the demo's deploy role of
+// the standalone sandbox described by env with a token fetched from its
+// token service (session aws-cli-check), and returns the credentials as
+// environment variables for the CLI.
+func webIdentityWithCLI(t *testing.T, bin string, env map[string]string) []string {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, env["ACTIONS_ID_TOKEN_REQUEST_URL"]+"&audience=sts.amazonaws.com", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -421,15 +438,8 @@ func awsCLIAgainstStandalone(t *testing.T, env map[string]string) {
 	aws(nil, &assumed, "sts", "assume-role-with-web-identity",
 		"--role-arn", "arn:aws:iam::111122223333:role/gha-deploy",
 		"--role-session-name", "aws-cli-check", "--web-identity-token", token.Value)
-	var identity struct {
-		Arn string `json:"Arn"`
-	}
 	c := assumed.Credentials
-	aws([]string{"AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken},
-		&identity, "sts", "get-caller-identity")
-	if want := "arn:aws:sts::111122223333:assumed-role/gha-deploy/aws-cli-check"; identity.Arn != want {
-		t.Errorf("aws sts get-caller-identity = %q, want %q", identity.Arn, want)
-	}
+	return []string{"AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken}
 }
 
 // awsCLI returns a function that runs the AWS CLI bin against endpoint and
@@ -585,7 +595,7 @@ func TestEndpointOverrideInTheLog(t *testing.T) {
 	if _, err := Run(context.Background(), demoConfig(), Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry}); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
-	if want := "AWS endpoint override in effect: AWS_ENDPOINT_URL=" + sb.AWSEndpoint() + " (STS, ECR, ECS)"; !strings.Contains(out.String(), want) {
+	if want := "AWS endpoint override in effect: AWS_ENDPOINT_URL=" + sb.AWSEndpoint() + " (STS, ECR, ECS, CloudWatch Logs)"; !strings.Contains(out.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, out.String())
 	}
 }

@@ -102,6 +102,21 @@ func Scenarios() []Scenario {
 				}
 				return map[string]string{config.InputTaskDefinition: path}, nil
 			}},
+		{Name: "migration", Description: "the database migration runs as a one-off task of the new revision, its log streamed, then the service is deployed; old revisions beyond the newest 3 are deregistered",
+			Inputs: map[string]string{config.InputRunTask: "true", config.InputRunTaskCommand: "bin/migrate up", config.InputKeepRevisions: "3"}},
+		{Name: "failing-migration", Fails: true, Description: "the migration exits 3: the run fails with its exit code and log lines, and no service is touched",
+			Inputs: map[string]string{config.InputRunTask: "true", config.InputRunTaskCommand: "bin/migrate up"},
+			World: func(w *sandbox.World) {
+				w.Accounts["111122223333"].Commands = []sandbox.ECSCommand{{
+					Command: []string{"bin/migrate", "up"}, ExitCode: 3, Seconds: 3,
+					Logs: []string{
+						"migrate: connected to postgres://db.internal:5432/app",
+						"migrate: applying 20250611093000_add_orders_customer_index.sql",
+						`migrate: ERROR: relation "orders_customer_idx" already exists (SQLSTATE 42P07)`,
+						"migrate: rolled back 20250611093000_add_orders_customer_index.sql",
+					},
+				}}
+			}},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -97,6 +98,8 @@ type Result struct {
 	// role session name, in the run's region; empty where the partition's
 	// console has no public address.
 	CloudTrailURL string
+	// OneOff is what became of the one-off task (run-task); nil when none ran.
+	OneOff *deploy.OneOffResult
 }
 
 // ServiceResult is the outcome of deploying one service.
@@ -414,6 +417,12 @@ func (r *run) summarize(runErr error) {
 	row("Digest", res.ImageDigest)
 	row("Platforms", strings.Join(res.Platforms, ", "))
 	row("Source", res.Source)
+	if o := res.OneOff; o != nil {
+		row("One-off task", o.TaskARN)
+		if o.ExitCode != nil {
+			row("One-off task exit code", strconv.Itoa(int(*o.ExitCode)))
+		}
+	}
 	if len(rows) > 0 {
 		sum.Table([]string{"", ""}, rows)
 	}

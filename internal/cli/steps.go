@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/awsauth"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
@@ -27,12 +31,14 @@ const (
 	OutputResults           = "results"
 	OutputDeploymentURL     = "deployment-url"
 	OutputCloudTrailURL     = "cloudtrail-url"
+	OutputRunTaskARN        = "run-task-arn"
+	OutputRunTaskExitCode   = "run-task-exit-code"
 )
 
 // OutputNames lists every output the action can write.
 func OutputNames() []string {
 	return []string{OutputImageURI, OutputImageDigest, OutputImage, OutputTaskDefinitionARN, OutputDeploymentID, OutputResults,
-		OutputDeploymentURL, OutputCloudTrailURL}
+		OutputDeploymentURL, OutputCloudTrailURL, OutputRunTaskARN, OutputRunTaskExitCode}
 }
 
 // preparation is the deploy's first half (reading the services and their
@@ -88,7 +94,28 @@ func (r *run) deployRequest(repositoryURI string) deploy.Request {
 			Client:    r.deps.HTTPClient,
 		}
 	}
+	var oneOff *deploy.OneOff
+	if r.cfg.RunTask {
+		o := r.cfg.RunTaskOptions
+		oneOff = &deploy.OneOff{
+			Container: o.Container, Command: o.Command, LaunchType: ecstypes.LaunchType(o.LaunchType),
+			Subnets: o.Subnets, SecurityGroups: o.SecurityGroups, AssignPublicIP: ecstypes.AssignPublicIp(o.AssignPublicIP),
+			StartedBy: o.StartedBy,
+		}
+		for _, cp := range o.CapacityProviders {
+			oneOff.CapacityProviders = append(oneOff.CapacityProviders, ecstypes.CapacityProviderStrategyItem{
+				CapacityProvider: aws.String(cp.Name), Weight: int32(cp.Weight), Base: int32(cp.Base),
+			})
+		}
+	}
+	var logs deploy.LogsAPI
+	if r.cfg.RunTask {
+		logs = cloudwatchlogs.NewFromConfig(r.awsCfg)
+	}
 	return deploy.Request{
+		OneOff:             oneOff,
+		Logs:               logs,
+		KeepRevisions:      r.cfg.KeepRevisions,
 		PauseCheck:         check,
 		RollbackOnCancel:   r.cfg.RollbackOnCancel,
 		Cluster:            r.cfg.Cluster,
@@ -187,6 +214,12 @@ func (r *run) deploy(ctx context.Context) error {
 	// A plan whose preparation failed deploys nothing; its results say
 	// which services were not started.
 	results, err := p.plan.Deploy(ctx, deploy.Image{RepositoryURI: r.result.Repository, Digest: r.result.ImageDigest, Tags: r.cfg.Tags})
+	if oneOff := p.plan.OneOff(); oneOff != nil {
+		r.result.OneOff = oneOff
+		if outErr := r.setOneOffOutputs(oneOff); outErr != nil && err == nil {
+			err = outErr
+		}
+	}
 	if err := r.recordDeploy(results, err); err != nil {
 		// The deploy package has already printed each failure as an
 		// error annotation, with the stopped reasons and last events.
@@ -305,6 +338,16 @@ func (r *run) setDeployOutputs(results []deploy.ServiceResult) error {
 		outputs[OutputTaskDefinitionARN] = results[0].TaskDefinitionARN
 		outputs[OutputDeploymentID] = results[0].DeploymentID
 		outputs[OutputDeploymentURL] = r.result.Services[0].DeploymentURL
+	}
+	return r.setOutputs(outputs)
+}
+
+// setOneOffOutputs writes the one-off task's outputs: its ARN and the exit
+// code of its container.
+func (r *run) setOneOffOutputs(o *deploy.OneOffResult) error {
+	outputs := map[string]string{OutputRunTaskARN: o.TaskARN}
+	if o.ExitCode != nil {
+		outputs[OutputRunTaskExitCode] = strconv.Itoa(int(*o.ExitCode))
 	}
 	return r.setOutputs(outputs)
 }

@@ -69,6 +69,16 @@ type Config struct {
 	// RollbackOnCancel stops the run's deployments still in progress with a
 	// rollback when the job is cancelled; otherwise ECS goes on.
 	RollbackOnCancel bool
+
+	// RunTask runs a one-off task of the new revision (migrations) before
+	// any service is updated; the run fails, nothing deployed, unless it
+	// succeeds. RunTaskOptions say how.
+	RunTask bool
+	RunTaskOptions
+	// KeepRevisions, when positive, keeps the newest KeepRevisions ACTIVE
+	// revisions of each deployed family after a successful deploy and
+	// deregisters the older ones no service of the cluster uses.
+	KeepRevisions int
 }
 
 // ChainRole is one hop of the role chain.
@@ -171,6 +181,16 @@ const (
 	InputTestURLSuccesses        = "test-url-successes"
 	InputTestURLTimeoutSeconds   = "test-url-timeout-seconds"
 	InputRollbackOnCancel        = "rollback-on-cancel"
+	InputRunTask                 = "run-task"
+	InputRunTaskContainer        = "run-task-container"
+	InputRunTaskCommand          = "run-task-command"
+	InputRunTaskLaunchType       = "run-task-launch-type"
+	InputRunTaskCapacityProvider = "run-task-capacity-provider-strategy"
+	InputRunTaskSubnets          = "run-task-subnets"
+	InputRunTaskSecurityGroups   = "run-task-security-groups"
+	InputRunTaskAssignPublicIP   = "run-task-assign-public-ip"
+	InputRunTaskStartedBy        = "run-task-started-by"
+	InputKeepRevisions           = "keep-revisions"
 )
 
 // The defaults of the inputs that have fixed ones.
@@ -181,6 +201,7 @@ const (
 	DefaultWaitForMinutes      = 30
 	DefaultTestURLSuccesses    = 3
 	DefaultTestURLTimeout      = 120
+	DefaultRunTaskStartedBy    = "oidc-ecs-deploy"
 )
 
 var inputs = []Input{
@@ -228,6 +249,26 @@ var inputs = []Input{
 		Description: "How long the check of test-url may take before it fails, in seconds (1 to 3600)."},
 	{Name: InputRollbackOnCancel, Default: "false", Boolean: true,
 		Description: "When the job is cancelled while the deployment is in progress, stop it with a rollback (ECS StopServiceDeployment) instead of letting ECS go on with it."},
+	{Name: InputRunTask, Default: "false", Boolean: true,
+		Description: "Run a one-off task of the new revision (database migrations, say) in the cluster before any service is updated, wait until it stops, and stream its awslogs output. If an essential container exits non-zero or the task cannot start, the step fails and no service is touched. The task runs the first service's revision with that service's network configuration and launch type or capacity providers, unless the run-task-* inputs say otherwise."},
+	{Name: InputRunTaskContainer,
+		Description: "Container of the one-off task that gets run-task-command and whose exit code is the output run-task-exit-code. Default: the task definition's first essential container."},
+	{Name: InputRunTaskCommand,
+		Description: "Command of the one-off task's container, as a JSON array (`[\"bin/migrate\", \"up\"]`) or words separated by spaces (bin/migrate up). Default: the container's own command."},
+	{Name: InputRunTaskLaunchType,
+		Description: "Launch type of the one-off task: FARGATE, EC2, EXTERNAL or MANAGED_INSTANCES. Default: the service's (or its capacity provider strategy)."},
+	{Name: InputRunTaskCapacityProvider,
+		Description: "Capacity provider strategy of the one-off task, as a JSON array (`[{\"capacityProvider\": \"FARGATE_SPOT\", \"weight\": 1}]`) or a list of PROVIDER[:WEIGHT[:BASE]], e.g. FARGATE_SPOT:1. Not with run-task-launch-type. Default: the service's."},
+	{Name: InputRunTaskSubnets, List: true,
+		Description: "Subnet IDs of the one-off task (awsvpc), comma separated, e.g. subnet-0a1b2c3d. Default: the service's."},
+	{Name: InputRunTaskSecurityGroups, List: true,
+		Description: "Security group IDs of the one-off task (awsvpc), comma separated, e.g. sg-0a1b2c3d. Default: the service's."},
+	{Name: InputRunTaskAssignPublicIP,
+		Description: "Whether the one-off task gets a public IP (awsvpc): ENABLED or DISABLED. Default: the service's."},
+	{Name: InputRunTaskStartedBy, Default: DefaultRunTaskStartedBy,
+		Description: "The one-off task's startedBy, which ListTasks filters by: up to 128 letters, digits, hyphens, underscores and slashes."},
+	{Name: InputKeepRevisions, Default: "0",
+		Description: "After a successful deploy, keep the newest N ACTIVE revisions of each deployed task definition family and deregister the older ones, never one that a service of the cluster runs or that a rollback would return to. 0 (the default) deregisters nothing."},
 }
 
 // Inputs returns every input, in the order action.yml lists them.
@@ -244,6 +285,7 @@ func Default() Config {
 		WaitForMinutes:          DefaultWaitForMinutes,
 		TestURLSuccesses:        DefaultTestURLSuccesses,
 		TestURLTimeoutSeconds:   DefaultTestURLTimeout,
+		RunTaskOptions:          RunTaskOptions{StartedBy: DefaultRunTaskStartedBy},
 	}
 }
 
@@ -335,6 +377,21 @@ func parse(raw map[string]string, run ghaction.GitHubContext) (Config, error) {
 		bad(err)
 	} else {
 		c.RollbackOnCancel = b
+	}
+	if b, err := parseBool(InputRunTask, value(InputRunTask)); err != nil {
+		bad(err)
+	} else {
+		c.RunTask = b
+	}
+	opts, optErrs := parseRunTaskOptions(value)
+	for _, e := range optErrs {
+		bad(e)
+	}
+	c.RunTaskOptions = opts
+	if n, err := parseInt(InputKeepRevisions, value(InputKeepRevisions), "5"); err != nil {
+		bad(err)
+	} else {
+		c.KeepRevisions = n
 	}
 
 	// A value that could not be parsed is reported once, not again as

@@ -210,6 +210,7 @@ func (c Config) deployProblems() []*InputError {
 		add(InputWaitForMinutes, fmt.Sprint(c.WaitForMinutes), fmt.Sprintf("is outside 1 to %d minutes", maxWaitForMinutes), "30")
 	}
 	ps = append(ps, c.testURLProblems()...)
+	ps = append(ps, c.runTaskProblems()...)
 	if !c.DeployRequested() {
 		// Deploy settings without a service are a mistake in the workflow,
 		// not something to ignore silently.

@@ -31,6 +31,11 @@ type ECSAPI interface {
 	StopServiceDeployment(ctx context.Context, in *ecs.StopServiceDeploymentInput, optFns ...func(*ecs.Options)) (*ecs.StopServiceDeploymentOutput, error)
 	ListTasks(ctx context.Context, in *ecs.ListTasksInput, optFns ...func(*ecs.Options)) (*ecs.ListTasksOutput, error)
 	DescribeTasks(ctx context.Context, in *ecs.DescribeTasksInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
+	RunTask(ctx context.Context, in *ecs.RunTaskInput, optFns ...func(*ecs.Options)) (*ecs.RunTaskOutput, error)
+	StopTask(ctx context.Context, in *ecs.StopTaskInput, optFns ...func(*ecs.Options)) (*ecs.StopTaskOutput, error)
+	ListServices(ctx context.Context, in *ecs.ListServicesInput, optFns ...func(*ecs.Options)) (*ecs.ListServicesOutput, error)
+	ListTaskDefinitions(ctx context.Context, in *ecs.ListTaskDefinitionsInput, optFns ...func(*ecs.Options)) (*ecs.ListTaskDefinitionsOutput, error)
+	DeregisterTaskDefinition(ctx context.Context, in *ecs.DeregisterTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DeregisterTaskDefinitionOutput, error)
 }
 
 var _ ECSAPI = (*ecs.Client)(nil)
@@ -111,6 +116,17 @@ type Request struct {
 	// before it prints where every deployment stands; DefaultHeartbeat
 	// when zero.
 	Heartbeat time.Duration
+	// OneOff, when set, runs a one-off task of the first service's new
+	// revision (migrations) before any service is updated; the run fails
+	// with nothing updated unless it succeeds.
+	OneOff *OneOff
+	// Logs reads the one-off task's awslogs output; without it the output
+	// is not shown.
+	Logs LogsAPI
+	// KeepRevisions, when positive, keeps the newest KeepRevisions ACTIVE
+	// revisions of each deployed family once every deployment succeeded,
+	// deregistering older ones that no service of the cluster uses.
+	KeepRevisions int
 }
 
 // Image is an image pushed to a repository.
@@ -218,6 +234,18 @@ type Plan struct {
 	problems map[string]string
 	// prepareErr is why Prepare failed; such a plan cannot be deployed.
 	prepareErr error
+	// oneOff is what became of the one-off task, once Deploy ran it.
+	oneOff *OneOffResult
+	// housekeeping is what keep-revisions did.
+	housekeeping *Housekeeping
+}
+
+// OneOff is what became of the one-off task; nil when none was run.
+func (p *Plan) OneOff() *OneOffResult {
+	if p == nil {
+		return nil
+	}
+	return p.oneOff
 }
 
 // Prepare reads the services and their task definitions (or the task
@@ -359,6 +387,12 @@ func (p *Plan) deploy(ctx context.Context) ([]ServiceResult, error) {
 	// Services sharing a base task definition share the new revision: one
 	// RegisterTaskDefinition each, not one per service.
 	revisions := newRevisionSet(p)
+	if p.req.OneOff != nil && len(p.services) > 0 {
+		if err := p.runOneOff(ctx, revisions); err != nil {
+			p.log.errorf(err)
+			return p.notStarted(), err
+		}
+	}
 	var wg sync.WaitGroup
 	for _, s := range p.services {
 		wg.Go(func() { p.start(ctx, s, revisions) })
@@ -378,7 +412,11 @@ func (p *Plan) deploy(ctx context.Context) ([]ServiceResult, error) {
 			s.log.errorf("%v", s.err)
 		}
 	}
-	return p.results()
+	results, err := p.results()
+	if err == nil && ctx.Err() == nil && p.req.KeepRevisions > 0 && p.req.Wait {
+		p.housekeep(ctx)
+	}
+	return results, err
 }
 
 // results collects every service's result and the joined error.
@@ -405,7 +443,10 @@ type serviceState struct {
 	taskDefinition string // the service's current task definition ARN
 	primaryBefore  string // the id of its PRIMARY deployment before ours
 	desiredCount   int32
-	base           *taskDef
+	// placement is where the service runs its tasks: what a one-off task
+	// of its revision copies unless told otherwise.
+	placement placement
+	base      *taskDef
 	// lastEvent is the time of the newest event already seen, and seen the
 	// IDs of the events seen: only later events, or unseen ones of the same
 	// instant, are printed.
@@ -491,6 +532,13 @@ func (l *syncLogger) errorf(err error) {
 		return
 	}
 	l.log.Errorf("%v", err)
+}
+
+// infof prints a line that concerns no one service.
+func (l *syncLogger) infof(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log.Infof(format, args...)
 }
 
 // warningf prints a warning annotation that concerns no one service.

@@ -65,6 +65,7 @@ func (p *Plan) describeServices(ctx context.Context) error {
 				s.primaryBefore = aws.ToString(d.Id)
 			}
 			s.desiredCount = svc.DesiredCount
+			s.placement = placementOf(&svc)
 			for _, e := range svc.Events {
 				s.seen[aws.ToString(e.Id)] = true
 				if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {

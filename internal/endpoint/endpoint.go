@@ -75,10 +75,13 @@ const (
 
 // services are the SDK IDs of the AWS services the action calls; each has
 // its override AWS_ENDPOINT_URL_<ID>, as the SDK names them.
-var services = []string{"STS", "ECR", "ECS"}
+var services = []string{"STS", "ECR", "ECS", "CloudWatch Logs"}
 
-// ServiceVar is the variable that overrides one service's endpoint.
-func ServiceVar(sdkID string) string { return BaseVar + "_" + strings.ReplaceAll(sdkID, " ", "_") }
+// ServiceVar is the variable that overrides one service's endpoint: the
+// SDK ID in upper case, spaces as underscores (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS).
+func ServiceVar(sdkID string) string {
+	return BaseVar + "_" + strings.ToUpper(strings.ReplaceAll(sdkID, " ", "_"))
+}
 
 // AWS is the run's AWS endpoint overrides.
 type AWS struct {
