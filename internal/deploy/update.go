@@ -104,9 +104,10 @@ func serviceNameOf(arn string) string {
 // distinct one, as the base of the new revision (default mode without a
 // file) or to check its images (force-new-deployment mode).
 func (p *Plan) readTaskDefinitions(ctx context.Context) error {
-	if p.req.ForceNewDeployment && p.req.Image.RepositoryURI == "" {
+	if p.req.ForceNewDeployment && p.req.Image.RepositoryURI == "" && p.req.OneOff == nil {
 		// Nothing was pushed: there is no tag to check the images against,
-		// so the run needs no task definition (nor ecs:DescribeTaskDefinition).
+		// so the run needs no task definition (nor ecs:DescribeTaskDefinition),
+		// unless a one-off task needs its containers and log configuration.
 		return nil
 	}
 	needed := map[string][]*serviceState{}
