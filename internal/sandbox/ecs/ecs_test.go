@@ -218,6 +218,9 @@ func TestRegisterAndDescribeTaskDefinition(t *testing.T) {
 		w.Accounts[testAccount].Roles["admin"] = &sandbox.Role{Permissions: sandbox.PolicyDocument{Statement: []sandbox.Statement{
 			{Effect: "Allow", Action: sandbox.StringList{"ecs:*"}, Resource: sandbox.StringList{"*"}},
 		}}}
+		w.Accounts[testAccount].Roles["reader"] = &sandbox.Role{Permissions: sandbox.PolicyDocument{Statement: []sandbox.Statement{
+			{Effect: "Allow", Action: sandbox.StringList{"ecs:Describe*", "ecs:List*"}, Resource: sandbox.StringList{"*"}},
+		}}}
 	}, sandbox.Options{})
 	client := ecsClient(t, sb)
 	ctx := context.Background()
@@ -280,7 +283,7 @@ func TestRegisterAndDescribeTaskDefinition(t *testing.T) {
 	}
 
 	// Deregistering the latest revision makes the family name the previous one.
-	if _, err := client.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String("web-api:2")}); err == nil {
+	if _, err := ecsClientFor(t, sb, "reader").DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String("web-api:2")}); err == nil {
 		t.Error("DeregisterTaskDefinition without ecs:DeregisterTaskDefinition succeeded")
 	}
 	admin := ecsClientFor(t, sb, "admin")
