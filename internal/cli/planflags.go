@@ -126,6 +126,8 @@ func (f *planFlags) request(getenv func(string) string) (policy.Request, error) 
 		ForceNewDeployment: cfg.ForceNewDeployment,
 		TaskDefinitionFile: cfg.TaskDefinition != "",
 		Wait:               cfg.WaitForServiceStability,
+		RunTask:            cfg.RunTask,
+		KeepRevisions:      cfg.KeepRevisions > 0,
 	}
 	for _, hop := range cfg.RoleChain {
 		req.RoleChain = append(req.RoleChain, policy.Hop{RoleARN: hop.RoleARN, ExternalID: hop.ExternalID})
@@ -141,6 +143,12 @@ func (f *planFlags) request(getenv func(string) string) (policy.Request, error) 
 			req.BaseTags = policy.TagsNone
 			if len(td.Tags) > 0 {
 				req.BaseTags = policy.TagsPresent
+			}
+			for _, c := range td.ContainerDefinitions {
+				if lc := c.LogConfiguration; lc != nil && lc.LogDriver == "awslogs" && lc.Options["awslogs-group"] != "" &&
+					!slices.Contains(req.RunTaskLogGroups, lc.Options["awslogs-group"]) {
+					req.RunTaskLogGroups = append(req.RunTaskLogGroups, lc.Options["awslogs-group"])
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
 // Housekeeping is what keep-revisions did after a successful deploy.
@@ -45,6 +48,10 @@ func (p *Plan) housekeep(ctx context.Context) {
 	inUse, err := p.revisionsInUse(ctx)
 	if err != nil {
 		h.Err = err
+		if denied, ok := errors.AsType[*deniedCall](err); ok {
+			p.log.notice(denied.call, denied.err, "the services of cluster "+p.req.Cluster)
+			return
+		}
 		p.log.warningf("keep-revisions: nothing was deregistered, because the services of cluster %s that might run an old revision could not all be read: %v", p.req.Cluster, err)
 		return
 	}
@@ -58,6 +65,10 @@ func (p *Plan) housekeep(ctx context.Context) {
 		active, err := p.activeRevisions(ctx, family)
 		if err != nil {
 			h.Err = err
+			if accessDenied(err) {
+				p.log.notice(policy.CallECSListRevisions, err, "*")
+				return
+			}
 			p.log.warningf("keep-revisions: list the revisions of %s: %v; none of them was deregistered", family, err)
 			continue
 		}
@@ -75,11 +86,11 @@ func (p *Plan) housekeep(ctx context.Context) {
 			_, err := p.client.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)})
 			if err != nil {
 				h.Err = err
-				hint := ""
 				if accessDenied(err) {
-					hint = " Allow ecs:DeregisterTaskDefinition for keep-revisions."
+					p.log.notice(policy.CallECSDeregisterRevisions, err, arn)
+					return
 				}
-				p.log.warningf("keep-revisions: deregister %s: %v; the older revisions were left as they are.%s", arn, err, hint)
+				p.log.warningf("keep-revisions: deregister %s: %v; the older revisions were left as they are", arn, err)
 				break
 			}
 			h.Deregistered = append(h.Deregistered, arn)
@@ -106,14 +117,14 @@ func (p *Plan) revisionsInUse(ctx context.Context) (map[string]string, error) {
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list services: %w", err)
+			return nil, denial(policy.CallECSListServicesInUse, fmt.Errorf("list services: %w", err))
 		}
 		arns = append(arns, page.ServiceArns...)
 	}
 	for batch := range slices.Chunk(arns, describeServicesBatch) {
 		out, err := p.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(p.req.Cluster), Services: batch})
 		if err != nil {
-			return nil, fmt.Errorf("describe services: %w", err)
+			return nil, denial(policy.CallECSReadServicesInUse, fmt.Errorf("describe services: %w", err))
 		}
 		if len(out.Failures) > 0 {
 			return nil, fmt.Errorf("describe services: %s", failureReasons(out.Failures))
@@ -135,6 +146,23 @@ func (p *Plan) revisionsInUse(ctx context.Context) (map[string]string, error) {
 		}
 	}
 	return inUse, nil
+}
+
+// deniedCall is an optional call that was denied.
+type deniedCall struct {
+	call policy.Call
+	err  error
+}
+
+func (d *deniedCall) Error() string { return d.err.Error() }
+func (d *deniedCall) Unwrap() error { return d.err }
+
+// denial marks err as the denial of call when it is one.
+func denial(call policy.Call, err error) error {
+	if accessDenied(err) {
+		return &deniedCall{call: call, err: err}
+	}
+	return err
 }
 
 // activeRevisions lists a family's ACTIVE revisions, newest first.

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 )
 
@@ -339,6 +340,9 @@ func (p *Plan) taskCutShort(parent context.Context, taskARN, lastStatus string) 
 	reason := fmt.Sprintf("oidc-ecs-deploy: not stopped within wait-for-minutes (%s)", p.req.WaitTimeout)
 	_, err := p.client.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(p.req.Cluster), Task: aws.String(taskARN), Reason: aws.String(reason)})
 	stopped := "it was stopped"
+	if accessDenied(err) {
+		p.log.notice(policy.CallECSStopOneOffTask, err, taskARN)
+	}
 	if err != nil {
 		stopped = fmt.Sprintf("stopping it failed too (%v), so it may still run: %s", err, follow)
 	}
@@ -392,7 +396,7 @@ func (p *Plan) logReadFailed(f *logFollower, err error) {
 	}
 	f.done = true
 	if accessDenied(err) {
-		p.log.warningf("Not allowed to read the log stream %s of %s (%s): the task's log lines are not shown. Allow logs:GetLogEvents on the log group to see them.", f.stream, f.group, errorCode(err))
+		p.log.notice(policy.CallLogsReadOneOffTask, err, "log group "+f.group)
 		return
 	}
 	p.log.warningf("Reading the log stream %s of %s failed: %v; the task's log lines are not shown.", f.stream, f.group, err)

@@ -184,6 +184,77 @@ var (
 		Without:  "a failed deployment is reported without its stopped tasks' reasons",
 		Resource: "the cluster's tasks",
 	}
+	// CallECSReadOneOffTaskDefinition reads, in force-new-deployment mode,
+	// the task definition the one-off task runs.
+	CallECSReadOneOffTaskDefinition = Call{
+		Action:   "ecs:DescribeTaskDefinition",
+		Sid:      "OptionalReadTheOneOffTaskDefinition",
+		For:      "read the task definition the one-off task runs (run-task with force-new-deployment): its containers and log configuration",
+		Without:  "the one-off task's container must be named in run-task-container, and its log lines are not shown",
+		Resource: "`*`: ECS grants it on no narrower resource",
+	}
+	// CallECSRunTask starts the one-off task.
+	CallECSRunTask = Call{
+		Action:   "ecs:RunTask",
+		Sid:      "RunTheOneOffTask",
+		For:      "run the one-off task (run-task) of the new revision before the services are updated",
+		Resource: "the account's task definitions, in the cluster only (`ecs:cluster`): the new revision's number is not known before it is registered",
+	}
+	// CallECSFollowOneOffTask reads the one-off task until it stops.
+	CallECSFollowOneOffTask = Call{
+		Action:   "ecs:DescribeTasks",
+		Sid:      "FollowTheOneOffTask",
+		For:      "follow the one-off task until it stops, and read its containers' exit codes",
+		Resource: "the cluster's tasks",
+	}
+	// CallECSStopOneOffTask stops a one-off task that outlasts the wait.
+	CallECSStopOneOffTask = Call{
+		Action:   "ecs:StopTask",
+		Sid:      "OptionalStopTheOneOffTaskAtTheDeadline",
+		For:      "stop the one-off task when it outlasts wait-for-minutes",
+		Without:  "a one-off task still running at wait-for-minutes goes on running; the run fails all the same",
+		Resource: "the cluster's tasks",
+	}
+	// CallLogsReadOneOffTask reads the one-off task's log lines.
+	CallLogsReadOneOffTask = Call{
+		Action:   "logs:GetLogEvents",
+		Sid:      "OptionalReadTheOneOffTaskLogs",
+		For:      "print the one-off task's log lines (awslogs) as it runs, and quote them when it fails",
+		Without:  "the one-off task's log lines are not shown; its exit codes and ECS's stopped reason are",
+		Resource: "the log groups the task logs to (`log-group:NAME:*`, which covers their streams)",
+	}
+	// CallECSListServicesInUse lists the cluster's services for keep-revisions.
+	CallECSListServicesInUse = Call{
+		Action:   "ecs:ListServices",
+		Sid:      "OptionalKeepRevisionsFindWhatServicesRun",
+		For:      "list the cluster's services, whose revisions keep-revisions never deregisters",
+		Without:  "keep-revisions deregisters nothing: it cannot prove an old revision unused",
+		Resource: "`*`, narrowed to the cluster by `ecs:cluster`",
+	}
+	// CallECSReadServicesInUse reads which revisions those services run.
+	CallECSReadServicesInUse = Call{
+		Action:   "ecs:DescribeServices",
+		Sid:      "OptionalKeepRevisionsFindWhatServicesRun",
+		For:      "read which revisions every deployment of every service of the cluster runs",
+		Without:  "keep-revisions deregisters nothing: it cannot prove an old revision unused",
+		Resource: "the cluster's services",
+	}
+	// CallECSListRevisions lists a family's ACTIVE revisions.
+	CallECSListRevisions = Call{
+		Action:   "ecs:ListTaskDefinitions",
+		Sid:      "OptionalKeepRevisionsDeregisterOldOnes",
+		For:      "list the deployed families' ACTIVE revisions, newest first",
+		Without:  "keep-revisions deregisters nothing",
+		Resource: "`*`: ECS grants it on no narrower resource",
+	}
+	// CallECSDeregisterRevisions deregisters the old, unused revisions.
+	CallECSDeregisterRevisions = Call{
+		Action:   "ecs:DeregisterTaskDefinition",
+		Sid:      "OptionalKeepRevisionsDeregisterOldOnes",
+		For:      "deregister the revisions older than the newest keep-revisions that nothing runs",
+		Without:  "keep-revisions deregisters nothing",
+		Resource: "`*`: ECS grants it on no narrower resource",
+	}
 	// CallAssumeNextRole assumes the next role of the role chain.
 	CallAssumeNextRole = Call{
 		Action:   "sts:AssumeRole",
@@ -200,7 +271,9 @@ func Calls() []Call {
 		CallECRLogin, CallECRFindRepository, CallECRReadTags, CallECRReadSourceImage, CallECRReadSourceLayers,
 		CallECRCheckLayers, CallECRStartUpload, CallECRUploadPart, CallECRCompleteUpload, CallECRPutImage,
 		CallECSReadServices, CallECSCopyTaskDefinition, CallECSCheckDeployedTag,
-		CallECSRegister, CallECSTagRevision, CallPassRoles, CallECSUpdateService,
-		CallECSWatchDeployment, CallECSListStoppedTasks, CallECSDescribeStoppedTasks,
+		CallECSReadOneOffTaskDefinition, CallECSRegister, CallECSTagRevision, CallPassRoles,
+		CallECSRunTask, CallECSFollowOneOffTask, CallECSStopOneOffTask, CallLogsReadOneOffTask,
+		CallECSUpdateService, CallECSWatchDeployment, CallECSListStoppedTasks, CallECSDescribeStoppedTasks,
+		CallECSListServicesInUse, CallECSReadServicesInUse, CallECSListRevisions, CallECSDeregisterRevisions,
 	}
 }

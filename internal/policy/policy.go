@@ -161,6 +161,15 @@ type Request struct {
 	PassRoles []string
 	// Wait is wait-for-service-stability: the deployment is watched.
 	Wait bool
+	// RunTask is run-task: a one-off task of the new revision runs in the
+	// cluster before the services are updated.
+	RunTask bool
+	// RunTaskLogGroups are the CloudWatch Logs groups its containers log
+	// to (awslogs), when known; every log group of the account when not.
+	RunTaskLogGroups []string
+	// KeepRevisions is keep-revisions above 0: old revisions of the
+	// deployed families are deregistered after a successful deploy.
+	KeepRevisions bool
 }
 
 // Mode is how the request deploys.
@@ -421,12 +430,53 @@ func deployGrants(req Request, part partition.Partition, account string) ([]Gran
 				"without that, registering a revision that names a role is denied")
 		}
 	}
+	if req.RunTask {
+		notes = append(notes, oneOffGrants(req, part, account, cluster, add)...)
+	}
+	if req.KeepRevisions {
+		add(CallECSListServicesInUse, Condition{"ArnEquals": {"ecs:cluster": {cluster.arn("cluster/" + cluster.name)}}}, "*")
+		add(CallECSReadServicesInUse, nil, cluster.arn("service/"+cluster.name+"/*"))
+		add(CallECSListRevisions, nil, "*")
+		add(CallECSDeregisterRevisions, nil, "*")
+	}
 	if req.Wait {
 		add(CallECSWatchDeployment, nil, deployments...)
 		add(CallECSListStoppedTasks, Condition{"ArnEquals": {"ecs:cluster": {cluster.arn("cluster/" + cluster.name)}}}, "*")
 		add(CallECSDescribeStoppedTasks, nil, cluster.arn("task/"+cluster.name+"/*"))
 	}
 	return grants, notes
+}
+
+// oneOffGrants is what the one-off task (run-task) needs: running the
+// revision in the cluster, passing its roles, following it, reading its log
+// groups, stopping it at the deadline; and, in force-new-deployment mode,
+// reading the task definition it runs.
+func oneOffGrants(req Request, part partition.Partition, account string, cl cluster, add func(Call, Condition, ...string)) []string {
+	var notes []string
+	inCluster := Condition{"ArnEquals": {"ecs:cluster": {cl.arn("cluster/" + cl.name)}}}
+	if req.Mode() == ModeForceNewDeployment {
+		add(CallECSReadOneOffTaskDefinition, nil, "*")
+	}
+	add(CallECSRunTask, inCluster, cl.arn("task-definition/*"))
+	if len(req.PassRoles) > 0 {
+		add(CallPassRoles, Condition{"StringEquals": {"iam:PassedToService": {"ecs-tasks.amazonaws.com"}}}, req.PassRoles...)
+	} else if req.Mode() == ModeForceNewDeployment {
+		notes = append(notes, "the task role and execution role of the task definition the one-off task runs are not known here: "+
+			"give them (--task-role-arn, --execution-role-arn) so that the policy lets RunTask pass them (iam:PassRole)")
+	}
+	add(CallECSFollowOneOffTask, nil, cl.arn("task/"+cl.name+"/*"))
+	add(CallECSStopOneOffTask, inCluster, cl.arn("task/"+cl.name+"/*"))
+	groups := make([]string, 0, len(req.RunTaskLogGroups))
+	for _, g := range req.RunTaskLogGroups {
+		groups = append(groups, part.ARN("logs", req.Region, account, "log-group:"+g+":*"))
+	}
+	if len(groups) == 0 {
+		groups = []string{part.ARN("logs", req.Region, account, "log-group:*")}
+		notes = append(notes, "the log groups of the one-off task are not known here: give --task-definition (whose awslogs-group options name them) "+
+			"so that logs:GetLogEvents is granted on those groups alone")
+	}
+	add(CallLogsReadOneOffTask, nil, groups...)
+	return notes
 }
 
 // repositoryARN is the ARN of the repository input, and whether it was

@@ -51,6 +51,8 @@ func readmeModes(tb testing.TB) []Column {
 		{Name: "role chain", Plan: mustPlan(tb, readmeRequest(func(r *Request) {
 			r.RoleChain = []Hop{{RoleARN: "arn:aws:iam::444455556666:role/prod-deploy", ExternalID: "acme-prod-7f3c"}}
 		}))},
+		{Name: "run-task", Plan: mustPlan(tb, readmeRequest(func(r *Request) { r.RunTask, r.RunTaskLogGroups = true, []string{"/ecs/web-api"} }))},
+		{Name: "keep-revisions", Plan: mustPlan(tb, readmeRequest(func(r *Request) { r.KeepRevisions = true }))},
 	}
 }
 
