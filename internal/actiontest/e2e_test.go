@@ -550,10 +550,11 @@ func TestActionDeploys(t *testing.T) {
 				if got, want := image, r.outputs["image"]; got != want {
 					t.Errorf("the new revision's image = %q, want it pinned by digest: %q", got, want)
 				}
-				// In the default mode every declared output has a value.
+				// In the default mode every declared output has a value,
+				// but the one-off task's, which only run-task writes.
 				meta := loadAction(t)
 				for name := range meta.Outputs {
-					if r.outputs[name] == "" {
+					if r.outputs[name] == "" && !strings.HasPrefix(name, "run-task-") {
 						t.Errorf("declared output %s was not written", name)
 					}
 				}
