@@ -480,15 +480,7 @@ func TestTestURLInputs(t *testing.T) {
 				}
 				return
 			}
-			var ie *InputError
-			if !errors.As(err, &ie) || ie.Input != tt.input || strings.Count(err.Error(), "\n") != 0 {
-				t.Fatalf("FromInputs = %v, want one problem with input %s", err, tt.input)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
+			checkOneProblem(t, err, tt.input, tt.want)
 		})
 	}
 	// The same inputs as flags.
@@ -496,5 +488,20 @@ func TestTestURLInputs(t *testing.T) {
 		"--service", "api-service", "--force-new-deployment", "--test-url", "http://127.0.0.1:8080/", "--test-url-successes", "2", "--rollback-on-cancel"}, run)
 	if err != nil || got.TestURL != "http://127.0.0.1:8080/" || got.TestURLSuccesses != 2 || got.TestURLTimeoutSeconds != DefaultTestURLTimeout || !got.RollbackOnCancel {
 		t.Errorf("FromFlags = %+v, %v; want the test URL, 2 successes, the default timeout, rollback on cancel", got, err)
+	}
+}
+
+// checkOneProblem checks that err is exactly one problem, with input, on
+// one line, saying every fragment of want.
+func checkOneProblem(tb testing.TB, err error, input string, want []string) {
+	tb.Helper()
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Input != input || strings.Count(err.Error(), "\n") != 0 {
+		tb.Fatalf("FromInputs = %v, want one problem with input %s", err, input)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			tb.Errorf("error %q does not contain %q", err, w)
+		}
 	}
 }

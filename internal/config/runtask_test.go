@@ -1,8 +1,6 @@
 package config
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -52,15 +50,7 @@ func TestRunTaskInputs(t *testing.T) {
 				}
 				return
 			}
-			var ie *InputError
-			if !errors.As(err, &ie) || ie.Input != tt.input || strings.Count(err.Error(), "\n") != 0 {
-				t.Fatalf("FromInputs = %v, want one problem with input %s", err, tt.input)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
+			checkOneProblem(t, err, tt.input, tt.want)
 		})
 	}
 }
