@@ -497,11 +497,10 @@ func DefaultSessionName(run ghaction.GitHubContext) string {
 	if repo == "" {
 		repo = "gha"
 	}
-	const maxLen = 64
-	if len(suffix) > maxLen-2 {
-		suffix = suffix[:maxLen-2]
-	}
 	// The run is what identifies the session; the repository is cut first.
+	// The suffix, two int64s, is at most 40 characters, so that some of the
+	// repository always stays.
+	const maxLen = 64
 	if len(repo)+len(suffix) > maxLen {
 		repo = repo[:maxLen-len(suffix)]
 	}
@@ -523,11 +522,12 @@ func cleanSessionName(s string) string {
 			lastHyphen = r == '-'
 			continue
 		}
-		if !lastHyphen && b.Len() > 0 {
+		if !lastHyphen {
 			b.WriteByte('-')
 			lastHyphen = true
 		}
 	}
+	// A run at either end leaves a hyphen there, which goes.
 	return strings.Trim(b.String(), "-")
 }
 
