@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"slices"
@@ -193,5 +194,62 @@ func TestParseClaimsRejectsNonJWT(t *testing.T) {
 		if _, err := ParseClaims(token); err == nil {
 			t.Errorf("ParseClaims(%q) succeeded, want an error", token)
 		}
+	}
+}
+
+// TestRetryPolicyIsTheRuns: the token source retries with the policy it is
+// given (here: one attempt), not a policy of its own.
+func TestRetryPolicyIsTheRuns(t *testing.T) {
+	t.Parallel()
+	sb := sandboxtest.Start(t, nil)
+	sb.InjectFault(sandbox.Fault{Service: "github", Operation: "token", Status: 503, Times: 2})
+	env := sb.Env()
+	transport := &countingTransport{}
+	src := &TokenSource{Getenv: func(k string) string { return env[k] }, Client: &http.Client{Transport: transport}, Mask: func(string) {},
+		Retry: retry.New(retry.Options{Attempts: 1})}
+	if _, err := src.Token(context.Background(), "sts.amazonaws.com"); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
+		t.Errorf("Token with one attempt against a failing service = %v, want its HTTP 503", err)
+	}
+	if got := transport.n.Load(); got != 1 {
+		t.Errorf("%d requests, want the policy's one attempt", got)
+	}
+}
+
+// TestFirstLineIsCut: a token service's error body is quoted by its first
+// line, cut after 200 characters.
+func TestFirstLineIsCut(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ body, want string }{
+		{"  upstream timeout\nstack trace...", "upstream timeout"},
+		{strings.Repeat("x", 200), strings.Repeat("x", 200)},
+		{strings.Repeat("x", 201) + "\nmore", strings.Repeat("x", 200) + "..."},
+	} {
+		if got := firstLine([]byte(tt.body)); got != tt.want {
+			t.Errorf("firstLine(%.20q...) = %.30q..., want %.30q...", tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestParseClaimsAudience: the aud claim is one string or a list of them;
+// anything else is an error naming it.
+func TestParseClaimsAudience(t *testing.T) {
+	t.Parallel()
+	token := func(payload string) string {
+		return "e30." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
+	}
+	for _, tt := range []struct {
+		payload string
+		want    string
+	}{
+		{`{"aud": "sts.amazonaws.com"}`, "sts.amazonaws.com"},
+		{`{"aud": ["sts.amazonaws.com", "https://github.com/acme"]}`, "sts.amazonaws.com,https://github.com/acme"},
+	} {
+		c, err := ParseClaims(token(tt.payload))
+		if err != nil || c.Audience.String() != tt.want {
+			t.Errorf("ParseClaims(%s) = %v, %v; want audience %s", tt.payload, c.Audience, err, tt.want)
+		}
+	}
+	if _, err := ParseClaims(token(`{"aud": 42}`)); err == nil || !strings.Contains(err.Error(), "aud:") {
+		t.Errorf("ParseClaims with a numeric aud = %v, want an error naming aud", err)
 	}
 }
