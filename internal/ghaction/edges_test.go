@@ -143,6 +143,7 @@ func TestParseOutputsEdges(t *testing.T) {
 		{in: "a<<b=c\nv\nb=c\n", want: map[string]string{"a": "v"}},
 		{in: "x=1\n<<EOF\nv\nEOF\n", err: `output line 2: "<<EOF" has no name or delimiter`},
 		{in: "x=1\n=value\n", err: `output line 2: "=value" is neither name=value nor name<<DELIMITER`},
+		{in: "=a<<b\nv\nb\n", err: `output line 1: "=a<<b" is neither name=value nor name<<DELIMITER`},
 	} {
 		got, err := ParseOutputs([]byte(tt.in))
 		if tt.err != "" {
