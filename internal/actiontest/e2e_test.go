@@ -124,6 +124,7 @@ func newE2E(tb testing.TB) *e2e {
 	}
 	permissions := strings.ReplaceAll(readmePolicy(tb, "permissions"), ":repository/web-api", ":repository/"+e.repository)
 	world := strings.NewReplacer(
+		"{{permissionsCodeDeploy}}", withCodeDeploy(tb, permissions),
 		"{{sha}}", e.sha,
 		"{{repository}}", e.repository,
 		"{{rolloutSeconds}}", "2",
@@ -684,4 +685,28 @@ func TestEveryOutputDeclaredIsUsed(t *testing.T) {
 			t.Errorf("output %s is declared in action.yml, but no program code names it", name)
 		}
 	}
+}
+
+// withCodeDeploy is a permissions policy with what deploying the
+// CODE_DEPLOY checkout-service through CodeDeploy needs besides it: reading
+// that service, and CodeDeploy's deployments of its deployment group.
+func withCodeDeploy(tb testing.TB, permissions string) string {
+	tb.Helper()
+	var doc sandbox.PolicyDocument
+	if err := json.Unmarshal([]byte(permissions), &doc); err != nil {
+		tb.Fatal(err)
+	}
+	doc.Statement = append(doc.Statement,
+		sandbox.Statement{Effect: "Allow", Resource: sandbox.StringList{"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/checkout-service"},
+			Action: sandbox.StringList{"ecs:DescribeServices"}},
+		sandbox.Statement{Effect: "Allow", Resource: sandbox.StringList{"arn:aws:codedeploy:us-east-1:111122223333:deploymentgroup:AppECS-prod-cluster-checkout-service/*"},
+			Action: sandbox.StringList{"codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:ListDeploymentTargets", "codedeploy:BatchGetDeploymentTargets"}},
+		sandbox.Statement{Effect: "Allow", Resource: sandbox.StringList{"arn:aws:codedeploy:us-east-1:111122223333:deploymentconfig:*", "arn:aws:codedeploy:us-east-1:111122223333:application:AppECS-prod-cluster-checkout-service"},
+			Action: sandbox.StringList{"codedeploy:GetDeploymentConfig", "codedeploy:RegisterApplicationRevision"}},
+	)
+	data, err := json.Marshal(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(data)
 }

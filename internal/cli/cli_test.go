@@ -595,7 +595,7 @@ func TestEndpointOverrideInTheLog(t *testing.T) {
 	if _, err := Run(context.Background(), demoConfig(), Deps{Getenv: getenv, Runner: ghaction.New(&out, getenv), Retry: fastRetry}); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
-	if want := "AWS endpoint override in effect: AWS_ENDPOINT_URL=" + sb.AWSEndpoint() + " (STS, ECR, ECS, CloudWatch Logs)"; !strings.Contains(out.String(), want) {
+	if want := "AWS endpoint override in effect: AWS_ENDPOINT_URL=" + sb.AWSEndpoint() + " (STS, ECR, ECS, CloudWatch Logs, CodeDeploy)"; !strings.Contains(out.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, out.String())
 	}
 }

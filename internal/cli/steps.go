@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -113,22 +114,25 @@ func (r *run) deployRequest(repositoryURI string) deploy.Request {
 		logs = cloudwatchlogs.NewFromConfig(r.awsCfg)
 	}
 	return deploy.Request{
-		OneOff:             oneOff,
-		Logs:               logs,
-		KeepRevisions:      r.cfg.KeepRevisions,
-		PauseCheck:         check,
-		RollbackOnCancel:   r.cfg.RollbackOnCancel,
-		Cluster:            r.cfg.Cluster,
-		Services:           r.cfg.Services,
-		TaskDefinitionFile: r.cfg.TaskDefinition,
-		ContainerNames:     r.cfg.ContainerNames,
-		Image:              deploy.Image{RepositoryURI: repositoryURI, Tags: r.cfg.Tags},
-		ForceNewDeployment: r.cfg.ForceNewDeployment,
-		Wait:               r.cfg.WaitForServiceStability,
-		WaitTimeout:        time.Duration(r.cfg.WaitForMinutes) * time.Minute,
-		Caller:             r.result.AssumedRoleARN,
-		Region:             r.cfg.AWSRegion,
-		Retry:              r.retry,
+		PauseCheck:                check,
+		RollbackOnCancel:          r.cfg.RollbackOnCancel,
+		CodeDeploy:                codedeploy.NewFromConfig(r.awsCfg),
+		CodeDeployApplication:     r.cfg.CodeDeployApplication,
+		CodeDeployDeploymentGroup: r.cfg.CodeDeployDeploymentGroup,
+		OneOff:                    oneOff,
+		Logs:                      logs,
+		KeepRevisions:             r.cfg.KeepRevisions,
+		Cluster:                   r.cfg.Cluster,
+		Services:                  r.cfg.Services,
+		TaskDefinitionFile:        r.cfg.TaskDefinition,
+		ContainerNames:            r.cfg.ContainerNames,
+		Image:                     deploy.Image{RepositoryURI: repositoryURI, Tags: r.cfg.Tags},
+		ForceNewDeployment:        r.cfg.ForceNewDeployment,
+		Wait:                      r.cfg.WaitForServiceStability,
+		WaitTimeout:               time.Duration(r.cfg.WaitForMinutes) * time.Minute,
+		Caller:                    r.result.AssumedRoleARN,
+		Region:                    r.cfg.AWSRegion,
+		Retry:                     r.retry,
 	}
 }
 

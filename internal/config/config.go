@@ -69,6 +69,12 @@ type Config struct {
 	// RollbackOnCancel stops the run's deployments still in progress with a
 	// rollback when the job is cancelled; otherwise ECS goes on.
 	RollbackOnCancel bool
+	// CodeDeployApplication and CodeDeployDeploymentGroup name the
+	// CodeDeploy application and deployment group of a service whose
+	// deployment controller is CODE_DEPLOY; empty means the names the AWS
+	// console gives them, AppECS-CLUSTER-SERVICE and DgpECS-CLUSTER-SERVICE.
+	CodeDeployApplication     string
+	CodeDeployDeploymentGroup string
 
 	// RunTask runs a one-off task of the new revision (migrations) before
 	// any service is updated; the run fails, nothing deployed, unless it
@@ -181,6 +187,8 @@ const (
 	InputTestURLSuccesses        = "test-url-successes"
 	InputTestURLTimeoutSeconds   = "test-url-timeout-seconds"
 	InputRollbackOnCancel        = "rollback-on-cancel"
+	InputCodeDeployApplication   = "codedeploy-application"
+	InputCodeDeployGroup         = "codedeploy-deployment-group"
 	InputRunTask                 = "run-task"
 	InputRunTaskContainer        = "run-task-container"
 	InputRunTaskCommand          = "run-task-command"
@@ -248,7 +256,11 @@ var inputs = []Input{
 	{Name: InputTestURLTimeoutSeconds, Default: strconv.Itoa(DefaultTestURLTimeout),
 		Description: "How long the check of test-url may take before it fails, in seconds (1 to 3600)."},
 	{Name: InputRollbackOnCancel, Default: "false", Boolean: true,
-		Description: "When the job is cancelled while the deployment is in progress, stop it with a rollback (ECS StopServiceDeployment) instead of letting ECS go on with it."},
+		Description: "When the job is cancelled while the deployment is in progress, stop it with a rollback (ECS StopServiceDeployment, or CodeDeploy StopDeployment) instead of letting it go on."},
+	{Name: InputCodeDeployApplication,
+		Description: "CodeDeploy application of a service whose deployment controller is CODE_DEPLOY. Default: AppECS-<cluster>-<service>, the name the AWS console gives it."},
+	{Name: InputCodeDeployGroup,
+		Description: "CodeDeploy deployment group of a service whose deployment controller is CODE_DEPLOY. Default: DgpECS-<cluster>-<service>, the name the AWS console gives it."},
 	{Name: InputRunTask, Default: "false", Boolean: true,
 		Description: "Run a one-off task of the new revision (database migrations, say) in the cluster before any service is updated, wait until it stops, and stream its awslogs output. If an essential container exits non-zero or the task cannot start, the step fails and no service is touched. The task runs the first service's revision with that service's network configuration and launch type or capacity providers, unless the run-task-* inputs say otherwise."},
 	{Name: InputRunTaskContainer,
@@ -378,6 +390,8 @@ func parse(raw map[string]string, run ghaction.GitHubContext) (Config, error) {
 	} else {
 		c.RollbackOnCancel = b
 	}
+	c.CodeDeployApplication = value(InputCodeDeployApplication)
+	c.CodeDeployDeploymentGroup = value(InputCodeDeployGroup)
 	if b, err := parseBool(InputRunTask, value(InputRunTask)); err != nil {
 		bad(err)
 	} else {

@@ -52,6 +52,9 @@ var (
 	serviceARN = regexp.MustCompile(`^arn:([a-z0-9-]+):ecs:([a-z0-9-]+):(\d{12}):service/(?:[A-Za-z0-9_-]{1,255}/)?[A-Za-z0-9_-]{1,255}$`)
 	// accountIDPattern is an AWS account ID.
 	accountIDPattern = regexp.MustCompile(`^\d{12}$`)
+	// codeDeployNamePattern is what CodeDeploy accepts as an application
+	// or deployment group name.
+	codeDeployNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,100}$`)
 )
 
 // The bounds AWS sets on session lifetimes.
@@ -210,6 +213,20 @@ func (c Config) deployProblems() []*InputError {
 		add(InputWaitForMinutes, fmt.Sprint(c.WaitForMinutes), fmt.Sprintf("is outside 1 to %d minutes", maxWaitForMinutes), "30")
 	}
 	ps = append(ps, c.testURLProblems()...)
+	for _, in := range []struct{ name, value, example string }{
+		{InputCodeDeployApplication, c.CodeDeployApplication, "AppECS-prod-cluster-api-service"},
+		{InputCodeDeployGroup, c.CodeDeployDeploymentGroup, "DgpECS-prod-cluster-api-service"},
+	} {
+		switch {
+		case in.value == "":
+		case !codeDeployNamePattern.MatchString(in.value):
+			add(in.name, in.value, "is not a CodeDeploy name (1 to 100 letters, digits and _+=,.@-)", in.example)
+		case !c.DeployRequested():
+			add(in.name, in.value, "is set but no service is: name the service CodeDeploy deploys", exampleService)
+		case len(c.Services) > 1:
+			add(in.name, in.value, fmt.Sprintf("names one service's CodeDeploy %s, but %d services are deployed: deploy each CODE_DEPLOY service in a step of its own, or leave it to the console's name", strings.TrimPrefix(in.name, "codedeploy-"), len(c.Services)), in.example)
+		}
+	}
 	ps = append(ps, c.runTaskProblems()...)
 	if !c.DeployRequested() {
 		// Deploy settings without a service are a mistake in the workflow,

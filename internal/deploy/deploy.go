@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
@@ -105,6 +106,13 @@ type Request struct {
 	// RollbackOnCancel stops our deployments still in progress with a
 	// rollback when the run is interrupted; without it ECS goes on.
 	RollbackOnCancel bool
+	// CodeDeploy deploys the services whose deployment controller is
+	// CODE_DEPLOY: a CodeDeploy deployment of the new revision, in
+	// CodeDeployApplication's CodeDeployDeploymentGroup (empty: the names
+	// the AWS console gives them, AppECS-CLUSTER-SERVICE and
+	// DgpECS-CLUSTER-SERVICE).
+	CodeDeploy                                       CodeDeployAPI
+	CodeDeployApplication, CodeDeployDeploymentGroup string
 	// Retry is the run's retry policy, shared with the client's retryer so
 	// that the outer tries (a look-then-retry after a server error, a
 	// watch poll that failed) pay from the same budget; a policy of its
@@ -447,6 +455,11 @@ type serviceState struct {
 	// of its revision copies unless told otherwise.
 	placement placement
 	base      *taskDef
+	// controller is the service's deployment controller, loadBalancers
+	// its load balancers (a CODE_DEPLOY service's AppSpec names the
+	// first's container and port).
+	controller    types.DeploymentControllerType
+	loadBalancers []types.LoadBalancer
 	// lastEvent is the time of the newest event already seen, and seen the
 	// IDs of the events seen: only later events, or unseen ones of the same
 	// instant, are printed.
@@ -466,6 +479,8 @@ type serviceState struct {
 	// cancelStop says what became of stopping our deployment when the run
 	// was interrupted (rollback-on-cancel).
 	cancelStop string
+	// codeDeploy is our CodeDeploy deployment, for a CODE_DEPLOY service.
+	codeDeploy *codeDeployWatch
 }
 
 // fail records a failure that ended the service's part of the run.

@@ -49,6 +49,10 @@ func (p *Plan) stopOnCancel(ctx context.Context) {
 		if !s.updateSent || s.result.Outcome == OutcomeSucceeded || s.result.Outcome == OutcomeFailed {
 			continue
 		}
+		if s.codeDeploy != nil {
+			wg.Go(func() { s.cancelStop = p.stopCodeDeploy(ctx, s) })
+			continue
+		}
 		arn := s.result.ServiceDeploymentARN
 		if arn == "" {
 			s.cancelStop = "rollback-on-cancel could not stop it: ECS did not name its service deployment. ECS goes on with it."
@@ -130,6 +134,12 @@ func (p *Plan) standing(s *serviceState, svc *types.Service, lookErr error) []st
 // look when it could be made.
 func (p *Plan) settleUnknown(s *serviceState, svc *types.Service, lookErr error) []string {
 	lost := fmt.Sprintf("%s: UpdateService was sent, but the run was interrupted before ECS answered", s.name)
+	if s.usesCodeDeploy() {
+		// CodeDeploy's deployments are not ECS's to look at.
+		app, group := p.codeDeployNames(s)
+		return []string{fmt.Sprintf("%s: CreateDeployment was sent, but the run was interrupted before CodeDeploy answered; whether it started a deployment is unknown. Look: aws deploy list-deployments --application-name %s --deployment-group-name %s",
+			s.name, shellWord(app), shellWord(group))}
+	}
 	if svc == nil {
 		why := "the service could not be read in time"
 		if lookErr != nil {
@@ -170,6 +180,9 @@ func (p *Plan) rolloutGoesOn(s *serviceState, svc *types.Service, done string) [
 		s.result.Rollout = s.rollout()
 	}
 	next := onItsOwn(s.watch.svc)
+	if s.codeDeploy != nil {
+		next = "CodeDeploy goes on with the deployment by itself and, should it fail, rolls it back as its deployment group says; cancelling the job stopped neither."
+	}
 	if h := awaitingPause(s.watch.sd); h != nil {
 		next = fmt.Sprintf("It waits at a PAUSE lifecycle hook at %s until someone continues it, or until the hook times out (then %s).", s.watch.sd.LifecycleStage, h.TimeoutAction)
 	}
@@ -204,6 +217,9 @@ func (p *Plan) followCommands(s *serviceState) []string {
 		region = " --region " + p.req.Region
 	}
 	var cmds []string
+	if s.codeDeploy != nil {
+		cmds = append(cmds, "  aws deploy get-deployment --deployment-id "+shellWord(s.result.DeploymentID)+region)
+	}
 	if arn := s.result.ServiceDeploymentARN; arn != "" {
 		cmds = append(cmds, "  aws ecs describe-service-deployments --service-deployment-arns "+shellWord(arn)+region)
 	}

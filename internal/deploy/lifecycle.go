@@ -206,7 +206,7 @@ func (p *Plan) actOnPause(ctx context.Context, s *serviceState) {
 		if action == "" {
 			action = "ROLLBACK"
 		}
-		expiry = fmt.Sprintf("If nobody acts, ECS takes the hook's timeout action, %s, at %s (in %s).", action, at.UTC().Format(time.RFC3339), time.Until(at).Round(time.Second))
+		expiry = fmt.Sprintf("If nobody acts, ECS takes the hook's timeout action, %s, at %s (in %s).", action, at.UTC().Format(time.RFC3339), at.Sub(s.clock.Now()).Round(time.Second))
 		s.watch.nextChange = at
 	}
 	check := p.req.PauseCheck

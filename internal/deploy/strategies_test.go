@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -361,4 +362,92 @@ func describeServiceDeployment(tb testing.TB, e *testEnv, arn string) types.Serv
 		tb.Fatalf("DescribeServiceDeployments %s: %v", arn, err)
 	}
 	return out.ServiceDeployments[0]
+}
+
+// codeDeployWorld is the demo world whose checkout-service CodeDeploy
+// deploys quickly.
+func codeDeployWorld(tb testing.TB) *sandbox.World {
+	tb.Helper()
+	w := sandbox.DemoWorld()
+	w.ECS = &sandbox.ECSSettings{TaskStartSeconds: 0.5, StageSeconds: 0.3, MinuteSeconds: 1}
+	w.Accounts[account].Clusters[cluster].Services["checkout-service"].RolloutSeconds = 0
+	return w
+}
+
+// codeDeployEvents are the CodeDeploy lifecycle events the log names with
+// status, in order.
+func codeDeployEvents(log, status string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`(?m)CodeDeploy lifecycle event (\w+): `+status).FindAllStringSubmatch(log, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func TestCodeDeploySucceeds(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, codeDeployWorld(t))
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	runner, logs := newRunner(t)
+	req := e.request(digest, "checkout-service")
+	req.CodeDeploy = codedeploy.NewFromConfig(e.cfg)
+	results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	r := results[0]
+	if r.Outcome != deploy.OutcomeSucceeded || !regexp.MustCompile(`^d-[A-Z0-9]{9}$`).MatchString(r.DeploymentID) {
+		t.Fatalf("result %+v, want succeeded with a CodeDeploy deployment ID", r)
+	}
+	out := logs.String()
+	want := []string{"BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"}
+	if got := codeDeployEvents(out, "Succeeded"); !equalStrings(got, want) {
+		t.Errorf("lifecycle events printed as Succeeded %v, want each of %v once, in order", got, want)
+	}
+	for _, want := range []string{
+		"Started CodeDeploy deployment " + r.DeploymentID + " of " + r.TaskDefinitionARN + " (application AppECS-prod-cluster-checkout-service, deployment group DgpECS-prod-cluster-checkout-service)",
+		"task sets: blue 100% (2/2 running), green 0% (2/2 running)",
+		"green 100%",
+		"CodeDeploy deployment " + r.DeploymentID + ": Succeeded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if got := aws.ToString(e.describeService(t, "checkout-service").TaskDefinition); got != r.TaskDefinitionARN {
+		t.Errorf("service runs %s, want %s", got, r.TaskDefinitionARN)
+	}
+}
+
+func TestCodeDeployRolledBackFails(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, codeDeployWorld(t))
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: digest})
+	runner, logs := newRunner(t)
+	req := e.request(digest, "checkout-service")
+	req.CodeDeploy = codedeploy.NewFromConfig(e.cfg)
+	results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+	if err == nil {
+		t.Fatal("Run succeeded, want a failure")
+	}
+	r := results[0]
+	for _, want := range []string{
+		"CodeDeploy deployment " + r.DeploymentID + " failed at lifecycle event Install (ECS_UPDATE_ERROR)",
+		"failed to start",
+		"CodeDeploy rolls the service back to arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:1 with deployment d-",
+		"Lifecycle events:\n  BeforeInstall: Succeeded\n  Install: Failed",
+		"AllowTraffic: Skipped",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	out := logs.String()
+	if r.Outcome != deploy.OutcomeFailed || strings.Contains(out, "succeeded in") {
+		t.Errorf("result %+v; a rolled-back deployment must fail", r)
+	}
+	if !strings.Contains(out, "Stopped tasks:") || !strings.Contains(out, "Essential container in task exited") {
+		t.Errorf("the failure does not show the replacement's stopped tasks:\n%s", out)
+	}
 }

@@ -66,6 +66,18 @@ func (p *Plan) describeServices(ctx context.Context) error {
 			}
 			s.desiredCount = svc.DesiredCount
 			s.placement = placementOf(&svc)
+			if dc := svc.DeploymentController; dc != nil {
+				s.controller = dc.Type
+			}
+			s.loadBalancers = svc.LoadBalancers
+			switch s.controller {
+			case types.DeploymentControllerTypeCodeDeploy:
+				if msg := p.codeDeployProblem(s); msg != "" {
+					p.problems[s.name] = msg
+				}
+			case types.DeploymentControllerTypeExternal:
+				p.problems[s.name] = fmt.Sprintf("service %q uses the EXTERNAL deployment controller: its task sets are deployed by whatever controls them, not by UpdateService or CodeDeploy", s.name)
+			}
 			for _, e := range svc.Events {
 				s.seen[aws.ToString(e.Id)] = true
 				if t := aws.ToTime(e.CreatedAt); t.After(s.lastEvent) {
@@ -288,6 +300,10 @@ func (p *Plan) start(ctx context.Context, s *serviceState, revisions *revisionSe
 		}
 		in.TaskDefinition = aws.String(arn)
 		s.result.TaskDefinitionARN = arn
+	}
+	if s.usesCodeDeploy() {
+		p.startCodeDeploy(ctx, s)
+		return
 	}
 	s.updatedAt = p.req.Clock.Now()
 	s.result.Deployment.Start = s.updatedAt

@@ -210,6 +210,14 @@ func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
 		if s.err != nil || s.watch.svc == nil {
 			continue
 		}
+		if s.codeDeploy != nil {
+			cdChanged, err := p.pollCodeDeploy(ctx, s)
+			if err != nil {
+				return changed, err
+			}
+			changed = changed || cdChanged
+			continue
+		}
 		if s.reportStages(now) {
 			changed = true
 		}
@@ -231,7 +239,7 @@ func (p *Plan) readServiceDeployments(ctx context.Context, active []*serviceStat
 	var arns []string
 	byARN := map[string]*serviceState{}
 	for _, s := range active {
-		if s.err != nil || s.watch.useDeploymentsList {
+		if s.err != nil || s.watch.useDeploymentsList || s.codeDeploy != nil {
 			continue
 		}
 		if s.result.ServiceDeploymentARN == "" {
@@ -329,7 +337,12 @@ func (s *serviceState) printNewEvents() bool {
 }
 
 // rollout describes where our deployment stands, in one line.
-func (s *serviceState) rollout() string { return s.rolloutLine(true) }
+func (s *serviceState) rollout() string {
+	if s.codeDeploy != nil {
+		return s.codeDeployLine()
+	}
+	return s.rolloutLine(true)
+}
 
 // rolloutLine is rollout, with the lifecycle stage or without it (when the
 // stages are printed on lines of their own).
@@ -591,7 +604,7 @@ func (p *Plan) stoppedReasons(ctx context.Context, s *serviceState) []string {
 	// for ours finds them however many other tasks the service stopped.
 	list, err := p.client.ListTasks(ctx, &ecs.ListTasksInput{
 		Cluster:       aws.String(p.req.Cluster),
-		StartedBy:     aws.String(s.result.DeploymentID),
+		StartedBy:     aws.String(s.startedBy()),
 		DesiredStatus: types.DesiredStatusStopped,
 		MaxResults:    aws.Int32(100),
 	})
@@ -666,13 +679,27 @@ func (p *Plan) stoppedReasons(ctx context.Context, s *serviceState) []string {
 // service's tasks with the deployment that started them; tasks stopped
 // before our update belong to earlier ones.
 func (s *serviceState) startedTask(t types.Task) bool {
+	if s.codeDeploy != nil {
+		// Only our CodeDeploy deployment runs the revision this run
+		// registered, whichever task set it started.
+		return aws.ToString(t.TaskDefinitionArn) == s.result.TaskDefinitionARN
+	}
 	if by := aws.ToString(t.StartedBy); by != "" {
-		return by == s.result.DeploymentID
+		return by == s.startedBy()
 	}
 	if stopped := aws.ToTime(t.StoppedAt); !stopped.IsZero() && stopped.Before(s.updatedAt.Add(-5*time.Second)) {
 		return false
 	}
 	return aws.ToString(t.TaskDefinitionArn) == s.result.TaskDefinitionARN
+}
+
+// startedBy is what ECS marks our deployment's tasks as started by: the
+// deployment, or for a CodeDeploy deployment its replacement task set.
+func (s *serviceState) startedBy() string {
+	if s.codeDeploy != nil && s.codeDeploy.replacement != "" {
+		return s.codeDeploy.replacement
+	}
+	return s.result.DeploymentID
 }
 
 // taskReason is one line on why a task stopped: its stopped reason and each

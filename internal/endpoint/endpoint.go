@@ -75,7 +75,7 @@ const (
 
 // services are the SDK IDs of the AWS services the action calls; each has
 // its override AWS_ENDPOINT_URL_<ID>, as the SDK names them.
-var services = []string{"STS", "ECR", "ECS", "CloudWatch Logs"}
+var services = []string{"STS", "ECR", "ECS", "CloudWatch Logs", "CodeDeploy"}
 
 // ServiceVar is the variable that overrides one service's endpoint: the
 // SDK ID in upper case, spaces as underscores (AWS_ENDPOINT_URL_CLOUDWATCH_LOGS).
@@ -87,7 +87,8 @@ func ServiceVar(sdkID string) string {
 type AWS struct {
 	// Base is AWS_ENDPOINT_URL: every service's endpoint; empty for none.
 	Base string
-	// Services are the service-specific overrides, by SDK ID (STS, ECR, ECS).
+	// Services are the service-specific overrides, by SDK ID (STS, ECR,
+	// ECS, CodeDeploy).
 	Services map[string]string
 	// Ignored is true when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true:
 	// the overrides set are not used (and not checked).

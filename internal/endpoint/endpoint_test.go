@@ -103,7 +103,7 @@ func TestApply(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("clients' endpoints (-want +got):\n%s", diff)
 	}
-	wantLines := []string{"AWS_ENDPOINT_URL=http://127.0.0.1:4566 (STS, ECS, CloudWatch Logs)", "AWS_ENDPOINT_URL_ECR=https://api.ecr.example.invalid (ECR)"}
+	wantLines := []string{"AWS_ENDPOINT_URL=http://127.0.0.1:4566 (STS, ECS, CloudWatch Logs, CodeDeploy)", "AWS_ENDPOINT_URL_ECR=https://api.ecr.example.invalid (ECR)"}
 	if diff := cmp.Diff(wantLines, a.InEffect()); diff != "" {
 		t.Errorf("InEffect (-want +got):\n%s", diff)
 	}

@@ -339,6 +339,11 @@ func (s *Service) fail(a *account, d *deployment, e *lifecycleEvent, code, msg s
 	if e != nil {
 		e.status, e.end = eventFailed, now
 	}
+	for _, later := range d.events {
+		if later.status == eventPending {
+			later.status = eventSkipped
+		}
+	}
 	d.status, d.completeTime = statusFailed, now
 	d.errInfo = &errorInformation{Code: code, Message: msg}
 	if d.rollsBackOn("DEPLOYMENT_FAILURE") {

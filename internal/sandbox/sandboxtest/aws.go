@@ -119,7 +119,14 @@ func SignedSTSPost(tb testing.TB, sb *sandbox.Sandbox, c *ststypes.Credentials, 
 // decodes its JSON output into out.
 func AWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, out any, args ...string) {
 	tb.Helper()
-	stdout, stderr, err := runAWSCLI(tb, sb, extraEnv, args...)
+	AWSCLIAt(tb, sb.AWSEndpoint(), sb.Region(), extraEnv, out, args...)
+}
+
+// AWSCLIAt is AWSCLI against the AWS endpoint of a sandbox running
+// elsewhere (the standalone one, oidc-ecs-deploy sandbox) in region.
+func AWSCLIAt(tb testing.TB, endpoint, region string, extraEnv []string, out any, args ...string) {
+	tb.Helper()
+	stdout, stderr, err := runAWSCLI(tb, endpoint, region, extraEnv, args...)
 	if err != nil {
 		// stdout may hold credentials; only stderr is shown.
 		tb.Fatalf("aws %s: %v\n%s", args[0]+" "+args[1], err, stderr)
@@ -136,16 +143,16 @@ func AWSCLIRefused(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, args .
 	tb.Helper()
 	// One attempt: a refusal is AWS's answer, not a passing fault.
 	env := append([]string{"AWS_MAX_ATTEMPTS=1"}, extraEnv...)
-	_, stderr, err := runAWSCLI(tb, sb, env, args...)
+	_, stderr, err := runAWSCLI(tb, sb.AWSEndpoint(), sb.Region(), env, args...)
 	if err == nil {
 		tb.Fatalf("aws %s succeeded, want AWS to refuse it", args[0]+" "+args[1])
 	}
 	return stderr
 }
 
-// runAWSCLI runs the AWS CLI against sb with nothing of the machine's
-// configuration.
-func runAWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, args ...string) (stdout []byte, stderr string, err error) {
+// runAWSCLI runs the AWS CLI against a sandbox's endpoint in region, with
+// nothing of the machine's configuration.
+func runAWSCLI(tb testing.TB, endpoint, region string, extraEnv []string, args ...string) (stdout []byte, stderr string, err error) {
 	tb.Helper()
 	bin := testenv.Command(tb, "aws")
 	dir := tb.TempDir()
@@ -172,7 +179,7 @@ func runAWSCLI(tb testing.TB, sb *sandbox.Sandbox, extraEnv []string, args ...st
 	defer cancel()
 	// Version 2.9 of the CLI does not read AWS_ENDPOINT_URL, so the endpoint
 	// goes on the command line.
-	args = append(args, "--endpoint-url", sb.AWSEndpoint(), "--region", sb.Region(), "--output", "json")
+	args = append(args, "--endpoint-url", endpoint, "--region", region, "--output", "json")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	var out, errOut bytes.Buffer
