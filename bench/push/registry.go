@@ -39,8 +39,6 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.inner.RoundTrip(r)
 	if err == nil {
 		// As the proxy counts the peers': requests the registry answered.
-		// (A loopback registry is tried over https first, which the
-		// sandbox's plain-HTTP front refuses before any request.)
 		c.n.Add(1)
 	}
 	if os.Getenv("BENCH_VERBOSE") != "" {
@@ -55,22 +53,30 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // countingProxy sits in front of the ECR front for the peer tools and
 // counts their requests; upload locations are pointed back at it, so every
-// request of a push goes through it.
+// request of a push goes through it. It reaches the front by its ECR host
+// name over TLS, as our push does, so that both pay for TLS to the
+// registry.
 type countingProxy struct {
 	host string
 	n    atomic.Int64
 }
 
-func startCountingProxy(front string) (*countingProxy, func()) {
-	target, _ := url.Parse("http://" + front)
+func startCountingProxy(sb *sandbox.Sandbox, front string) (*countingProxy, func()) {
+	target, _ := url.Parse("https://" + front)
 	p := &countingProxy{}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = sb.Transport(nil)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		r.Host = front // the front tells registries apart by name
+	}
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if loc := resp.Header.Get("Location"); loc != "" {
-			resp.Header.Set("Location", strings.Replace(loc, front, p.host, 1))
+			resp.Header.Set("Location", strings.Replace(loc, "https://"+front, "http://"+p.host, 1))
 		}
 		if ch := resp.Header.Get("WWW-Authenticate"); ch != "" {
-			resp.Header.Set("WWW-Authenticate", strings.Replace(ch, front, p.host, 1))
+			resp.Header.Set("WWW-Authenticate", strings.Replace(ch, "https://"+front, "http://"+p.host, 1))
 		}
 		return nil
 	}
@@ -121,7 +127,7 @@ func pushOurs(ctx context.Context, sb *sandbox.Sandbox, image, repository string
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return measured{}, nil, err
 	}
-	ct := &countingTransport{inner: http.DefaultTransport.(*http.Transport).Clone()}
+	ct := &countingTransport{inner: sb.Transport(nil)}
 	start := time.Now()
 	res, err := registry.Push(ctx, cfg, registry.PushRequest{
 		Image: image, Repository: repository, Tags: tags, HTTPClient: &http.Client{Transport: ct},
@@ -143,7 +149,7 @@ func registrySections(ctx context.Context, o options, sb *sandbox.Sandbox, work,
 	if err != nil {
 		return err
 	}
-	proxy, stop := startCountingProxy(front)
+	proxy, stop := startCountingProxy(sb, front)
 	defer stop()
 	configDir := filepath.Join(work, "docker-config")
 	if err := os.MkdirAll(configDir, 0o700); err != nil {
@@ -170,7 +176,7 @@ func inPlaceSection(ctx context.Context, o options, sb *sandbox.Sandbox, peers *
 		return err
 	}
 	cfg := sandboxtest.WebIdentityConfig(sb.Env(), roleARN, "")
-	if _, err := sandboxtest.Push(ctx, cfg, front+"/"+repo+":build", idx); err != nil {
+	if _, err := sandboxtest.Push(ctx, sb, cfg, front+"/"+repo+":build", idx); err != nil {
 		return err
 	}
 	fmt.Printf("\n== an image already in the repository, tagged again (a two-platform index, 2 x 3 layers of 2 MB)\n")

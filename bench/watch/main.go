@@ -86,7 +86,7 @@ func start(ctx context.Context, w *sandbox.World) (*env, error) {
 
 // push pushes a random image under tag and returns its digest.
 func (e *env) push(ctx context.Context, tag string) (string, error) {
-	return sandboxtest.PushRandomImage(ctx, e.cfg, e.repo+":"+tag)
+	return sandboxtest.PushRandomImage(ctx, e.sb, e.cfg, e.repo+":"+tag)
 }
 
 // finishedAt is when the sandbox marked a service deployment finished.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 )
 
@@ -264,7 +266,8 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 
 	runner := ghaction.New(stdout, demoGetenv)
 	runner.Infof("oidc-ecs-deploy demo, scenario %q: %s", scenario.Name, scenario.Description)
-	runner.Infof("Sandbox: GitHub token service at %s, AWS (STS, ECR, ECS) at %s, region %s", sb.GitHubURL(), sb.AWSEndpoint(), sb.Region())
+	runner.Infof("Sandbox: GitHub token service at %s, AWS (STS, ECR, ECS) at %s, region %s, ECR registry %s served over TLS at %s",
+		sb.GitHubURL(), sb.AWSEndpoint(), sb.Region(), sb.RegistryHost("111122223333"), sb.RegistryAddress())
 	run, err := runner.Context()
 	if err != nil {
 		return report(ctx, runner, err)
@@ -273,7 +276,13 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return report(ctx, runner, err)
 	}
-	_, err = Run(ctx, cfg, Deps{Getenv: demoGetenv, Runner: runner, ImageSource: image})
+	// The sandbox's ECR registry hosts are reached by name, over TLS, as
+	// ECR is: the run's client maps those names to the sandbox and trusts
+	// its CA. The action has no such mapping; only the demo, which runs
+	// the sandbox in the same process, wires one in.
+	client := &http.Client{Transport: sb.Transport(httpclient.NewTransport(httpclient.Timeouts{}))}
+	defer client.CloseIdleConnections()
+	_, err = Run(ctx, cfg, Deps{Getenv: demoGetenv, Runner: runner, ImageSource: image, HTTPClient: client})
 	code := report(ctx, runner, err)
 	runner.Infof("demo finished: exit code %d", code)
 	return code

@@ -65,7 +65,7 @@ func TestFailingPlanMovesNoTag(t *testing.T) {
 				w.Accounts["111122223333"].Repositories["web-api"].ImageTagMutability = "MUTABLE"
 			})
 			cfg := sandboxtest.WebIdentityConfig(sb.Env(), "arn:aws:iam::111122223333:role/gha-deploy", "plan-test")
-			prod, err := sandboxtest.PushRandomImage(context.Background(), cfg, sb.RegistryHost("111122223333")+"/web-api:prod")
+			prod, err := sandboxtest.PushRandomImage(context.Background(), sb, cfg, sb.RegistryHost("111122223333")+"/web-api:prod")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,6 +25,7 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	worldPath := fs.String("world", "", "world file (JSON); the built-in demo world when empty")
 	envFile := fs.String("env-file", "", "write the client environment to this file instead of stdout")
 	backend := fs.String("registry-backend", "", "base URL of an external registry for the ECR front (e.g. http://127.0.0.1:5000); in-process when empty")
+	registryAddress := fs.String("registry-address", "", "loopback IP:port where the ECR registry hosts are served over TLS (e.g. 127.0.0.2:443, for clients given --add-host NAME:127.0.0.2); 127.0.0.1 on a free port when empty")
 	quiet := fs.Bool("quiet", false, "do not log each request on stderr")
 	adminEnvFile := fs.String("admin-env-file", "", "write an account administrator's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION) to this file, for setup, doctor and the AWS CLI")
 	adminAccount := fs.String("admin-account", "", "the account whose administrator --admin-env-file holds; the world's first account (in order) when empty")
@@ -46,7 +47,7 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			return ExitUsage
 		}
 	}
-	opts := sandbox.Options{RegistryBackend: *backend}
+	opts := sandbox.Options{RegistryBackend: *backend, RegistryAddress: *registryAddress}
 	if !*quiet {
 		// The sandbox logs from its request goroutines.
 		var mu sync.Mutex
@@ -81,6 +82,18 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 	}
 
+	// The registry clients' files go first too: the CA and what reaches
+	// the ECR registry hosts.
+	dir := "."
+	if *envFile != "" {
+		dir = filepath.Dir(*envFile)
+	}
+	registryEnvFile, err := writeRegistryFiles(sb, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "write the registry clients' files: %v\n", err)
+		return ExitFailure
+	}
+
 	env := sb.Env()
 	// The AWS CLI v1 reads the region from AWS_DEFAULT_REGION only.
 	if _, ok := env["AWS_DEFAULT_REGION"]; !ok {
@@ -97,9 +110,53 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "sandbox serving: AWS at %s, GitHub token service at %s; environment in %s\n",
 			sb.AWSEndpoint(), sb.GitHubURL(), *envFile)
 	}
+	// Stdout holds the environment alone when it is not written to a file.
+	say := stdout
+	if *envFile == "" {
+		say = stderr
+	}
+	fmt.Fprintf(say, "ECR registry hosts (%s) served over TLS at %s; their CA, proxy and plain entrances in %s\n",
+		strings.Join(sb.RegistryHosts(), ", "), sb.RegistryAddress(), registryEnvFile)
 	fmt.Fprintln(stderr, "sandbox running; interrupt (Ctrl-C) to stop")
 	<-ctx.Done()
 	return ExitOK
+}
+
+// Names of the registry clients' files the sandbox command writes next to
+// its environment file.
+const (
+	sandboxCAFile          = "sandbox-ca.pem"
+	sandboxRegistryEnvFile = "sandbox-registry.env"
+)
+
+// writeRegistryFiles writes, in dir, the sandbox's CA certificate and the
+// environment of a registry client (sandboxRegistryEnvFile): HTTPS_PROXY
+// and SSL_CERT_FILE, with which a Go client (skopeo, crane, the action)
+// reaches the ECR registry hosts by name; SANDBOX_ECR_ADDRESS and
+// SANDBOX_ECR_HOSTS, for a client given a host mapping instead (docker run
+// --add-host, when the address's port is 443); and
+// SANDBOX_ECR_PLAIN_<ACCOUNT>, each account's plain-HTTP loopback entrance,
+// for the Docker engine's docker push. It returns the environment file's
+// path.
+func writeRegistryFiles(sb *sandbox.Sandbox, dir string) (string, error) {
+	caFile, err := filepath.Abs(filepath.Join(dir, sandboxCAFile))
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(caFile, sb.CACertificate()); err != nil {
+		return "", err
+	}
+	env := map[string]string{
+		"HTTPS_PROXY":         sb.RegistryProxyURL(),
+		"SSL_CERT_FILE":       caFile,
+		"SANDBOX_ECR_ADDRESS": sb.RegistryAddress(),
+		"SANDBOX_ECR_HOSTS":   strings.Join(sb.RegistryHosts(), ","),
+	}
+	for account := range sb.World().Accounts {
+		env["SANDBOX_ECR_PLAIN_"+account] = sb.PlainRegistryHost(account)
+	}
+	path := filepath.Join(dir, sandboxRegistryEnvFile)
+	return path, writeFileAtomic(path, []byte(EnvLines(env)))
 }
 
 // EnvLines renders an environment as sorted KEY=VALUE lines, the form both

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -111,7 +110,7 @@ func TestSignalStopsAndSaysWhereItStands(t *testing.T) {
 				"--role-to-assume", "arn:aws:iam::111122223333:role/gha-deploy", "--aws-region", "us-east-1",
 				"--image", "oci:"+ociImage(t), "--repository", "web-api",
 				"--cluster", "prod-cluster", "--service", "api-service")
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+			cmd.Env = sandboxtest.ProcessEnv(t, sb)
 			for k, v := range sb.Env() {
 				cmd.Env = append(cmd.Env, k+"="+v)
 			}

@@ -58,6 +58,11 @@ func runInActions(t *testing.T, sb *sandbox.Sandbox, edit func(*runConfig)) acti
 	if rc.deps != nil {
 		rc.deps(&deps)
 	}
+	if deps.HTTPClient == nil {
+		// The run's own client, with its timeouts, reaching the sandbox's
+		// ECR registry hosts by name.
+		deps.HTTPClient = sandboxtest.HTTPClient(sb, deps.Timeouts)
+	}
 	ctx := rc.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -86,8 +91,9 @@ func demoDigest(tb testing.TB, sb *sandbox.Sandbox) string {
 }
 
 // runConfig lets a test change the job's configuration, its environment
-// (over the sandbox's), the HTTP client every request goes through, the
-// run's other dependencies, and its context.
+// (over the sandbox's), the HTTP client every request goes through (the
+// run's, mapped to the sandbox, when nil), the run's other dependencies,
+// and its context.
 type runConfig struct {
 	cfg        config.Config
 	env        map[string]string
@@ -96,9 +102,11 @@ type runConfig struct {
 	ctx        context.Context
 }
 
-// requestRecorder passes requests on and records, for each, what it was
-// for: "AWS <X-Amz-Target>" for ECR and ECS, "STS <Action>", or the path.
+// requestRecorder passes requests on to inner and records, for each, what
+// it was for: "AWS <X-Amz-Target>" for ECR and ECS, "STS <Action>", or the
+// path.
 type requestRecorder struct {
+	inner    http.RoundTripper
 	mu       sync.Mutex
 	requests []string
 }
@@ -120,7 +128,7 @@ func (rr *requestRecorder) RoundTrip(req *http.Request) (*http.Response, error) 
 	rr.mu.Lock()
 	rr.requests = append(rr.requests, what)
 	rr.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(req)
+	return rr.inner.RoundTrip(req)
 }
 
 func (rr *requestRecorder) recorded() []string {
@@ -290,7 +298,7 @@ func TestAllowedAccountIDs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sb := sandboxtest.Start(t, fastWorld)
-			rec := &requestRecorder{}
+			rec := &requestRecorder{inner: sb.Transport(nil)}
 			run := runInActions(t, sb, func(rc *runConfig) {
 				rc.cfg.RoleChain = []config.ChainRole{{RoleARN: "arn:aws:iam::" + prodAccount + ":role/prod-deploy", ExternalID: "acme-prod-7f3c"}}
 				rc.cfg.AllowedAccountIDs = tt.allowed

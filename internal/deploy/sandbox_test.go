@@ -55,7 +55,7 @@ func startSandbox(tb testing.TB, world *sandbox.World) *testEnv {
 // tag and returns its digest.
 func (e *testEnv) pushRandomImage(tb testing.TB, tag string) string {
 	tb.Helper()
-	digest, err := sandboxtest.PushRandomImage(context.Background(), e.cfg, e.repoURI+":"+tag)
+	digest, err := sandboxtest.PushRandomImage(context.Background(), e.sb, e.cfg, e.repoURI+":"+tag)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -137,9 +137,8 @@ func (s *registrySource) reach(ctx context.Context, env sourceEnv) error {
 	return err
 }
 
-// reachECR logs in to another ECR registry for the source. In AWS the
-// login's endpoint is the registry's own host; an endpoint override (a
-// stand-in on loopback) names another, and the source is read there.
+// reachECR logs in to another ECR registry for the source: the login's
+// endpoint must be that registry, the only host its password goes to.
 func (s *registrySource) reachECR(ctx context.Context, env sourceEnv, host string, h partition.RegistryHost, base http.RoundTripper) error {
 	login, err := login(ctx, env.api, target{host: host, registryID: h.Account, region: h.Region})
 	if err != nil {
@@ -150,30 +149,12 @@ func (s *registrySource) reachECR(ctx context.Context, env sourceEnv, host strin
 			env.req.Mask(secret)
 		}
 	}
-	readHost := host
 	if !login.allows(host) {
-		if _, isECR := partition.ParseECRRegistryHost(strings.ToLower(login.endpoint.Host)); isECR || !isLoopbackHost(login.endpoint.Host) {
-			return fmt.Errorf("read %s: ECR's login for account %s in %s is for %s, not %s; the ECR password goes to the registry it is issued for alone", s, h.Account, h.Region, login.endpoint.Host, host)
-		}
-		readHost = login.endpoint.Host
-		if s.ref, err = rebase(s.ref, readHost); err != nil {
-			return fmt.Errorf("read %s: %w", s, err)
-		}
-		env.logf("reading %s at %s, the registry endpoint ECR's login names for it", s, readHost)
+		return fmt.Errorf("read %s: ECR's login for account %s in %s is for %s, not %s; the ECR password goes to the registry it is issued for alone", s, h.Account, h.Region, login.endpoint.Host, host)
 	}
-	s.conn, err = newConn(readHost, login.authenticator(), login.guard(base), env.req.Concurrency)
+	s.conn, err = newConn(host, login.authenticator(), login.guard(base), env.req.Concurrency)
 	s.how = fmt.Sprintf("an ECR login for account %s in %s", h.Account, h.Region)
 	return err
-}
-
-// rebase names the same repository and tag or digest on another registry.
-func rebase(ref name.Reference, host string) (name.Reference, error) {
-	rest := strings.TrimPrefix(ref.Name(), ref.Context().RegistryStr()+"/")
-	var opts []name.Option
-	if isLoopbackHost(host) {
-		opts = append(opts, name.Insecure)
-	}
-	return name.ParseReference(host+"/"+rest, opts...)
 }
 
 // resolve reads the source's manifest: the first read of its tag.

@@ -146,8 +146,8 @@ func login(ctx context.Context, api ecrAPI, t target) (*ecrLogin, error) {
 	l.password = password
 	endpoint := aws.ToString(data.ProxyEndpoint)
 	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Host))) {
-		return nil, fmt.Errorf("log in to ECR for %s: GetAuthorizationToken returned the registry endpoint %q, which is neither https nor a loopback address", what, endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("log in to ECR for %s: GetAuthorizationToken returned the registry endpoint %q, which is not an https URL", what, endpoint)
 	}
 	l.endpoint = u
 	return l, nil

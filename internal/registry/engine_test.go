@@ -199,7 +199,7 @@ func TestPushFromRemoteEngines(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out sandboxtest.SyncBuffer
-			res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+			res, err := pushVia(sb, cfg, registry.PushRequest{
 				Image: image, Repository: "app", Tags: []string{"engine-" + strings.ReplaceAll(tc.name, "_", "-")},
 				Getenv: getenvOf(tc.env),
 			}, &out)

@@ -1,7 +1,6 @@
 package registry_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -105,7 +104,7 @@ func TestPushFromTheContainerdImageStore(t *testing.T) {
 			defer engine.Close()
 			env := getenvOf(map[string]string{"DOCKER_HOST": "tcp://" + strings.TrimPrefix(engine.URL, "http://")})
 			var out sandboxtest.SyncBuffer
-			res, err := registry.Push(context.Background(), cfg, registry.PushRequest{Image: "web:multi", Repository: "app", Tags: []string{"store-" + tc.name}, Getenv: env}, &out)
+			res, err := pushVia(sb, cfg, registry.PushRequest{Image: "web:multi", Repository: "app", Tags: []string{"store-" + tc.name}, Getenv: env}, &out)
 			if tc.fail != nil {
 				if err == nil {
 					t.Fatalf("Push of an image the store holds in part succeeded:\n%s", out.String())

@@ -30,8 +30,8 @@ func TestWrongPassword(t *testing.T) {
 	}
 	defer sb.Close()
 	tgt := target{host: sb.RegistryHost("111122223333"), name: "web-api"}
-	creds := &ecrLogin{password: "not-the-password", endpoint: &url.URL{Scheme: "http", Host: tgt.host}}
-	r, err := newRemote(creds, tgt, PushRequest{Concurrency: 1})
+	creds := &ecrLogin{password: "not-the-password", endpoint: &url.URL{Scheme: "https", Host: tgt.host}}
+	r, err := newRemote(creds, tgt, PushRequest{Concurrency: 1, HTTPClient: &http.Client{Transport: sb.Transport(nil)}})
 	if err != nil {
 		t.Fatal(err)
 	}

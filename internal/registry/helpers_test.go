@@ -18,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
@@ -214,4 +217,15 @@ func registryPassword(tb testing.TB, sb *sandbox.Sandbox) string {
 // basicOf is the Basic authorization of user and password.
 func basicOf(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+}
+
+// pushVia pushes through sb as the run does: with the run's client (its
+// timeouts) mapped to sb's ECR registry hosts when req brings none, so
+// that the registry is reached by its ECR host name over TLS and no name
+// is looked up.
+func pushVia(sb *sandbox.Sandbox, cfg aws.Config, req registry.PushRequest, progress io.Writer) (*registry.PushResult, error) {
+	if req.HTTPClient == nil {
+		req.HTTPClient = sandboxtest.HTTPClient(sb, httpclient.Timeouts{})
+	}
+	return registry.Push(context.Background(), cfg, req, progress)
 }

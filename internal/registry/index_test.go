@@ -106,7 +106,7 @@ func TestPushIndex(t *testing.T) {
 			var seen []registry.PushedImage
 			push := func() *registry.PushResult {
 				t.Helper()
-				res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+				res, err := pushVia(sb, cfg, registry.PushRequest{
 					Image: tc.image, Repository: tc.repo, Tags: []string{"v1", "release"},
 					BeforeTags: func(ctx context.Context, img registry.PushedImage) error {
 						seen = append(seen, img)
@@ -156,16 +156,18 @@ func TestPushIndex(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			// Peer tools read the index back through the ECR front,
-			// byte for byte.
+			// Peer tools read the index back through the ECR front, by
+			// its ECR host name over TLS, byte for byte.
 			dir, password := frontConfig(t, sb)
-			craneCmd := exec.Command(crane, "manifest", "--insecure", host+"/"+tc.repo+":v1")
-			craneCmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir)
+			peerEnv := sandboxtest.ProcessEnv(t, sb)
+			craneCmd := exec.Command(crane, "manifest", host+"/"+tc.repo+":v1")
+			craneCmd.Env = append(peerEnv, "DOCKER_CONFIG="+dir)
 			got, err := craneCmd.Output()
 			if err != nil {
 				t.Fatalf("crane manifest: %v", err)
 			}
-			cmd := exec.Command(skopeo, "inspect", "--raw", "--tls-verify=false", "--creds", "AWS:"+password, "docker://"+host+"/"+tc.repo+":release")
+			cmd := exec.Command(skopeo, "inspect", "--raw", "--creds", "AWS:"+password, "docker://"+host+"/"+tc.repo+":release")
+			cmd.Env = peerEnv
 			viaSkopeo, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("skopeo inspect --raw: %v", err)
@@ -207,7 +209,7 @@ func TestPushLayoutOfSeveralImages(t *testing.T) {
 	idx, _ := p.ImageIndex()
 	want, _ := idx.Digest()
 	var out sandboxtest.SyncBuffer
-	res, err := registry.Push(context.Background(), cfg, registry.PushRequest{Image: "oci:" + dir, Repository: "app", Tags: []string{"layout"}}, &out)
+	res, err := pushVia(sb, cfg, registry.PushRequest{Image: "oci:" + dir, Repository: "app", Tags: []string{"layout"}}, &out)
 	if err != nil {
 		t.Fatalf("Push: %v\n%s", err, out.String())
 	}
@@ -219,7 +221,7 @@ func TestPushLayoutOfSeveralImages(t *testing.T) {
 	if err := p.AppendImage(platformImage(t, "linux", "amd64", 1024, 1), layout.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"})); err != nil {
 		t.Fatal(err)
 	}
-	_, err = registry.Push(context.Background(), cfg, registry.PushRequest{Image: "oci:" + dir, Repository: "app", Tags: []string{"layout"}}, &out)
+	_, err = pushVia(sb, cfg, registry.PushRequest{Image: "oci:" + dir, Repository: "app", Tags: []string{"layout"}}, &out)
 	if err == nil || !strings.Contains(err.Error(), "not one per platform") {
 		t.Errorf("Push of a layout of two amd64 images = %v, want a refusal", err)
 	}

@@ -3,7 +3,6 @@ package registry_test
 import (
 	"archive/tar"
 	"compress/gzip"
-	"context"
 	"io"
 	"math/rand/v2"
 	"regexp"
@@ -78,7 +77,7 @@ func TestLargePushReportsProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out sandboxtest.SyncBuffer
-	res, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+	res, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 		Source: img, Image: "large", Repository: "app", Tags: []string{"large-512mb"},
 		ProgressInterval: interval,
 	}, &out)

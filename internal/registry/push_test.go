@@ -109,7 +109,7 @@ func TestPushSources(t *testing.T) {
 			var out sandboxtest.SyncBuffer
 			var masked, repositories []string
 			var uploadedBeforeRepository bool
-			res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+			res, err := pushVia(sb, cfg, registry.PushRequest{
 				Image:      image,
 				Repository: repo,
 				Tags:       tags,
@@ -222,7 +222,7 @@ func TestPushImmutableRepository(t *testing.T) {
 
 	push := func(image string) (*registry.PushResult, string, error) {
 		var out sandboxtest.SyncBuffer
-		res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+		res, err := pushVia(sb, cfg, registry.PushRequest{
 			Image: image, Repository: "frozen", Tags: []string{"v1"}, Getenv: env,
 		}, &out)
 		return res, out.String(), err
@@ -285,7 +285,7 @@ func TestPushFaults(t *testing.T) {
 			}
 			image := buildImage(t, dockerHost, 2<<20, 100<<10)
 			var out sandboxtest.SyncBuffer
-			res, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+			res, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 				Image: image, Repository: "app", Tags: []string{"t1"},
 				Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 			}, &out)
@@ -340,7 +340,7 @@ func TestPushErrors(t *testing.T) {
 			var out sandboxtest.SyncBuffer
 			tc.req.Tags = []string{"t1"}
 			tc.req.Getenv = getenvOf(map[string]string{"DOCKER_HOST": dockerHost})
-			_, err := registry.Push(context.Background(), cfg, tc.req, &out)
+			_, err := pushVia(sb, cfg, tc.req, &out)
 			if err == nil {
 				t.Fatalf("Push succeeded, want an error")
 			}
@@ -370,7 +370,7 @@ func TestPushExpiredPassword(t *testing.T) {
 		clock.Advance(13 * time.Hour)
 	}()
 	var out sandboxtest.SyncBuffer
-	_, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+	_, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 		Image: image, Repository: "app", Tags: []string{"t1"},
 		Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 	}, &out)
@@ -415,7 +415,7 @@ func TestPushOnlyToTheLoginRegistry(t *testing.T) {
 	defer other.Close()
 	otherHost := strings.TrimPrefix(other.URL, "http://")
 	var out sandboxtest.SyncBuffer
-	_, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+	_, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 		Image: buildImage(t, dockerHost, 10<<10), Repository: otherHost + "/app", Tags: []string{"t1"},
 		Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 	}, &out)
@@ -445,7 +445,7 @@ func TestPushStall(t *testing.T) {
 	sb := startSandbox(t, testWorld(t), sandbox.Options{})
 	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "blob-upload", LatencyMillis: 20_000, Times: 1})
 	var out sandboxtest.SyncBuffer
-	_, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+	_, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 		Image: buildImage(t, dockerHost, 64<<10), Repository: "app", Tags: []string{"t1"},
 		Getenv:       getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 		StallTimeout: 500 * time.Millisecond,
@@ -494,7 +494,7 @@ func TestPushWithoutOptionalPermissions(t *testing.T) {
 				mu       sync.Mutex
 				warnings []string
 			)
-			res, err := registry.Push(context.Background(), sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+			res, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
 				Image: buildImage(t, dockerHost, 64<<10), Repository: "app", Tags: []string{"t1"},
 				Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 				Noticef: func(format string, args ...any) {
@@ -523,10 +523,12 @@ func TestPushWithoutOptionalPermissions(t *testing.T) {
 	}
 }
 
-// manifestPuts counts the manifest PUTs a push sends: the tag writes.
+// manifestPuts counts the manifest PUTs a push sends (the tag writes),
+// and passes every request on to inner.
 type manifestPuts struct {
-	mu sync.Mutex
-	n  int
+	inner http.RoundTripper
+	mu    sync.Mutex
+	n     int
 }
 
 func (m *manifestPuts) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -535,7 +537,7 @@ func (m *manifestPuts) RoundTrip(r *http.Request) (*http.Response, error) {
 		m.n++
 		m.mu.Unlock()
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	return m.inner.RoundTrip(r)
 }
 
 func (m *manifestPuts) count() int {
@@ -573,15 +575,15 @@ func TestPushRefusesAnImmutableTagItWouldMove(t *testing.T) {
 	user, pass, _ := strings.Cut(string(raw), ":")
 	// Tag a is on the image, tag b on its other manifest.
 	for tag, image := range map[string]v1.Image{"a": img, "b": other} {
-		ref, _ := name.ParseReference(sb.RegistryHost(testAccount)+"/frozen:"+tag, name.Insecure)
-		if err := remote.Write(ref, image, remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+		ref, _ := name.ParseReference(sb.RegistryHost(testAccount) + "/frozen:" + tag)
+		if err := remote.Write(ref, image, remote.WithAuth(&authn.Basic{Username: user, Password: pass}), remote.WithTransport(sb.Transport(nil))); err != nil {
 			t.Fatalf("write tag %s with go-containerregistry: %v", tag, err)
 		}
 	}
 
-	puts := &manifestPuts{}
+	puts := &manifestPuts{inner: sb.Transport(nil)}
 	var log sandboxtest.SyncBuffer
-	_, err = registry.Push(context.Background(), cfg, registry.PushRequest{
+	_, err = pushVia(sb, cfg, registry.PushRequest{
 		Source: img, Repository: "frozen", Tags: []string{"a", "b"}, HTTPClient: &http.Client{Transport: puts},
 	}, &log)
 	want := fmt.Sprintf("tag b already exists in the immutable repository %s/frozen on another image (%s) and cannot be overwritten", sb.RegistryHost(testAccount), otherDigest)
@@ -609,7 +611,7 @@ func TestPushSkipsLayersTheRegistryHas(t *testing.T) {
 	push := func(image, tag string) (*registry.PushResult, string) {
 		t.Helper()
 		var out sandboxtest.SyncBuffer
-		res, err := registry.Push(context.Background(), cfg, registry.PushRequest{
+		res, err := pushVia(sb, cfg, registry.PushRequest{
 			Image: image, Repository: "app", Tags: []string{tag},
 			Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
 		}, &out)

@@ -9,9 +9,12 @@ package sandbox
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -33,6 +36,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/logs"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/randid"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sts"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/tlsca"
 )
 
 // Options tune a sandbox beyond its world.
@@ -43,6 +47,12 @@ type Options struct {
 	// http://127.0.0.1:5000) that the ECR registry front forwards to. When
 	// empty an in-process registry is used.
 	RegistryBackend string
+	// RegistryAddress is where the ECR registry hosts are served over TLS
+	// (host:port, a loopback IP); 127.0.0.1 on a free port when empty. On
+	// port 443, a client that maps the hosts' names to the address (docker
+	// run --add-host, a hosts file) and trusts CACertificate reaches them
+	// by URL as it reaches ECR.
+	RegistryAddress string
 	// Logf, when set, receives one line per request the sandbox serves.
 	Logf func(format string, args ...any)
 }
@@ -60,8 +70,12 @@ type Sandbox struct {
 	aws        *awsproto.Endpoint
 	github     *ghtoken.Service
 	ecr        *ecr.Service
+	ca         *tlsca.Authority
 
 	awsURL, githubURL string
+	// registryAddress is the TLS listener every ECR registry host is
+	// served on; proxyURL the proxy to them.
+	registryAddress, proxyURL string
 
 	servers  []*http.Server
 	closers  []func()
@@ -129,21 +143,25 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("sandbox ecr: %w", err)
 	}
-	fronts := map[string]net.Listener{}
-	hosts := map[string]string{}
+	plain := map[string]net.Listener{}
+	plainHosts := map[string]string{}
 	for id := range w.Accounts {
 		l, err := s.listen()
 		if err != nil {
 			return err
 		}
-		fronts[id], hosts[id] = l, l.Addr().String()
+		plain[id], plainHosts[id] = l, l.Addr().String()
 	}
 	s.ecr = ecr.New(ecr.Config{
 		Region: w.Region, Partition: s.partition, Repositories: repositories, AccountSettings: ecrSettings,
-		Fronts: hosts, Backend: backend, Namespace: namespace,
+		PlainHosts: plainHosts, Backend: backend, Namespace: namespace,
 		Now: s.now, Authorizer: authorizer, Faults: s.faults, Logf: opts.Logf,
 	})
 	s.closers = append(s.closers, s.ecr.Close)
+	registryListener, err := s.listenTLS(opts.RegistryAddress)
+	if err != nil {
+		return err
+	}
 
 	logGroups := map[string]map[string]*logs.LogGroup{}
 	for id, a := range w.Accounts {
@@ -204,10 +222,42 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 
 	s.serve(awsListener, s.aws)
 	s.serve(githubListener, s.github)
-	for id, l := range fronts {
+	s.serve(registryListener, s.ecr.Registry())
+	proxyListener, err := s.listen()
+	if err != nil {
+		return err
+	}
+	s.proxyURL = "http://" + proxyListener.Addr().String()
+	proxy := &registryProxy{to: s.registryRoute}
+	s.closers = append(s.closers, proxy.Close)
+	s.serve(proxyListener, proxy)
+	for id, l := range plain {
 		s.serve(l, s.ecr.Front(id))
 	}
 	return nil
+}
+
+// listenTLS makes the sandbox's CA and the certificate of its ECR
+// registry hosts, and opens the TLS listener they are served on: address,
+// which must be a loopback IP, or 127.0.0.1 on a free port.
+func (s *Sandbox) listenTLS(address string) (net.Listener, error) {
+	if address == "" {
+		address = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(address)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("sandbox registry address %q: want a loopback IP and a port, such as 127.0.0.1:0 or 127.0.0.2:443", address)
+	}
+	if s.ca, err = tlsca.New(s.ecr.RegistryHosts()); err != nil {
+		return nil, fmt.Errorf("sandbox ecr: %w", err)
+	}
+	l, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox listen for the ECR registry hosts: %w", err)
+	}
+	s.closers = append(s.closers, func() { l.Close() })
+	s.registryAddress = l.Addr().String()
+	return tls.NewListener(l, s.ca.ServerConfig()), nil
 }
 
 // registryBackend is the registry the ECR fronts forward to: the external
@@ -251,9 +301,11 @@ func (s *Sandbox) listen() (net.Listener, error) {
 	return l, nil
 }
 
-// serve serves h on l until Close.
+// serve serves h on l until Close. What the server itself would log (a
+// client that hung up during a TLS handshake as the sandbox closed) is
+// not the sandbox's to print.
 func (s *Sandbox) serve(l net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	s.servers = append(s.servers, srv)
 	go srv.Serve(l)
 }
@@ -307,9 +359,92 @@ func (s *Sandbox) STSCalls(operation string) int { return s.Calls("sts", operati
 // have reached the sandbox, failed and faulted ones included.
 func (s *Sandbox) Calls(service, operation string) int { return s.aws.Calls(service, operation) }
 
-// RegistryHost is host:port of the ECR registry front of account, as it
-// appears in repository URIs; empty for an account not in the world.
+// RegistryHost is the host of account's ECR registry, as repository URIs
+// and ECR's proxyEndpoint name it: ACCOUNT.dkr.ecr.REGION.amazonaws.com
+// (.amazonaws.com.cn in aws-cn); empty for an account not in the world.
+// It is served over TLS at RegistryAddress: reach it with Transport, or
+// with a client given the CA and a mapping of the name.
 func (s *Sandbox) RegistryHost(account string) string { return s.ecr.RegistryHost(account) }
+
+// RegistryHosts lists every ECR registry host name the sandbox serves
+// (each account's, and its FIPS endpoint's where the partition has them),
+// all at RegistryAddress.
+func (s *Sandbox) RegistryHosts() []string { return s.ecr.RegistryHosts() }
+
+// RegistryAddress is the loopback host:port where every ECR registry host
+// is served over TLS.
+func (s *Sandbox) RegistryAddress() string { return s.registryAddress }
+
+// PlainRegistryHost is 127.0.0.1:PORT, the plain-HTTP loopback entrance to
+// account's ECR registry front, for a client that can be given neither the
+// CA nor a mapping of the host name: the Docker engine's docker push, which
+// takes a loopback registry as insecure. ECR's API never names it; empty
+// for an account not in the world.
+func (s *Sandbox) PlainRegistryHost(account string) string { return s.ecr.PlainRegistryHost(account) }
+
+// CACertificate is the sandbox's own CA certificate, PEM-encoded: made
+// for this sandbox, it signed the certificate of the ECR registry hosts
+// and may sign for no other name. Give it to clients as SSL_CERT_FILE (Go
+// programs: crane, the action) or a certificate directory (skopeo
+// --cert-dir, Docker's certs.d).
+func (s *Sandbox) CACertificate() []byte { return s.ca.CertificatePEM() }
+
+// Transport returns a copy of base (a new transport when nil) that
+// reaches the sandbox as a client in AWS reaches AWS: its dialer takes
+// the sandbox's ECR registry host names on port 443, and only them, to
+// RegistryAddress, dials loopback addresses as they are, and refuses any
+// other name, so that nothing is looked up in DNS; its TLS configuration
+// trusts the sandbox's CA alone. base's dialer makes every connection and
+// its timeouts hold; no proxy is used.
+func (s *Sandbox) Transport(base *http.Transport) *http.Transport {
+	var tr *http.Transport
+	if base != nil {
+		tr = base.Clone()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	tr.Proxy = nil
+	dial := tr.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		to, err := s.route(addr)
+		if err != nil {
+			return nil, err
+		}
+		return dial(ctx, network, to)
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.RootCAs = s.ca.Pool()
+	return tr
+}
+
+// route is where Transport's dialer connects for addr.
+func (s *Sandbox) route(addr string) (string, error) {
+	if to, ok := s.registryRoute(addr); ok {
+		return to, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		return addr, nil
+	}
+	return "", fmt.Errorf("dial %s: the sandbox serves no such host (it maps its ECR registry hosts on port 443 and dials loopback addresses; it looks up no name)", addr)
+}
+
+// RegistryProxyURL is the URL of the sandbox's HTTPS proxy
+// (http://127.0.0.1:PORT), which tunnels to its ECR registry hosts on port
+// 443 and to nothing else: HTTPS_PROXY, with the CA as SSL_CERT_FILE, for
+// a client that can be given neither a dialer nor a host mapping (skopeo,
+// crane, the action's binary), so that it reaches them by name over TLS.
+// Go's clients never proxy loopback, so the AWS endpoint and the token
+// service are reached directly all the same.
+func (s *Sandbox) RegistryProxyURL() string { return s.proxyURL }
 
 // BackendRepository is where the registry backend keeps an account's
 // repository, as host/path: what an independent client reads to check what

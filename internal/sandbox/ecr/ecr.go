@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -95,8 +96,14 @@ type Config struct {
 	// AccountSettings are every account's ECR account settings at start;
 	// PutAccountSetting changes them.
 	AccountSettings map[string]AccountSettings
-	// Fronts are the host:port each account's registry front is served on.
-	Fronts map[string]string
+	// PlainHosts are, for every account with a registry, the host:port of
+	// its front's plain-HTTP loopback entrance (127.0.0.1:PORT), for
+	// clients that can be given neither the sandbox's CA nor a mapping of
+	// ECR's host names (the Docker engine, which takes a loopback registry
+	// as insecure). Every account listed also has its front served under
+	// its ECR host names, over TLS, by Registry; ECR's API names those
+	// alone.
+	PlainHosts map[string]string
 	// Backend is the registry the fronts forward to.
 	Backend *url.URL
 	// Namespace prefixes every backend repository, so that sandboxes sharing
@@ -116,6 +123,9 @@ type Service struct {
 	cfg    Config
 	client *http.Client
 	fronts map[string]*front // by account
+	// hosts are the fronts by every host name they answer to, in lower
+	// case: the ECR host names and the plain loopback entrance.
+	hosts map[string]*front
 
 	mu        sync.Mutex
 	passwords map[string]*registryPassword // by password
@@ -150,12 +160,14 @@ type registryPassword struct {
 	expires time.Time
 }
 
-// New returns ECR for cfg. Its registry fronts are served by the caller, on
-// the hosts cfg.Fronts names, with Front.
+// New returns ECR for cfg. Its registry fronts are served by the caller:
+// all of them under their ECR host names by Registry, over TLS, and each on
+// its plain loopback entrance (cfg.PlainHosts) by Front.
 func New(cfg Config) *Service {
 	e := &Service{
 		cfg:       cfg,
 		fronts:    map[string]*front{},
+		hosts:     map[string]*front{},
 		passwords: map[string]*registryPassword{},
 		pushedAt:  map[string]time.Time{},
 		settings:  map[string]AccountSettings{},
@@ -166,8 +178,12 @@ func New(cfg Config) *Service {
 			IdleConnTimeout:     30 * time.Second,
 		}},
 	}
-	for account, host := range cfg.Fronts {
-		e.fronts[account] = &front{ecr: e, account: account, host: host}
+	for account, plain := range cfg.PlainHosts {
+		f := &front{ecr: e, account: account, plainHost: plain, names: ecrHostNames(cfg.Partition, account, cfg.Region)}
+		e.fronts[account] = f
+		for _, h := range append([]string{plain}, f.names...) {
+			e.hosts[strings.ToLower(h)] = f
+		}
 	}
 	for account, settings := range cfg.AccountSettings {
 		e.settings[account] = maps.Clone(settings)
@@ -262,24 +278,71 @@ func (e *Service) Secrets() []string {
 	return out
 }
 
-// RegistryHost is host:port of the registry front serving account's
-// repositories, as it appears in repository URIs; empty for an account
-// without one.
+// ecrHostNames are the host names of account's registry in region, as
+// AWS names them: ACCOUNT.dkr.ecr.REGION.SUFFIX, and its FIPS endpoint
+// where the partition has FIPS endpoints.
+func ecrHostNames(p partition.Partition, account, region string) []string {
+	names := []string{p.ECRRegistryHost(account, region, false)}
+	if fips := p.ECRRegistryHost(account, region, true); p.SupportsFIPS {
+		names = append(names, fips)
+	}
+	return names
+}
+
+// RegistryHost is the host of account's registry as it appears in
+// repository URIs and ECR's proxyEndpoint: ACCOUNT.dkr.ecr.REGION.SUFFIX;
+// empty for an account without one.
 func (e *Service) RegistryHost(account string) string {
 	if f := e.fronts[account]; f != nil {
-		return f.host
+		return f.names[0]
 	}
 	return ""
 }
 
-// frontFor returns the front whose host is host.
-func (e *Service) frontFor(host string) *front {
+// RegistryHosts lists every host name Registry answers to, sorted: each
+// account's ECR host and its FIPS endpoint's. The sandbox's TLS
+// certificate is for these names.
+func (e *Service) RegistryHosts() []string {
+	var out []string
 	for _, f := range e.fronts {
-		if f.host == host {
-			return f
-		}
+		out = append(out, f.names...)
 	}
-	return nil
+	slices.Sort(out)
+	return out
+}
+
+// PlainRegistryHost is host:port of the plain-HTTP loopback entrance to
+// account's registry front; empty for an account without one.
+func (e *Service) PlainRegistryHost(account string) string {
+	if f := e.fronts[account]; f != nil {
+		return f.plainHost
+	}
+	return ""
+}
+
+// frontFor returns the front that answers to host (an ECR host name or a
+// plain entrance); nil for none.
+func (e *Service) frontFor(host string) *front {
+	return e.hosts[strings.ToLower(host)]
+}
+
+// Registry serves every account's registry front under its ECR host
+// names, told apart by the request's Host as ECR's endpoints are by name.
+// The caller serves it over TLS with a certificate for RegistryHosts.
+func (e *Service) Registry() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		f := e.frontFor(host)
+		if f == nil || !slices.Contains(f.names, strings.ToLower(host)) {
+			w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+			writeRegistryError(w, http.StatusMisdirectedRequest, "NAME_UNKNOWN", "The sandbox serves no ECR registry named "+r.Host)
+			return
+		}
+		f.ServeHTTP(w, r)
+	})
 }
 
 // IsECRImage reports whether an image lives in an ECR registry: on one of
@@ -291,15 +354,10 @@ func (e *Service) IsECRImage(ref string) bool {
 	if !ok {
 		return false
 	}
-	if strings.Contains(host, ".dkr.ecr.") {
+	if strings.Contains(host, ".dkr.ecr.") || strings.Contains(host, ".dkr.ecr-fips.") {
 		return true
 	}
-	for _, f := range e.fronts {
-		if strings.EqualFold(f.host, host) {
-			return true
-		}
-	}
-	return false
+	return e.frontFor(host) != nil
 }
 
 // Hosts reports whether an image is on one of the fronts: the sandbox
@@ -431,7 +489,7 @@ func (e *Service) getAuthorizationToken(c *awsproto.Call) (any, *awsproto.Error)
 		out.AuthorizationData = append(out.AuthorizationData, authorizationData{
 			AuthorizationToken: base64.StdEncoding.EncodeToString([]byte("AWS:" + pw)),
 			ExpiresAt:          awsproto.At(expires),
-			ProxyEndpoint:      "http://" + f.host,
+			ProxyEndpoint:      "https://" + f.names[0],
 		})
 	}
 	return out, nil

@@ -77,7 +77,7 @@ func TestAuthorizationToken(t *testing.T) {
 	t.Parallel()
 	sb, client := ecrSandbox(t, nil)
 	pw, proxy := registryLogin(t, client)
-	if want := "http://" + sb.RegistryHost(ecrTestAccount); proxy != want {
+	if want := "https://111122223333.dkr.ecr.us-east-1.amazonaws.com"; proxy != want || "https://"+sb.RegistryHost(ecrTestAccount) != want {
 		t.Errorf("proxyEndpoint = %q, want %q", proxy, want)
 	}
 	found := false
@@ -91,7 +91,7 @@ func TestAuthorizationToken(t *testing.T) {
 
 func TestDescribeRepositories(t *testing.T) {
 	t.Parallel()
-	sb, client := ecrSandbox(t, nil)
+	_, client := ecrSandbox(t, nil)
 	ctx := context.Background()
 	out, err := client.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"web-api"}})
 	if err != nil {
@@ -99,7 +99,7 @@ func TestDescribeRepositories(t *testing.T) {
 	}
 	r := out.Repositories[0]
 	got := []string{aws.ToString(r.RepositoryName), aws.ToString(r.RegistryId), aws.ToString(r.RepositoryUri), aws.ToString(r.RepositoryArn), string(r.ImageTagMutability)}
-	want := []string{"web-api", ecrTestAccount, sb.RegistryHost(ecrTestAccount) + "/web-api", "arn:aws:ecr:us-east-1:111122223333:repository/web-api", "IMMUTABLE"}
+	want := []string{"web-api", ecrTestAccount, "111122223333.dkr.ecr.us-east-1.amazonaws.com/web-api", "arn:aws:ecr:us-east-1:111122223333:repository/web-api", "IMMUTABLE"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("repository (-want +got):\n%s", diff)
 	}
@@ -128,33 +128,49 @@ func TestDescribeRepositoriesMissing(t *testing.T) {
 	}
 }
 
-// TestECRFront pushes with go-containerregistry through the front and
-// checks what ECR's API then reports, and the front's refusals.
+// TestFront pushes with go-containerregistry through the front, by its ECR
+// host name over TLS and by its plain loopback entrance, and checks what
+// ECR's API then reports, and the front's refusals.
 func TestFront(t *testing.T) {
 	t.Parallel()
-	clock := &sandboxtest.Clock{}
-	sb, client := ecrSandbox(t, clock)
+	for _, entrance := range []string{"ecr_host", "plain"} {
+		t.Run(entrance, func(t *testing.T) {
+			t.Parallel()
+			clock := &sandboxtest.Clock{}
+			sb, client := ecrSandbox(t, clock)
+			host, scheme := sb.RegistryHost(ecrTestAccount), "https"
+			if entrance == "plain" {
+				host, scheme = sb.PlainRegistryHost(ecrTestAccount), "http"
+			}
+			testFront(t, sb, client, clock, host, scheme)
+		})
+	}
+}
+
+func testFront(t *testing.T, sb *sandbox.Sandbox, client *ecr.Client, clock *sandboxtest.Clock, host, scheme string) {
 	ctx := context.Background()
 	pw, _ := registryLogin(t, client)
-	host := sb.RegistryHost(ecrTestAccount)
+	tr := sb.Transport(nil)
+	httpClient := &http.Client{Transport: tr}
 	auth := remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw})
+	viaSandbox := remote.WithTransport(tr)
 
 	img, err := random.Image(4096, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	digest, _ := img.Digest()
-	ref, _ := name.ParseReference(host+"/web-api:v1", name.Insecure)
-	if err := remote.Write(ref, img, auth); err != nil {
+	ref := frontRef(t, host+"/web-api:v1")
+	if err := remote.Write(ref, img, auth, viaSandbox); err != nil {
 		t.Fatalf("push through the front: %v", err)
 	}
 	// The same image again on the immutable tag is accepted...
-	if err := remote.Write(ref, img, auth); err != nil {
+	if err := remote.Write(ref, img, auth, viaSandbox); err != nil {
 		t.Fatalf("re-push of the same image to an immutable tag: %v", err)
 	}
 	// ...another is refused with ECR's TAG_INVALID.
 	other, _ := random.Image(4096, 1)
-	err = remote.Write(ref, other, auth)
+	err = remote.Write(ref, other, auth, viaSandbox)
 	assertRegistryError(t, err, http.StatusBadRequest, "TAG_INVALID", "The image tag 'v1' already exists in the 'web-api' repository and cannot be overwritten because the repository is immutable.")
 
 	// What ECR's API reports.
@@ -184,14 +200,14 @@ func TestFront(t *testing.T) {
 
 	// Refusals, as ECR words them.
 	wrong := remote.WithAuth(&authn.Basic{Username: "AWS", Password: "not-a-password"})
-	err = remote.Write(ref, img, wrong)
+	err = remote.Write(ref, img, wrong, viaSandbox)
 	var terr *transport.Error
 	if !errors.As(err, &terr) || terr.StatusCode != http.StatusUnauthorized {
 		t.Errorf("push with a wrong password: %v, want 401", err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+host+"/v2/web-api/manifests/v1", nil)
+	req, _ := http.NewRequest(http.MethodGet, scheme+"://"+host+"/v2/web-api/manifests/v1", nil)
 	req.SetBasicAuth("AWS", "not-a-password")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,23 +217,24 @@ func TestFront(t *testing.T) {
 		t.Errorf("wrong password: %d %s, want 401 UNAUTHORIZED", resp.StatusCode, body)
 	}
 
-	resp, err = http.Get("http://" + host + "/v2/")
+	resp, err = httpClient.Get(scheme + "://" + host + "/v2/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
-		t.Errorf("anonymous /v2/ = %d %q, want 401 with a Basic challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	// ECR's challenge names the registry as the client reached it.
+	if got, want := resp.Header.Get("WWW-Authenticate"), `Basic realm="`+scheme+"://"+host+`/",service="ecr.amazonaws.com"`; resp.StatusCode != http.StatusUnauthorized || got != want {
+		t.Errorf("anonymous /v2/ = %d %q, want 401 with %s", resp.StatusCode, got, want)
 	}
 
 	clock.Advance(13 * time.Hour)
-	_, err = remote.Head(ref, auth)
+	_, err = remote.Head(ref, auth, viaSandbox)
 	if err == nil {
 		t.Fatal("an expired password was accepted")
 	}
-	req, _ = http.NewRequest(http.MethodGet, "http://"+host+"/v2/web-api/manifests/v1", nil)
+	req, _ = http.NewRequest(http.MethodGet, scheme+"://"+host+"/v2/web-api/manifests/v1", nil)
 	req.SetBasicAuth("AWS", pw)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,15 +261,14 @@ func TestFrontRepositoryAndPermissions(t *testing.T) {
 	client := ecr.NewFromConfig(sandboxtest.WebIdentityConfig(sb.Env(), ecrTestRole, ""))
 	pw, _ := registryLogin(t, client)
 	auth := remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw})
+	viaSandbox := remote.WithTransport(sb.Transport(nil))
 	host := sb.RegistryHost(ecrTestAccount)
 	img, _ := random.Image(1024, 1)
 
-	ref, _ := name.ParseReference(host+"/nope:v1", name.Insecure)
-	err := remote.Write(ref, img, auth)
+	err := remote.Write(frontRef(t, host+"/nope:v1"), img, auth, viaSandbox)
 	assertRegistryError(t, err, http.StatusNotFound, "NAME_UNKNOWN", "The repository with name 'nope' does not exist in the registry with id '111122223333'")
 
-	ref, _ = name.ParseReference(host+"/pull-only:v1", name.Insecure)
-	err = remote.Write(ref, img, auth)
+	err = remote.Write(frontRef(t, host+"/pull-only:v1"), img, auth, viaSandbox)
 	var terr *transport.Error
 	if !errors.As(err, &terr) || terr.StatusCode != http.StatusForbidden || !strings.Contains(err.Error(), "is not authorized to perform: ecr:") {
 		t.Errorf("push to a repository the role may not push to: %v, want 403 DENIED naming the action", err)
@@ -265,9 +281,20 @@ func TestFrontFaults(t *testing.T) {
 	pw, _ := registryLogin(t, client)
 	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "manifest-put", Code: "TOOMANYREQUESTS"})
 	img, _ := random.Image(1024, 1)
-	ref, _ := name.ParseReference(sb.RegistryHost(ecrTestAccount)+"/scratch:v1", name.Insecure)
-	err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw}), remote.WithRetryBackoff(remote.Backoff{Steps: 1}))
+	ref := frontRef(t, sb.RegistryHost(ecrTestAccount)+"/scratch:v1")
+	err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw}), remote.WithTransport(sb.Transport(nil)), remote.WithRetryBackoff(remote.Backoff{Steps: 1}))
 	assertRegistryError(t, err, http.StatusTooManyRequests, "TOOMANYREQUESTS", "Rate exceeded")
+}
+
+// frontRef parses a reference on a registry front: by ECR host name over
+// TLS, by the plain entrance over HTTP.
+func frontRef(tb testing.TB, s string) name.Reference {
+	tb.Helper()
+	ref, err := sandboxtest.Reference(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ref
 }
 
 func assertRegistryError(t *testing.T, err error, status int, code, message string) {

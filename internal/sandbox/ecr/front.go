@@ -2,6 +2,7 @@ package ecr
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -31,11 +32,16 @@ func sha256Digest(b []byte) string {
 
 // front is an account's ECR registry endpoint: it authenticates and
 // authorizes every request as ECR does, enforces tag immutability, and
-// forwards the rest to the backend, streaming bodies both ways.
+// forwards the rest to the backend, streaming bodies both ways. Its answers
+// (the challenge's realm, upload locations) name the scheme and host the
+// request came in by: the ECR host over TLS, or the plain entrance.
 type front struct {
 	ecr     *Service
 	account string
-	host    string // 127.0.0.1:PORT
+	// names are the registry's ECR host names (the first is the one
+	// repository URIs use); plainHost is its plain-HTTP loopback entrance.
+	names     []string
+	plainHost string
 
 	proxyOnce sync.Once
 	proxy     *httputil.ReverseProxy
@@ -134,8 +140,24 @@ func writeRegistryError(w http.ResponseWriter, status int, code, message string)
 	})
 }
 
-func (f *front) challenge(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="http://%s/",service="ecr.amazonaws.com"`, f.host))
+// entrance is how a request reached the front: the scheme and host it
+// addressed, which the front's answers point back at.
+type entrance struct{ scheme, host string }
+
+func entranceOf(r *http.Request) entrance {
+	if r.TLS != nil {
+		return entrance{"https", r.Host}
+	}
+	return entrance{"http", r.Host}
+}
+
+// entranceKey carries a request's entrance to the answer of the backend it
+// was forwarded to.
+type entranceKey struct{}
+
+func (f *front) challenge(w http.ResponseWriter, r *http.Request) {
+	at := entranceOf(r)
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s://%s/",service="ecr.amazonaws.com"`, at.scheme, at.host))
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -158,18 +180,18 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	user, password, hasAuth := r.BasicAuth()
 	if !hasAuth {
-		f.challenge(w)
+		f.challenge(w, r)
 		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "Not Authorized")
 		return
 	}
 	pw, known := f.ecr.password(password)
 	if user != "AWS" || !known {
-		f.challenge(w)
+		f.challenge(w, r)
 		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "Not Authorized")
 		return
 	}
 	if !cfg.Now().Before(pw.expires) {
-		f.challenge(w)
+		f.challenge(w, r)
 		writeRegistryError(w, http.StatusUnauthorized, "DENIED", tokenExpiredMessage)
 		return
 	}
@@ -400,7 +422,8 @@ func (f *front) forward(w http.ResponseWriter, r *http.Request, route registryRo
 					return nil
 				}
 				if rest, ok := strings.CutPrefix(u.Path, prefix); ok {
-					u.Scheme, u.Host, u.Path, u.RawPath = "http", f.host, "/v2/"+rest, ""
+					at, _ := resp.Request.Context().Value(entranceKey{}).(entrance)
+					u.Scheme, u.Host, u.Path, u.RawPath = at.scheme, at.host, "/v2/"+rest, ""
 					resp.Header.Set("Location", u.String())
 				}
 				return nil
@@ -413,7 +436,7 @@ func (f *front) forward(w http.ResponseWriter, r *http.Request, route registryRo
 			},
 		}
 	})
-	out := r.Clone(r.Context())
+	out := r.Clone(context.WithValue(r.Context(), entranceKey{}, entranceOf(r)))
 	out.URL.Path = "/v2/" + f.ecr.backendRepository(f.account, route.name) + strings.TrimPrefix(r.URL.Path, "/v2/"+route.name)
 	out.URL.RawPath = ""
 	f.proxy.ServeHTTP(w, out)

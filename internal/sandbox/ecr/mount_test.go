@@ -41,6 +41,7 @@ func TestFrontMounts(t *testing.T) {
 	ctx := context.Background()
 	pw, _ := registryLogin(t, client)
 	host := sb.RegistryHost(ecrTestAccount)
+	tr := sb.Transport(nil)
 	auth := remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw})
 
 	img, err := random.Image(8192, 2)
@@ -50,8 +51,8 @@ func TestFrontMounts(t *testing.T) {
 	layers, _ := img.Layers()
 	layer, _ := layers[0].Digest()
 	for _, repo := range []string{"source", "secret"} {
-		ref, _ := name.ParseReference(host+"/"+repo+":v1", name.Insecure)
-		if err := remote.Write(ref, img, auth); err != nil {
+		ref, _ := name.ParseReference(host + "/" + repo + ":v1")
+		if err := remote.Write(ref, img, auth, remote.WithTransport(tr)); err != nil {
 			t.Fatalf("push to %s: %v", repo, err)
 		}
 	}
@@ -65,9 +66,9 @@ func TestFrontMounts(t *testing.T) {
 	mount := func(from string, digest v1.Hash) (int, sandbox.RegistryUploads) {
 		t.Helper()
 		before := sb.RegistryUploads(ecrTestAccount, "copy")
-		req, _ := http.NewRequest(http.MethodPost, "http://"+host+"/v2/copy/blobs/uploads/?mount="+digest.String()+"&from="+from+"&origin="+host, nil)
+		req, _ := http.NewRequest(http.MethodPost, "https://"+host+"/v2/copy/blobs/uploads/?mount="+digest.String()+"&from="+from+"&origin="+host, nil)
 		req.SetBasicAuth("AWS", pw)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Transport: tr}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,8 +118,8 @@ func TestFrontMounts(t *testing.T) {
 		}
 	}
 	// The mounted blob is the copy's own now.
-	blob, _ := name.NewDigest(host+"/copy@"+layer.String(), name.Insecure)
-	if _, err := remote.Layer(blob, auth); err != nil {
+	blob, _ := name.NewDigest(host + "/copy@" + layer.String())
+	if _, err := remote.Layer(blob, auth, remote.WithTransport(tr)); err != nil {
 		t.Errorf("read the mounted blob from the copy: %v", err)
 	}
 	if got := sb.RegistryUploads(ecrTestAccount, "copy").Bytes; got != 0 {

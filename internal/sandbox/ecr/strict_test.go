@@ -30,9 +30,12 @@ import (
 // password and host of its ECR front.
 type strictFront struct {
 	sb   *sandbox.Sandbox
-	host string
+	host string // the account's ECR host, served over TLS
 	pw   string
-	auth remote.Option
+	// opts are go-containerregistry's options for the front: the
+	// password, and the sandbox's transport to its ECR host.
+	opts   []remote.Option
+	client *http.Client
 }
 
 // startStrictFront starts that sandbox on the in-process registry backend
@@ -57,12 +60,14 @@ func startStrictFront(t *testing.T, backend string) strictFront {
 	)
 	sb := sandboxtest.StartWorld(t, w, sandbox.Options{RegistryBackend: backend})
 	pw, _ := registryLogin(t, ecr.NewFromConfig(sandboxtest.WebIdentityConfig(sb.Env(), ecrTestRole, "")))
-	return strictFront{sb: sb, host: sb.RegistryHost(ecrTestAccount), pw: pw, auth: remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw})}
+	tr := sb.Transport(nil)
+	return strictFront{sb: sb, host: sb.RegistryHost(ecrTestAccount), pw: pw, client: &http.Client{Transport: tr},
+		opts: []remote.Option{remote.WithAuth(&authn.Basic{Username: "AWS", Password: pw}), remote.WithTransport(tr)}}
 }
 
 func (f strictFront) ref(t *testing.T, s string) name.Reference {
 	t.Helper()
-	ref, err := name.ParseReference(f.host+"/"+s, name.Insecure)
+	ref, err := name.ParseReference(f.host + "/" + s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +78,12 @@ func (f strictFront) ref(t *testing.T, s string) name.Reference {
 // status and body.
 func (f strictFront) request(t *testing.T, method, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+f.host+path, nil)
+	req, err := http.NewRequest(method, "https://"+f.host+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("AWS", f.pw)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := f.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +144,10 @@ func TestFrontHoldsARegistrysRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := remote.Write(f.ref(t, "scratch:v1"), img, f.auth); err != nil {
+			if err := remote.Write(f.ref(t, "scratch:v1"), img, f.opts...); err != nil {
 				t.Fatalf("push to scratch: %v", err)
 			}
-			if err := remote.Write(f.ref(t, "secret:v1"), img, f.auth); err != nil {
+			if err := remote.Write(f.ref(t, "secret:v1"), img, f.opts...); err != nil {
 				t.Fatalf("push to secret: %v", err)
 			}
 			digests := blobDigests(t, img)
@@ -157,7 +162,7 @@ func TestFrontHoldsARegistrysRules(t *testing.T) {
 			})
 
 			t.Run("manifest_without_its_blobs", func(t *testing.T) {
-				err := remote.Put(f.ref(t, "other:orphan"), img, f.auth)
+				err := remote.Put(f.ref(t, "other:orphan"), img, f.opts...)
 				status, codes, messages, details := registryErrors(t, err)
 				wantCodes := slices.Repeat([]string{"MANIFEST_BLOB_UNKNOWN"}, len(digests))
 				wantMessages := slices.Repeat([]string{"blob unknown to registry"}, len(digests))
@@ -166,7 +171,7 @@ func TestFrontHoldsARegistrysRules(t *testing.T) {
 				if status != http.StatusBadRequest || !slices.Equal(codes, wantCodes) || !slices.Equal(messages, wantMessages) || !slices.Equal(details, want) {
 					t.Errorf("manifest put to a repository without its blobs = %d %v %v %v, want 400 MANIFEST_BLOB_UNKNOWN \"blob unknown to registry\" for %v", status, codes, messages, details, want)
 				}
-				if _, err := remote.Head(f.ref(t, "other:orphan"), f.auth); err == nil {
+				if _, err := remote.Head(f.ref(t, "other:orphan"), f.opts...); err == nil {
 					t.Error("the refused manifest was stored")
 				}
 			})
@@ -176,11 +181,11 @@ func TestFrontHoldsARegistrysRules(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := remote.Write(f.ref(t, "other:real"), other, f.auth); err != nil {
+				if err := remote.Write(f.ref(t, "other:real"), other, f.opts...); err != nil {
 					t.Fatalf("push to other: %v", err)
 				}
 				d, _ := img.Digest()
-				err = remote.Put(f.ref(t, "other@"+d.String()), other, f.auth)
+				err = remote.Put(f.ref(t, "other@"+d.String()), other, f.opts...)
 				status, codes, messages, _ := registryErrors(t, err)
 				if status != http.StatusBadRequest || !slices.Equal(codes, []string{"DIGEST_INVALID"}) || !slices.Equal(messages, []string{"provided digest did not match uploaded content"}) {
 					t.Errorf("manifest put by a digest it does not have = %d %v %v, want 400 DIGEST_INVALID \"provided digest did not match uploaded content\"", status, codes, messages)
@@ -200,11 +205,11 @@ func TestFrontHoldsARegistrysRules(t *testing.T) {
 			t.Run("mount_from_a_repository_the_caller_may_read", func(t *testing.T) {
 				// go-containerregistry mounts the layers of an image it
 				// copies within one registry.
-				src, err := remote.Image(f.ref(t, "scratch:v1"), f.auth)
+				src, err := remote.Image(f.ref(t, "scratch:v1"), f.opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := remote.Write(f.ref(t, "other:copied"), src, f.auth); err != nil {
+				if err := remote.Write(f.ref(t, "other:copied"), src, f.opts...); err != nil {
 					t.Fatalf("copy scratch:v1 to other: %v", err)
 				}
 				for _, d := range digests {
@@ -222,8 +227,11 @@ func TestFrontHoldsARegistrysRules(t *testing.T) {
 }
 
 // TestFrontRegistryRulesWithPeerTools: crane and skopeo, registry clients
-// we did not write, meet the same rules: a blob pushed to one repository
-// is not in another, and a copy within the registry brings the blobs along.
+// we did not write, reach the front by its ECR host name over TLS,
+// verifying it with the sandbox's CA (no --insecure, no
+// --tls-verify=false), and meet the same rules: a blob pushed to one
+// repository is not in another, and a copy within the registry brings the
+// blobs along.
 func TestFrontRegistryRulesWithPeerTools(t *testing.T) {
 	t.Parallel()
 	crane := testenv.Command(t, "crane")
@@ -233,37 +241,37 @@ func TestFrontRegistryRulesWithPeerTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(f.ref(t, "scratch:v1"), img, f.auth); err != nil {
+	if err := remote.Write(f.ref(t, "scratch:v1"), img, f.opts...); err != nil {
 		t.Fatalf("push to scratch: %v", err)
 	}
 	layer := blobDigests(t, img)[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	home := t.TempDir()
+	env := sandboxtest.ProcessEnv(t, f.sb)
 	run := func(bin string, args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin"}
+		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
 	if out, err := run(crane, "auth", "login", f.host, "-u", "AWS", "-p", f.pw); err != nil {
 		t.Fatalf("crane auth login: %v\n%s", err, out)
 	}
-	out, err := run(crane, "blob", "--insecure", f.host+"/other@"+layer)
+	out, err := run(crane, "blob", f.host+"/other@"+layer)
 	if err == nil || !strings.Contains(out, "BLOB_UNKNOWN") {
 		t.Errorf("crane blob other@%s (a layer of scratch) = %v %s, want BLOB_UNKNOWN", layer, err, out)
 	}
-	if out, err := run(crane, "blob", "--insecure", f.host+"/scratch@"+layer); err != nil {
+	if out, err := run(crane, "blob", f.host+"/scratch@"+layer); err != nil {
 		t.Errorf("crane blob scratch@%s: %v %s", layer, err, out)
 	}
 
 	creds := "AWS:" + f.pw
-	out, err = run(skopeo, "copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", creds, "--dest-creds", creds,
+	out, err = run(skopeo, "copy", "--src-creds", creds, "--dest-creds", creds,
 		"docker://"+f.host+"/scratch:v1", "docker://"+f.host+"/other:skopeo")
 	if err != nil {
 		t.Fatalf("skopeo copy scratch:v1 other:skopeo: %v\n%s", err, out)
 	}
-	if out, err := run(crane, "blob", "--insecure", f.host+"/other@"+layer); err != nil {
+	if out, err := run(crane, "blob", f.host+"/other@"+layer); err != nil {
 		t.Errorf("after skopeo copy, crane blob other@%s: %v %s", layer, err, out)
 	}
 }

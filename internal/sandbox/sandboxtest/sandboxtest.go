@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -39,6 +40,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 )
@@ -156,31 +158,34 @@ func WebIdentityConfig(env map[string]string, roleARN, sessionName string) aws.C
 	return cfg
 }
 
-// PushRandomImage pushes a small random image to ref (repository:tag on the
-// sandbox's ECR front) with the registry login cfg's credentials get from
-// ECR, and returns the image's digest.
-func PushRandomImage(ctx context.Context, cfg aws.Config, ref string) (string, error) {
+// PushRandomImage pushes a small random image to ref (REGISTRY/NAME:TAG
+// on one of sb's ECR registries) with the registry login cfg's credentials
+// get from ECR, and returns the image's digest.
+func PushRandomImage(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, ref string) (string, error) {
 	img, err := random.Image(1024, 2)
 	if err != nil {
 		return "", fmt.Errorf("make a random image: %w", err)
 	}
-	return Push(ctx, cfg, ref, img)
+	return Push(ctx, sb, cfg, ref, img)
 }
 
-// Push pushes an image or an index to ref (REGISTRY/NAME:TAG on one of the
-// sandbox's ECR fronts) with a registry password cfg's credentials get
-// from ECR for the account of that front (registryID, or the caller's
-// when empty), and returns its digest.
-func Push(ctx context.Context, cfg aws.Config, ref string, t remote.Taggable, registryID ...string) (string, error) {
+// Push pushes an image or an index to ref (REGISTRY/NAME:TAG on one of
+// sb's ECR registries, by its ECR host name or its plain entrance) with a
+// registry password cfg's credentials get from ECR for the account of
+// that registry (registryID, or the caller's when empty), and returns its
+// digest.
+func Push(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, ref string, t remote.Taggable, registryID ...string) (string, error) {
 	password, err := RegistryPassword(ctx, cfg, registryID...)
 	if err != nil {
 		return "", err
 	}
-	r, err := name.ParseReference(ref, name.Insecure)
+	r, err := Reference(ref)
 	if err != nil {
-		return "", fmt.Errorf("parse reference: %w", err)
+		return "", err
 	}
-	if err := remote.Push(r, t, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "AWS", Password: password})); err != nil {
+	err = remote.Push(r, t, remote.WithContext(ctx), remote.WithTransport(sb.Transport(nil)),
+		remote.WithAuth(&authn.Basic{Username: "AWS", Password: password}))
+	if err != nil {
 		return "", fmt.Errorf("push %s: %w", r, err)
 	}
 	d, err := t.(interface{ Digest() (v1.Hash, error) }).Digest()
@@ -188,6 +193,40 @@ func Push(ctx context.Context, cfg aws.Config, ref string, t remote.Taggable, re
 		return "", fmt.Errorf("digest: %w", err)
 	}
 	return d.String(), nil
+}
+
+// Reference parses an image reference on a sandbox's registry as
+// go-containerregistry's clients read it: over TLS for an ECR host name,
+// over plain HTTP for a loopback address (a plain entrance, a test
+// registry).
+func Reference(ref string) (name.Reference, error) {
+	var opts []name.Option
+	if host, _, ok := strings.Cut(ref, "/"); ok && isLoopback(host) {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("parse reference %s: %w", ref, err)
+	}
+	return r, nil
+}
+
+// isLoopback reports whether host[:port] is a loopback address.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// HTTPClient is a client for a run against sb: httpclient's transport,
+// with timeouts t (its defaults where zero), reaching sb as
+// Sandbox.Transport does (the ECR registry hosts by name over TLS, every
+// other endpoint on loopback, no name looked up).
+func HTTPClient(sb *sandbox.Sandbox, t httpclient.Timeouts) *http.Client {
+	return &http.Client{Transport: sb.Transport(httpclient.NewTransport(t))}
 }
 
 // RegistryPassword is a registry password ECR's GetAuthorizationToken gives
