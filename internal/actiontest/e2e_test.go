@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/testenv"
@@ -77,6 +78,8 @@ func readmePolicy(tb testing.TB, name string) string {
 // e2e is one standalone sandbox with a real registry behind it, and what
 // a run of the action against it needs.
 type e2e struct {
+	region     string
+	partition  partition.Partition
 	binary     string
 	sandbox    *Sandbox
 	recorder   *secretRecorder
@@ -89,14 +92,12 @@ type e2e struct {
 	image      string // the image to push, in the Docker engine
 }
 
-// newE2E starts a standalone sandbox of the action's own binary whose
-// world has a repository of the test's own, and builds an image to push.
 // deployInputs are the action inputs of a deploy of the test image to the
 // test service; cases change what they test.
 func (e *e2e) deployInputs() map[string]string {
 	return map[string]string{
-		"role-to-assume":   testRole,
-		"aws-region":       testRegion,
+		"role-to-assume":   e.role(testRole),
+		"aws-region":       e.region,
 		"image":            e.image,
 		"repository":       e.repository,
 		"cluster":          testCluster,
@@ -105,11 +106,36 @@ func (e *e2e) deployInputs() map[string]string {
 	}
 }
 
-func newE2E(tb testing.TB) *e2e {
+// role is an ARN of the test world (arn:aws:...) in the e2e's partition.
+func (e *e2e) role(arn string) string {
+	return strings.Replace(arn, "arn:aws:", "arn:"+e.partition.ID+":", 1)
+}
+
+// registryHost is the ECR registry host of the test account in the
+// e2e's region, as the sandbox serves it.
+func (e *e2e) registryHost() string {
+	return e.partition.ECRRegistryHost(testAccount, e.region, false)
+}
+
+// newE2E starts a standalone sandbox of the action's own binary whose
+// world has a repository of the test's own, in the test region, and
+// builds an image to push.
+func newE2E(tb testing.TB) *e2e { return newE2EIn(tb, testRegion) }
+
+// newE2EIn is newE2E with the world in region (every ARN in its
+// partition), its ECR registry hosts served over TLS at registryAddress
+// (a loopback IP:port; a free port of 127.0.0.1 when empty).
+func newE2EIn(tb testing.TB, region string, registryAddress ...string) *e2e {
 	tb.Helper()
 	dockerHost := testenv.DockerHost(tb)
 	registry := testenv.Registry(tb)
+	p, ok := partition.ForRegion(region)
+	if !ok {
+		tb.Fatalf("region %s is in no partition", region)
+	}
 	e := &e2e{
+		region:     region,
+		partition:  p,
 		binary:     actionBinary(tb),
 		recorder:   newSecretRecorder(),
 		dockerHost: dockerHost,
@@ -132,8 +158,17 @@ func newE2E(tb testing.TB) *e2e {
 		"{{trustPolicyProduction}}", readmePolicy(tb, "trust-environment"),
 		"{{trustPolicyMain}}", readmePolicy(tb, "trust-branch"),
 	).Replace(string(tmpl))
-	if _, err := sandbox.ParseWorld([]byte(world)); err != nil {
+	w, err := sandbox.ParseWorld([]byte(world))
+	if err != nil {
 		tb.Fatalf("the test world: %v", err)
+	}
+	if region != w.Region {
+		sandboxtest.InRegion(tb, w, region)
+		data, err := json.Marshal(w)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		world = string(data)
 	}
 	dir := tb.TempDir()
 	worldFile := filepath.Join(dir, "world.json")
@@ -143,7 +178,11 @@ func newE2E(tb testing.TB) *e2e {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sb, err := StartSandbox(ctx, cliBinary(tb), worldFile, "http://"+registry, dir)
+	var args []string
+	for _, a := range registryAddress {
+		args = append(args, "--registry-address", a)
+	}
+	sb, err := StartSandbox(ctx, cliBinary(tb), worldFile, "http://"+registry, dir, args...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -214,30 +253,28 @@ type actionRun struct {
 	summary  string   // the GITHUB_STEP_SUMMARY file
 }
 
-// run starts the binary exactly as the runner starts a container action:
-// no arguments; GITHUB_ACTIONS=true; every declared input as INPUT_<NAME>
-// with hyphens kept (the workflow's value or the default); the job's
-// GITHUB_* variables; GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files; the token
-// request variables; and the Docker engine. The AWS endpoint comes from the
-// environment as well, as the SDK reads it. edit may change the
-// environment before the run.
-func (e *e2e) run(tb testing.TB, with map[string]string, edit func(env map[string]string)) actionRun {
+// job is one run's directory on this machine (home, workspace, temp and
+// file_commands, with empty output and summary files) and the environment
+// the runner gives the action, less where its files are (which the run
+// adds as the action sees them): every declared input as INPUT_<NAME>
+// with hyphens kept (the workflow's value or the default), the job's
+// GITHUB_* variables, GITHUB_ACTIONS=true, the token request variables and
+// the AWS endpoint (through the recording proxies).
+func (e *e2e) job(tb testing.TB, with map[string]string) (dir string, env map[string]string) {
 	tb.Helper()
 	meta := loadAction(tb)
 	env, err := meta.InputEnv(with)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir := tb.TempDir()
-	for _, d := range []string{"home", "workspace", "temp"} {
+	dir = tb.TempDir()
+	for _, d := range []string{"home", "workspace", "temp", "file_commands"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	outFile := filepath.Join(dir, "output")
-	summaryFile := filepath.Join(dir, "summary")
-	for _, f := range []string{outFile, summaryFile} {
-		if err := os.WriteFile(f, nil, 0o644); err != nil {
+	for _, f := range []string{"output", "summary"} {
+		if err := os.WriteFile(filepath.Join(dir, "file_commands", f), nil, 0o644); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -250,36 +287,64 @@ func (e *e2e) run(tb testing.TB, with map[string]string, edit func(env map[strin
 		"GITHUB_ACTIONS":                 "true",
 		"CI":                             "true",
 		"GITHUB_SHA":                     e.sha,
-		"GITHUB_OUTPUT":                  outFile,
-		"GITHUB_STEP_SUMMARY":            summaryFile,
-		"GITHUB_WORKSPACE":               filepath.Join(dir, "workspace"),
-		"HOME":                           filepath.Join(dir, "home"),
-		"RUNNER_TEMP":                    filepath.Join(dir, "temp"),
 		"RUNNER_OS":                      "Linux",
 		"ACTIONS_ID_TOKEN_REQUEST_URL":   e.tokenURL,
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": e.sandbox.Env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
 		"AWS_ENDPOINT_URL":               e.awsURL,
-		"DOCKER_HOST":                    e.dockerHost,
+	} {
+		env[k] = v
+	}
+	return dir, env
+}
+
+// run starts the binary on this machine as the runner starts a container
+// action: no arguments, the job's environment (job) and the Docker engine;
+// edit may change the environment. The binary reaches the ECR registry
+// hosts by name over TLS through the sandbox's proxy, trusting its CA, as
+// a runner behind a proxy reaches ECR: it has no way of its own to map a
+// name.
+func (e *e2e) run(tb testing.TB, with map[string]string, edit func(env map[string]string)) actionRun {
+	tb.Helper()
+	dir, env := e.job(tb, with)
+	for k, v := range map[string]string{
+		"GITHUB_OUTPUT":       filepath.Join(dir, "file_commands", "output"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "file_commands", "summary"),
+		"GITHUB_WORKSPACE":    filepath.Join(dir, "workspace"),
+		"HOME":                filepath.Join(dir, "home"),
+		"RUNNER_TEMP":         filepath.Join(dir, "temp"),
+		"DOCKER_HOST":         e.dockerHost,
+		"HTTPS_PROXY":         e.sandbox.Registry["HTTPS_PROXY"],
+		"SSL_CERT_FILE":       e.sandbox.Registry["SSL_CERT_FILE"],
 	} {
 		env[k] = v
 	}
 	if edit != nil {
 		edit(env)
 	}
-	var envList []string
-	for k, v := range env {
-		envList = append(envList, k+"="+v)
-	}
-	sort.Strings(envList)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.binary)
-	cmd.Env = envList
+	cmd.Env = envList(env)
 	cmd.Dir = filepath.Join(dir, "workspace")
+	return e.finish(tb, cmd, dir)
+}
+
+// envList is env as KEY=VALUE, sorted.
+func envList(env map[string]string) []string {
+	var list []string
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	sort.Strings(list)
+	return list
+}
+
+// finish runs cmd and reads what the run left in dir.
+func (e *e2e) finish(tb testing.TB, cmd *exec.Cmd, dir string) actionRun {
+	tb.Helper()
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
-	err = cmd.Run()
+	err := cmd.Run()
 	r := actionRun{log: log.String()}
 	var exit *exec.ExitError
 	switch {
@@ -288,7 +353,7 @@ func (e *e2e) run(tb testing.TB, with map[string]string, edit func(env map[strin
 	case err != nil:
 		tb.Fatalf("run the action: %v\n%s", err, r.log)
 	}
-	raw, err := os.ReadFile(outFile)
+	raw, err := os.ReadFile(filepath.Join(dir, "file_commands", "output"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -299,7 +364,7 @@ func (e *e2e) run(tb testing.TB, with map[string]string, edit func(env map[strin
 	for _, m := range regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_-]*)(?:=|<<)`).FindAllStringSubmatch(r.rawOut, -1) {
 		r.written = append(r.written, m[1])
 	}
-	summary, err := os.ReadFile(summaryFile)
+	summary, err := os.ReadFile(filepath.Join(dir, "file_commands", "summary"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -381,9 +446,9 @@ func (e *e2e) ecsClient(tb testing.TB) *ecs.Client {
 	e.recorder.add("ID token", token)
 
 	endpoint := e.sandbox.Env["AWS_ENDPOINT_URL"]
-	stsClient := sts.New(sts.Options{Region: testRegion, BaseEndpoint: aws.String(endpoint)})
+	stsClient := sts.New(sts.Options{Region: e.region, BaseEndpoint: aws.String(endpoint)})
 	out, err := stsClient.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
-		RoleArn:          aws.String(testRole),
+		RoleArn:          aws.String(e.role(testRole)),
 		RoleSessionName:  aws.String("actiontest-check"),
 		WebIdentityToken: aws.String(token),
 	})
@@ -394,7 +459,7 @@ func (e *e2e) ecsClient(tb testing.TB) *ecs.Client {
 	e.recorder.add("secret access key", aws.ToString(c.SecretAccessKey))
 	e.recorder.add("session token", aws.ToString(c.SessionToken))
 	return ecs.New(ecs.Options{
-		Region:       testRegion,
+		Region:       e.region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)),
 	})
@@ -480,100 +545,106 @@ func TestActionDeploys(t *testing.T) {
 			if c.force {
 				with["force-new-deployment"] = "true"
 			}
-			r := e.run(t, with, nil)
-			if r.exitCode != 0 {
-				t.Fatalf("exit code %d, want 0", r.exitCode)
-			}
-			checkOutputsDeclared(t, r)
-			checkNoSecrets(t, e.recorder, r, "ID token", "secret access key", "session token", "ECR registry password")
-			if !strings.Contains(r.log, "::group::") {
-				t.Error("the log has no ::group::; phases should fold")
-			}
-			if strings.Contains(r.log, "::error") {
-				t.Error("a successful run printed an ::error:: annotation")
-			}
-
-			// The pushed image: tagged by the commit SHA, as the real registry says.
-			digest := r.outputs["image-digest"]
-			if !digestPattern.MatchString(digest) {
-				t.Fatalf("output image-digest = %q, want sha256:<64 hex>", digest)
-			}
-			if got := registryDigest(t, e.registry, testAccount, e.repository, e.sha); got != digest {
-				t.Errorf("the registry says %s:%s is %s; output image-digest = %s", e.repository, e.sha, got, digest)
-			}
-			uri := r.outputs["image-uri"]
-			if !strings.HasSuffix(uri, "/"+e.repository+":"+e.sha) {
-				t.Errorf("output image-uri = %q, want REGISTRY/%s:%s", uri, e.repository, e.sha)
-			}
-			registryHost, _, _ := strings.Cut(uri, "/")
-			if got, want := r.outputs["image"], registryHost+"/"+e.repository+"@"+digest; got != want {
-				t.Errorf("output image = %q, want %q", got, want)
-			}
-
-			// The deployment, as ECS itself reports it.
-			client := e.ecsClient(t)
-			ctx := context.Background()
-			svcs, err := client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(testCluster), Services: []string{testService}})
-			if err != nil || len(svcs.Services) != 1 {
-				t.Fatalf("DescribeServices: %v (%d services)", err, len(svcs.Services))
-			}
-			svc := svcs.Services[0]
-			depID := r.outputs["deployment-id"]
-			if depID == "" {
-				t.Error("output deployment-id is empty")
-			}
-			var primary string
-			for _, d := range svc.Deployments {
-				if aws.ToString(d.Status) == "PRIMARY" {
-					primary = aws.ToString(d.Id)
-				}
-			}
-			if depID != primary {
-				t.Errorf("output deployment-id = %q, the service's primary deployment is %q", depID, primary)
-			}
-
-			td, err := client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition})
-			if err != nil {
-				t.Fatal(err)
-			}
-			image := aws.ToString(td.TaskDefinition.ContainerDefinitions[0].Image)
-			if c.force {
-				if got, want := aws.ToString(td.TaskDefinition.Family)+":"+fmt.Sprint(td.TaskDefinition.Revision), "web-api:1"; got != want {
-					t.Errorf("after force-new-deployment the service runs %s, want the same %s", got, want)
-				}
-				if !strings.HasSuffix(image, ":"+e.sha) {
-					t.Errorf("task definition image = %q, want the pushed tag", image)
-				}
-			} else {
-				if got, want := r.outputs["task-definition-arn"], aws.ToString(svc.TaskDefinition); got != want || !strings.HasSuffix(got, ":task-definition/web-api:2") {
-					t.Errorf("output task-definition-arn = %q; the service runs %q; want revision 2 of web-api", got, want)
-				}
-				if got, want := image, r.outputs["image"]; got != want {
-					t.Errorf("the new revision's image = %q, want it pinned by digest: %q", got, want)
-				}
-				// In the default mode every declared output has a value,
-				// but the one-off task's, which only run-task writes.
-				meta := loadAction(t)
-				for name := range meta.Outputs {
-					if r.outputs[name] == "" && !strings.HasPrefix(name, "run-task-") {
-						t.Errorf("declared output %s was not written", name)
-					}
-				}
-			}
-
-			var results []map[string]any
-			if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != 1 {
-				t.Errorf("output results = %q: want a JSON array with one object (%v)", r.outputs["results"], err)
-			} else if !strings.Contains(r.outputs["results"], testService) {
-				t.Errorf("output results = %s: it does not name %s", r.outputs["results"], testService)
-			}
-
-			for _, want := range []string{testService, digest, "|"} {
-				if !strings.Contains(r.summary, want) {
-					t.Errorf("the job summary lacks %q:\n%s", want, r.summary)
-				}
-			}
+			e.checkDeployed(t, e.run(t, with, nil), c.force)
 		})
+	}
+}
+
+// checkDeployed checks what a run that deployed left: its log, outputs and
+// summary, the image in the registry, and the deployment as ECS reports
+// it.
+func (e *e2e) checkDeployed(t *testing.T, r actionRun, force bool) {
+	t.Helper()
+	if r.exitCode != 0 {
+		t.Fatalf("exit code %d, want 0", r.exitCode)
+	}
+	checkOutputsDeclared(t, r)
+	checkNoSecrets(t, e.recorder, r, "ID token", "secret access key", "session token", "ECR registry password")
+	if !strings.Contains(r.log, "::group::") {
+		t.Error("the log has no ::group::; phases should fold")
+	}
+	if strings.Contains(r.log, "::error") {
+		t.Error("a successful run printed an ::error:: annotation")
+	}
+
+	// The pushed image: tagged by the commit SHA, as the real registry says.
+	digest := r.outputs["image-digest"]
+	if !digestPattern.MatchString(digest) {
+		t.Fatalf("output image-digest = %q, want sha256:<64 hex>", digest)
+	}
+	if got := registryDigest(t, e.registry, testAccount, e.repository, e.sha); got != digest {
+		t.Errorf("the registry says %s:%s is %s; output image-digest = %s", e.repository, e.sha, got, digest)
+	}
+	// On the account's ECR registry host of the region, as ECR names it.
+	if got, want := r.outputs["image-uri"], e.registryHost()+"/"+e.repository+":"+e.sha; got != want {
+		t.Errorf("output image-uri = %q, want %q", got, want)
+	}
+	if got, want := r.outputs["image"], e.registryHost()+"/"+e.repository+"@"+digest; got != want {
+		t.Errorf("output image = %q, want %q", got, want)
+	}
+
+	// The deployment, as ECS itself reports it.
+	client := e.ecsClient(t)
+	ctx := context.Background()
+	svcs, err := client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(testCluster), Services: []string{testService}})
+	if err != nil || len(svcs.Services) != 1 {
+		t.Fatalf("DescribeServices: %v (%d services)", err, len(svcs.Services))
+	}
+	svc := svcs.Services[0]
+	depID := r.outputs["deployment-id"]
+	if depID == "" {
+		t.Error("output deployment-id is empty")
+	}
+	var primary string
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Status) == "PRIMARY" {
+			primary = aws.ToString(d.Id)
+		}
+	}
+	if depID != primary {
+		t.Errorf("output deployment-id = %q, the service's primary deployment is %q", depID, primary)
+	}
+
+	td, err := client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := aws.ToString(td.TaskDefinition.ContainerDefinitions[0].Image)
+	if force {
+		if got, want := aws.ToString(td.TaskDefinition.Family)+":"+fmt.Sprint(td.TaskDefinition.Revision), "web-api:1"; got != want {
+			t.Errorf("after force-new-deployment the service runs %s, want the same %s", got, want)
+		}
+		if !strings.HasSuffix(image, ":"+e.sha) {
+			t.Errorf("task definition image = %q, want the pushed tag", image)
+		}
+	} else {
+		if got, want := r.outputs["task-definition-arn"], aws.ToString(svc.TaskDefinition); got != want || !strings.HasSuffix(got, ":task-definition/web-api:2") {
+			t.Errorf("output task-definition-arn = %q; the service runs %q; want revision 2 of web-api", got, want)
+		}
+		if got, want := image, r.outputs["image"]; got != want {
+			t.Errorf("the new revision's image = %q, want it pinned by digest: %q", got, want)
+		}
+		// In the default mode every declared output has a value,
+		// but the one-off task's, which only run-task writes.
+		meta := loadAction(t)
+		for name := range meta.Outputs {
+			if r.outputs[name] == "" && !strings.HasPrefix(name, "run-task-") {
+				t.Errorf("declared output %s was not written", name)
+			}
+		}
+	}
+
+	var results []map[string]any
+	if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != 1 {
+		t.Errorf("output results = %q: want a JSON array with one object (%v)", r.outputs["results"], err)
+	} else if !strings.Contains(r.outputs["results"], testService) {
+		t.Errorf("output results = %s: it does not name %s", r.outputs["results"], testService)
+	}
+
+	for _, want := range []string{testService, digest, "|"} {
+		if !strings.Contains(r.summary, want) {
+			t.Errorf("the job summary lacks %q:\n%s", want, r.summary)
+		}
 	}
 }
 

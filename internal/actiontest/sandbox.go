@@ -20,6 +20,12 @@ type Sandbox struct {
 	// Env is the environment the sandbox wrote for its clients: the token
 	// request variables, AWS_ENDPOINT_URL, the region and the run's GITHUB_*.
 	Env map[string]string
+	// Registry is the environment it wrote for registry clients
+	// (sandbox-registry.env): HTTPS_PROXY and SSL_CERT_FILE, which take a
+	// Go client to its ECR registry hosts by name over TLS;
+	// SANDBOX_ECR_ADDRESS and SANDBOX_ECR_HOSTS, where those hosts are
+	// served; SANDBOX_ECR_PLAIN_<ACCOUNT>, each account's plain entrance.
+	Registry map[string]string
 
 	cmd  *exec.Cmd
 	log  *sandboxtest.SyncBuffer
@@ -79,7 +85,13 @@ func StartSandbox(ctx context.Context, binary, worldFile, registryBackend, dir s
 		if env["AWS_ENDPOINT_URL"] == "" || env["ACTIONS_ID_TOKEN_REQUEST_URL"] == "" || env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] == "" {
 			continue
 		}
-		s.Env = env
+		// The sandbox writes the registry clients' file before the job's.
+		registry, err := ReadEnvFile(filepath.Join(dir, "sandbox-registry.env"))
+		if err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("the sandbox wrote %s but no registry clients' environment: %w", envFile, err)
+		}
+		s.Env, s.Registry = env, registry
 		return s, nil
 	}
 }
