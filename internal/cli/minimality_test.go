@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
@@ -38,26 +39,40 @@ type proofMode struct {
 // withoutPassRoles is setupArgs less its task and execution roles.
 func withoutPassRoles() []string { return setupArgs()[:len(setupArgs())-4] }
 
-// placeholderHost stands for the sandbox's registry host in the task
-// definition file the policy command reads: only its roles and tags count.
-const placeholderHost = "127.0.0.1:5000"
+// demoRegistry is the demo account's ECR registry host, as the sandbox
+// serves it and ECR names it.
+const demoRegistry = "111122223333.dkr.ecr.us-east-1.amazonaws.com"
+
+// withRepository is args with the repository input replaced.
+func withRepository(args []string, repository string) []string {
+	out := slices.Clone(args)
+	if i := slices.Index(out, "--repository"); i >= 0 && i+1 < len(out) {
+		out[i+1] = repository
+	}
+	return out
+}
 
 func proofModes() []proofMode {
 	return []proofMode{
 		{name: "default",
 			args: func(string) []string { return setupArgs() },
 			edit: func(*runConfig, *sandbox.Sandbox, string) {}},
+		// Force mode names the repository by its URI, as the usual shell
+		// job does: ecr:DescribeRepositories is not in its plan.
 		{name: "force-new-deployment",
-			args: func(string) []string { return append(withoutPassRoles(), "--force-new-deployment") },
-			edit: func(rc *runConfig, _ *sandbox.Sandbox, _ string) {
+			args: func(string) []string {
+				return append(withRepository(withoutPassRoles(), demoRegistry+"/web-api"), "--force-new-deployment")
+			},
+			edit: func(rc *runConfig, sb *sandbox.Sandbox, _ string) {
 				// The service runs web-api:bootstrap: the tag pushed is the
 				// one it runs, which the forced deployment pulls again.
 				rc.cfg.ForceNewDeployment, rc.cfg.Tags = true, []string{"bootstrap"}
+				rc.cfg.Repository = sb.RegistryHost(demoAccount) + "/web-api"
 			},
 			crashes: "web-api:bootstrap"},
 		{name: "task-definition file",
 			args: func(dir string) []string {
-				return append(withoutPassRoles(), "--task-definition", proofTaskDefinition(dir, placeholderHost))
+				return append(withoutPassRoles(), "--task-definition", proofTaskDefinition(dir, demoRegistry))
 			},
 			edit: func(rc *runConfig, sb *sandbox.Sandbox, dir string) {
 				rc.cfg.TaskDefinition = proofTaskDefinition(dir, sb.RegistryHost(demoAccount))
@@ -314,38 +329,69 @@ func proofTable(modes []proofMode, results map[string]map[string]string) string 
 // TestTheGuidesPolicyInForceMode: a role with the policy of the usual
 // docker push and aws ecs update-service job deploys in force mode and
 // watches to the end, with one notice per optional permission it lacks and
-// no error. (The repository is named, as the sandbox's registry is on
-// loopback and a URI must name an ECR registry: ecr:DescribeRepositories
-// is one more optional permission the run reaches for.)
+// no error. With the repository's URI (how that job and most workflows
+// name it) the run reaches for three optional permissions; with a bare
+// name, for ecr:DescribeRepositories too.
 func TestTheGuidesPolicyInForceMode(t *testing.T) {
 	t.Parallel()
-	w := sandbox.DemoWorld()
-	fastWorld(w)
-	w.Accounts[demoAccount].Roles["gha-deploy"].Permissions = sandbox.PolicyDocument{Version: "2012-10-17", Statement: []sandbox.Statement{
-		{Effect: "Allow", Resource: sandbox.StringList{"*"}, Action: sandbox.StringList{
-			"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
-			"ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}},
-		{Effect: "Allow", Resource: sandbox.StringList{"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/api-service"},
-			Action: sandbox.StringList{"ecs:DescribeServices", "ecs:UpdateService"}},
-	}}
-	sb := sandboxtest.StartWorld(t, w, sandbox.Options{})
-	run := runInActions(t, sb, func(rc *runConfig) {
-		rc.cfg.ForceNewDeployment, rc.cfg.Tags = true, []string{"bootstrap"}
-	})
-	t.Logf("log:\n%s", run.log)
-	if run.err != nil || len(run.res.Services) != 1 || run.res.Services[0].Status != "succeeded" {
-		t.Fatalf("the guide's policy, force mode: %v, %+v", run.err, run.res.Services)
+	tests := []struct {
+		name       string
+		repository func(sb *sandbox.Sandbox) string
+		optional   []string
+	}{
+		{"repository_uri", func(sb *sandbox.Sandbox) string { return sb.RegistryHost(demoAccount) + "/web-api" },
+			[]string{"ecr:BatchGetImage", "ecs:DescribeTaskDefinition", "ecs:DescribeServiceDeployments"}},
+		{"repository_name", func(*sandbox.Sandbox) string { return "web-api" },
+			[]string{"ecr:DescribeRepositories", "ecr:BatchGetImage", "ecs:DescribeTaskDefinition", "ecs:DescribeServiceDeployments"}},
 	}
-	if strings.Contains(run.log, "::error") {
-		t.Errorf("the log has an error")
-	}
-	optional := []string{"ecr:DescribeRepositories", "ecr:BatchGetImage", "ecs:DescribeTaskDefinition", "ecs:DescribeServiceDeployments"}
-	for _, action := range optional {
-		if n := strings.Count(run.log, "::notice::"+action+" is not allowed on"); n != 1 {
-			t.Errorf("%d notices naming %s, want 1", n, action)
-		}
-	}
-	if n := strings.Count(run.log, "::notice::"); n != len(optional) {
-		t.Errorf("%d notices, want %d (one per optional permission the run reached for)", n, len(optional))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := sandbox.DemoWorld()
+			fastWorld(w)
+			w.Accounts[demoAccount].Roles["gha-deploy"].Permissions = sandbox.PolicyDocument{Version: "2012-10-17", Statement: []sandbox.Statement{
+				{Effect: "Allow", Resource: sandbox.StringList{"*"}, Action: sandbox.StringList{
+					"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
+					"ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}},
+				{Effect: "Allow", Resource: sandbox.StringList{"arn:aws:ecs:us-east-1:111122223333:service/prod-cluster/api-service"},
+					Action: sandbox.StringList{"ecs:DescribeServices", "ecs:UpdateService"}},
+			}}
+			sb := sandboxtest.StartWorld(t, w, sandbox.Options{})
+			repository := tt.repository(sb)
+			run := runInActions(t, sb, func(rc *runConfig) {
+				rc.cfg.ForceNewDeployment, rc.cfg.Tags = true, []string{"bootstrap"}
+				rc.cfg.Repository = repository
+			})
+			t.Logf("log:\n%s", run.log)
+			if run.err != nil || len(run.res.Services) != 1 || run.res.Services[0].Status != "succeeded" {
+				t.Fatalf("the guide's policy, force mode, repository %s: %v, %+v", repository, run.err, run.res.Services)
+			}
+			if strings.Contains(run.log, "::error") || strings.Contains(run.log, "::warning") {
+				t.Errorf("the log has an error or a warning")
+			}
+			if got, want := run.outputs["image-uri"], demoRegistry+"/web-api:bootstrap"; got != want {
+				t.Errorf("image-uri = %q, want %q", got, want)
+			}
+			for _, action := range tt.optional {
+				if n := strings.Count(run.log, "::notice::"+action+" is not allowed on"); n != 1 {
+					t.Errorf("%d notices naming %s, want 1", n, action)
+				}
+			}
+			if n := strings.Count(run.log, "::notice::"); n != len(tt.optional) {
+				t.Errorf("%d notices, want %d (one per optional permission the run reached for)", n, len(tt.optional))
+			}
+			// No call the guide's policy lacks was made but these.
+			var denied []string
+			for _, d := range sb.Decisions() {
+				if !d.Allowed && !d.Trust {
+					denied = append(denied, d.Action)
+				}
+			}
+			slices.Sort(denied)
+			want := slices.Sorted(slices.Values(tt.optional))
+			if diff := cmp.Diff(want, slices.Compact(denied)); diff != "" {
+				t.Errorf("the actions denied (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
