@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -307,19 +308,30 @@ func (b *bench) runOnce(ctx context.Context, mode string, i int) (time.Duration,
 		return 0, err
 	}
 	// The shell job knows its registry host beforehand, as a real one
-	// writes ACCOUNT.dkr.ecr.REGION.amazonaws.com; look it up untimed.
+	// writes ACCOUNT.dkr.ecr.REGION.amazonaws.com. Its docker push goes
+	// through the Docker engine, which can be given neither the sandbox's
+	// CA nor a mapping of that name: it pushes to the registry's plain
+	// loopback entrance, which the engine takes as insecure.
 	repos, err := clients.ecr.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{repo}})
 	if err != nil {
 		return 0, fmt.Errorf("describe the repository: %w", err)
 	}
-	registryHost, _, _ := strings.Cut(aws.ToString(repos.Repositories[0].RepositoryUri), "/")
+	registryID := aws.ToString(repos.Repositories[0].RegistryId)
+	registryHost := sb.Registry["SANDBOX_ECR_PLAIN_"+registryID]
+	if registryHost == "" {
+		return 0, fmt.Errorf("the sandbox wrote no plain entrance for the registry of account %s", registryID)
+	}
 
 	var d time.Duration
 	switch mode {
 	case modeShell:
 		d, err = b.shellJob(ctx, sb.Env, dir, registryHost, repo, sha)
 	case modeForce, modeDefault:
-		d, err = b.action(ctx, sb.Env, dir, repo, sha, mode == modeForce)
+		// The action reaches the ECR registry host by name over TLS,
+		// through the sandbox's proxy, trusting its CA.
+		env := maps.Clone(sb.Env)
+		env["HTTPS_PROXY"], env["SSL_CERT_FILE"] = sb.Registry["HTTPS_PROXY"], sb.Registry["SSL_CERT_FILE"]
+		d, err = b.action(ctx, env, dir, repo, sha, mode == modeForce)
 	default:
 		return 0, fmt.Errorf("unknown mode %q", mode)
 	}
@@ -422,7 +434,7 @@ func (b *bench) actionEnv(env map[string]string, dir, repo, sha string, force bo
 		}
 	}
 	for k, v := range env {
-		if strings.HasPrefix(k, "GITHUB_") || strings.HasPrefix(k, "ACTIONS_ID_TOKEN_") || k == "AWS_ENDPOINT_URL" {
+		if strings.HasPrefix(k, "GITHUB_") || strings.HasPrefix(k, "ACTIONS_ID_TOKEN_") || k == "AWS_ENDPOINT_URL" || k == "HTTPS_PROXY" || k == "SSL_CERT_FILE" {
 			inputs[k] = v
 		}
 	}
