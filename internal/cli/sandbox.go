@@ -131,8 +131,8 @@ const (
 
 // writeRegistryFiles writes, in dir, the sandbox's CA certificate and the
 // environment of a registry client (sandboxRegistryEnvFile): HTTPS_PROXY
-// and SSL_CERT_FILE, with which a Go client (skopeo, crane, the action)
-// reaches the ECR registry hosts by name; SANDBOX_ECR_ADDRESS and
+// (with NO_PROXY for loopback) and SSL_CERT_FILE, with which a Go client
+// (skopeo, crane, the action) reaches the ECR registry hosts by name; SANDBOX_ECR_ADDRESS and
 // SANDBOX_ECR_HOSTS, for a client given a host mapping instead (docker run
 // --add-host, when the address's port is 443); and
 // SANDBOX_ECR_PLAIN_<ACCOUNT>, each account's plain-HTTP loopback entrance,
@@ -147,7 +147,10 @@ func writeRegistryFiles(sb *sandbox.Sandbox, dir string) (string, error) {
 		return "", err
 	}
 	env := map[string]string{
-		"HTTPS_PROXY":         sb.RegistryProxyURL(),
+		"HTTPS_PROXY": sb.RegistryProxyURL(),
+		// Go's clients never proxy loopback; others (the AWS CLI) must be
+		// told, or they send the sandbox's AWS calls to the proxy.
+		"NO_PROXY":            "localhost,127.0.0.1,::1",
 		"SSL_CERT_FILE":       caFile,
 		"SANDBOX_ECR_ADDRESS": sb.RegistryAddress(),
 		"SANDBOX_ECR_HOSTS":   strings.Join(sb.RegistryHosts(), ","),

@@ -411,7 +411,7 @@ func (f *front) forward(w http.ResponseWriter, r *http.Request, route registryRo
 			FlushInterval: -1,
 			ModifyResponse: func(resp *http.Response) error {
 				if resp.StatusCode == http.StatusNotFound {
-					return emptyRepositoryAnswer(resp)
+					return emptyRepositoryAnswer(resp, strings.TrimPrefix(resp.Request.URL.Path, prefix))
 				}
 				loc := resp.Header.Get("Location")
 				if loc == "" {
@@ -445,8 +445,11 @@ func (f *front) forward(w http.ResponseWriter, r *http.Request, route registryRo
 // emptyRepositoryAnswer rewrites a backend's NAME_UNKNOWN, which a registry
 // answers for a repository that holds nothing yet, into what ECR answers
 // for a repository that exists (the front has checked that it does): the
-// manifest or blob is unknown, not the repository.
-func emptyRepositoryAnswer(resp *http.Response) error {
+// manifest or blob is unknown, not the repository, and its tag list is
+// empty (the distribution spec's 200 for a repository found). path is the
+// request's path within the account's backend namespace: NAME/tags/list,
+// NAME/manifests/REF, ...
+func emptyRepositoryAnswer(resp *http.Response, path string) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if err != nil {
@@ -458,6 +461,10 @@ func emptyRepositoryAnswer(resp *http.Response) error {
 			code, msg = "BLOB_UNKNOWN", "blob unknown to registry"
 		}
 		body, _ = json.Marshal(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+		if name, ok := strings.CutSuffix(path, "/tags/list"); ok {
+			body, _ = json.Marshal(map[string]any{"name": name, "tags": []string{}})
+			resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
+		}
 		resp.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))

@@ -189,3 +189,24 @@ func TestPeerToolsVerifyTheRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyRepositoryListsNoTags: a repository that exists but holds no
+// image lists no tags (200, as the distribution spec has a registry answer
+// for a repository it has), though the registry backend has never heard of
+// it.
+func TestEmptyRepositoryListsNoTags(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"in-process", "distribution"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			url := ""
+			if backend == "distribution" {
+				url = "http://" + testenv.Registry(t)
+			}
+			f := startStrictFront(t, url)
+			if status, body := f.request(t, http.MethodGet, "/v2/other/tags/list"); status != http.StatusOK || body != `{"name":"other","tags":[]}` {
+				t.Errorf("tags of the empty repository other: %d %s, want 200 and no tags", status, body)
+			}
+		})
+	}
+}
