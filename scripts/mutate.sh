@@ -16,6 +16,9 @@
 #                    awsauth ghaction registry deploy sandbox/iam, of which
 #                    only the policy evaluator, evaluate.go, is mutated)
 #   MUTATE_WORKERS   mutants tested at once (default 2, the cores)
+#   MUTATE_PARALLEL  tests run at once within one mutant's test run (go
+#                    test -parallel, default 8): the registry and deploy
+#                    tests mostly wait on rollouts and polls, not the CPU
 #   MUTATE_DIFF      mutate only the code changed since this commit or
 #                    branch (e.g. main), for a quick look at one change
 #   MUTATE_OUT       where the reports go (default a temporary directory)
@@ -27,6 +30,7 @@ cd "$(dirname "$0")/.."
 GREMLINS_VERSION=v0.6.0
 total=${MUTATE_TOTAL:-6h}
 workers=${MUTATE_WORKERS:-2}
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-parallel=${MUTATE_PARALLEL:-8}"
 out=${MUTATE_OUT:-$(mktemp -d)}
 read -r -a packages <<<"${MUTATE_PACKAGES:-config oidc awsauth ghaction registry deploy sandbox/iam}"
 mkdir -p "$out"
@@ -68,7 +72,8 @@ excluded() {
 }
 
 export PATH="$(go env GOPATH)/bin:/usr/bin:$PATH"
-if ! gremlins --version 2>/dev/null | grep -q "${GREMLINS_VERSION#v}"; then
+# gremlins built by go install calls itself "dev": its module says which it is.
+if ! command -v gremlins >/dev/null || ! go version -m "$(command -v gremlins)" | grep -qE "^\s+mod\s+github.com/go-gremlins/gremlins\s+$GREMLINS_VERSION\b"; then
   echo "== installing gremlins $GREMLINS_VERSION"
   go install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION" || exit 1
 fi
@@ -95,10 +100,17 @@ for p in "${packages[@]}"; do
   # test run, which a small coefficient would count as a time-out.
   exclude_args=()
   if [ -n "$(excluded "$p")" ]; then exclude_args=(--exclude-files "$(excluded "$p")"); fi
-  timeout --signal=INT --kill-after=60 "$share" \
-    gremlins unleash "./internal/$p" --workers "$workers" --timeout-coefficient 20 "${diff_args[@]}" "${exclude_args[@]}" >"$report" 2>&1
+  # gremlins runs in a process group of its own, so that when the budget
+  # is spent the test runs it started go with it.
+  setsid gremlins unleash "./internal/$p" --workers "$workers" --timeout-coefficient 20 "${diff_args[@]}" "${exclude_args[@]}" >"$report" 2>&1 &
+  gremlins_pid=$!
+  (sleep "$share" && kill -TERM -- "-$gremlins_pid" 2>/dev/null) &
+  watchdog_pid=$!
+  wait "$gremlins_pid"
   status=$?
-  if [ "$status" -eq 124 ] || ! grep -q '^Killed:' "$report"; then
+  kill "$watchdog_pid" 2>/dev/null
+  wait "$watchdog_pid" 2>/dev/null
+  if ! grep -q '^Killed:' "$report"; then
     printf '%-12s %s\n' "$p" "did not finish within its ${share}s (exit $status; see $report)" >>"$summary"
     continue
   fi
