@@ -229,9 +229,10 @@ func TestFrontHoldsARegistrysRules(t *testing.T) {
 // TestFrontRegistryRulesWithPeerTools: crane and skopeo, registry clients
 // we did not write, reach the front by its ECR host name over TLS,
 // verifying it with the sandbox's CA (no --insecure, no
-// --tls-verify=false), and meet the same rules: a blob pushed to one
-// repository is not in another, and a copy within the registry brings the
-// blobs along.
+// --tls-verify=false; without the CA they refuse the registry, as they
+// would one impersonating ECR), and meet the same rules: a blob pushed to
+// one repository is not in another, and a copy within the registry brings
+// the blobs along.
 func TestFrontRegistryRulesWithPeerTools(t *testing.T) {
 	t.Parallel()
 	crane := testenv.Command(t, "crane")
@@ -248,14 +249,30 @@ func TestFrontRegistryRulesWithPeerTools(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	env := sandboxtest.ProcessEnv(t, f.sb)
-	run := func(bin string, args ...string) (string, error) {
+	var withoutCA []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "SSL_CERT_FILE=") {
+			withoutCA = append(withoutCA, kv)
+		}
+	}
+	runIn := func(env []string, bin string, args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	run := func(bin string, args ...string) (string, error) { return runIn(env, bin, args...) }
 	if out, err := run(crane, "auth", "login", f.host, "-u", "AWS", "-p", f.pw); err != nil {
 		t.Fatalf("crane auth login: %v\n%s", err, out)
+	}
+	creds := "AWS:" + f.pw
+	for bin, args := range map[string][]string{
+		crane:  {"blob", f.host + "/scratch@" + layer},
+		skopeo: {"inspect", "--creds", creds, "docker://" + f.host + "/scratch:v1"},
+	} {
+		if out, err := runIn(withoutCA, bin, args...); err == nil || !strings.Contains(out, "certificate") {
+			t.Errorf("%s without the sandbox's CA: %v %s, want a certificate it does not trust", bin, err, out)
+		}
 	}
 	out, err := run(crane, "blob", f.host+"/other@"+layer)
 	if err == nil || !strings.Contains(out, "BLOB_UNKNOWN") {
@@ -265,7 +282,6 @@ func TestFrontRegistryRulesWithPeerTools(t *testing.T) {
 		t.Errorf("crane blob scratch@%s: %v %s", layer, err, out)
 	}
 
-	creds := "AWS:" + f.pw
 	out, err = run(skopeo, "copy", "--src-creds", creds, "--dest-creds", creds,
 		"docker://"+f.host+"/scratch:v1", "docker://"+f.host+"/other:skopeo")
 	if err != nil {
