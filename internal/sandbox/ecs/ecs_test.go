@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/google/go-cmp/cmp"
@@ -45,12 +44,7 @@ func startECSSandbox(tb testing.TB, edit func(*sandbox.World), opts sandbox.Opti
 // account. Retries are off so that tests see every error as it comes.
 func ecsClientFor(tb testing.TB, sb *sandbox.Sandbox, role string) *ecs.Client {
 	tb.Helper()
-	return ecs.New(ecs.Options{
-		Region:       sb.Region(),
-		BaseEndpoint: aws.String(sb.AWSEndpoint()),
-		Credentials:  credentials.StaticCredentialsProvider{Value: sb.RoleCredentials(testAccount, role, "ecs-test")},
-		Retryer:      aws.NopRetryer{},
-	})
+	return ecs.NewFromConfig(sandboxtest.RoleConfig(sb, testAccount, role, "ecs-test"))
 }
 
 // ecsClient is a client with the credentials a deploy job gets: the demo

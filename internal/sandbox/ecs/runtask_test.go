@@ -2,7 +2,6 @@ package ecs_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,9 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/google/go-cmp/cmp"
@@ -41,16 +37,6 @@ func startRunTaskSandbox(tb testing.TB, edit func(*sandbox.World)) *sandbox.Sand
 			edit(w)
 		}
 	}, sandbox.Options{})
-}
-
-func logsClientFor(tb testing.TB, sb *sandbox.Sandbox, role string) *cloudwatchlogs.Client {
-	tb.Helper()
-	return cloudwatchlogs.New(cloudwatchlogs.Options{
-		Region:       sb.Region(),
-		BaseEndpoint: aws.String(sb.AWSEndpoint()),
-		Credentials:  credentials.StaticCredentialsProvider{Value: sb.RoleCredentials(testAccount, role, "logs-test")},
-		Retryer:      aws.NopRetryer{},
-	})
 }
 
 // demoNetwork is a network configuration for the demo's awsvpc revisions.
@@ -105,11 +91,13 @@ func container(tb testing.TB, t types.Task, name string) types.Container {
 	return types.Container{}
 }
 
-func TestRunTaskExitCodeAndLogs(t *testing.T) {
+// TestRunTaskExitCode runs a task whose essential container exits 3. What
+// it writes through the awslogs driver is read back in the tests of
+// internal/sandbox/logs.
+func TestRunTaskExitCode(t *testing.T) {
 	t.Parallel()
 	sb := startRunTaskSandbox(t, nil)
 	client := ecsClientFor(t, sb, "operator")
-	logsClient := logsClientFor(t, sb, "operator")
 	ctx := context.Background()
 
 	task := runTask(t, client, &ecs.RunTaskInput{
@@ -122,47 +110,6 @@ func TestRunTaskExitCodeAndLogs(t *testing.T) {
 	}
 	if got := aws.ToString(task.LastStatus); got != "PROVISIONING" {
 		t.Errorf("lastStatus at start = %q, want PROVISIONING", got)
-	}
-	taskID := aws.ToString(task.TaskArn)[strings.LastIndex(aws.ToString(task.TaskArn), "/")+1:]
-	stream := "web-api/web/" + taskID
-
-	// Follow the stream as a client does while the task runs: the stream
-	// appears once the container starts, and the forward token stays put
-	// until new events come.
-	var got []string
-	var token *string
-	deadline := time.Now().Add(20 * time.Second)
-	stopped := false
-	for !stopped || token == nil {
-		out, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("prod-cluster"), Tasks: []string{aws.ToString(task.TaskArn)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stopped = aws.ToString(out.Tasks[0].LastStatus) == "STOPPED"
-		page, err := logsClient.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
-			LogGroupName: aws.String("/ecs/web-api"), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true), NextToken: token,
-		})
-		if _, notYet := errors.AsType[*logtypes.ResourceNotFoundException](err); notYet && !stopped {
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("GetLogEvents: %v", err)
-		}
-		for _, ev := range page.Events {
-			got = append(got, aws.ToString(ev.Message))
-		}
-		if len(page.Events) == 0 && token != nil && aws.ToString(page.NextForwardToken) != aws.ToString(token) {
-			t.Errorf("an empty page moved the forward token from %s to %s", aws.ToString(token), aws.ToString(page.NextForwardToken))
-		}
-		token = page.NextForwardToken
-		if time.Now().After(deadline) {
-			t.Fatal("task did not stop in time")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if diff := cmp.Diff(migrateLines, got); diff != "" {
-		t.Errorf("log lines (-want +got):\n%s", diff)
 	}
 
 	done := waitStopped(t, client, aws.ToString(task.TaskArn))
@@ -180,23 +127,6 @@ func TestRunTaskExitCodeAndLogs(t *testing.T) {
 	}
 	if o := done.Overrides; o == nil || len(o.ContainerOverrides) != 1 || !slices.Equal(o.ContainerOverrides[0].Command, []string{"bin/migrate", "up"}) {
 		t.Errorf("overrides = %+v, want the command override", o)
-	}
-
-	// From the end, with no token: the latest events; a backward token
-	// pages back to the first.
-	last, err := logsClient.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/ecs/web-api"), LogStreamName: aws.String(stream), Limit: aws.Int32(1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(last.Events) != 1 || aws.ToString(last.Events[0].Message) != migrateLines[1] {
-		t.Errorf("latest event = %+v, want %q", last.Events, migrateLines[1])
-	}
-	back, err := logsClient.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/ecs/web-api"), LogStreamName: aws.String(stream), NextToken: last.NextBackwardToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(back.Events) != 1 || aws.ToString(back.Events[0].Message) != migrateLines[0] {
-		t.Errorf("page before = %+v, want %q", back.Events, migrateLines[0])
 	}
 
 	// ListTasks finds it by startedBy and family.
@@ -307,40 +237,6 @@ func TestRunTaskIdempotentAndStopTask(t *testing.T) {
 	clean := waitStopped(t, client, aws.ToString(runTask(t, client, in).TaskArn))
 	if c := container(t, clean, "web"); aws.ToInt32(c.ExitCode) != 0 {
 		t.Errorf("exit code once the fault is spent = %d (%s: %s), want 0", aws.ToInt32(c.ExitCode), clean.StopCode, aws.ToString(clean.StoppedReason))
-	}
-}
-
-func TestGetLogEventsErrors(t *testing.T) {
-	t.Parallel()
-	sb := startRunTaskSandbox(t, func(w *sandbox.World) {
-		w.Accounts[testAccount].Roles["log-reader"] = &sandbox.Role{Permissions: sandbox.PolicyDocument{Statement: []sandbox.Statement{
-			{Effect: "Allow", Action: sandbox.StringList{"logs:GetLogEvents"}, Resource: sandbox.StringList{"arn:aws:logs:us-east-1:111122223333:log-group:/ecs/web-api:*"}},
-		}}}
-	})
-	client := logsClientFor(t, sb, "log-reader")
-	ctx := context.Background()
-	tests := []struct {
-		name string
-		in   *cloudwatchlogs.GetLogEventsInput
-		code string
-		msg  string
-	}{
-		{"missing_stream", &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/ecs/web-api"), LogStreamName: aws.String("web-api/web/0123")},
-			"ResourceNotFoundException", "The specified log stream does not exist."},
-		{"group_denied", &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/ecs/other"), LogStreamName: aws.String("s")},
-			"AccessDeniedException", "logs:GetLogEvents"},
-		{"name_and_identifier", &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/ecs/web-api"), LogGroupIdentifier: aws.String("/ecs/web-api"), LogStreamName: aws.String("s")},
-			"InvalidParameterException", "mutually exclusive"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := client.GetLogEvents(ctx, tc.in)
-			code, _, msg := sandboxtest.APIError(t, err)
-			if code != tc.code || !strings.Contains(msg, tc.msg) {
-				t.Errorf("GetLogEvents: %s: %s; want %s: %s", code, msg, tc.code, tc.msg)
-			}
-		})
 	}
 }
 

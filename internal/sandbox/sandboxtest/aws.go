@@ -202,3 +202,15 @@ func AdministratorConfig(tb testing.TB, sb *sandbox.Sandbox, account string) aws
 		Credentials:  credentials.NewStaticCredentialsProvider(admin.AccessKeyID, admin.SecretAccessKey, ""),
 	}
 }
+
+// RoleConfig is an AWS configuration that signs with a session of role in
+// account, issued directly (as an operator's would be), with retries off so
+// that tests see every error as it comes: ecs.NewFromConfig(RoleConfig(...)).
+func RoleConfig(sb *sandbox.Sandbox, account, role, sessionName string) aws.Config {
+	return aws.Config{
+		Region:       sb.Region(),
+		BaseEndpoint: aws.String(sb.AWSEndpoint()),
+		Credentials:  credentials.StaticCredentialsProvider{Value: sb.RoleCredentials(account, role, sessionName)},
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	}
+}
