@@ -250,20 +250,22 @@ func (f *front) upload(w http.ResponseWriter, r *http.Request, route registryRou
 	}
 	body := &countingReader{r: r.Body}
 	r.Body = body
-	rec := &statusRecorder{ResponseWriter: w}
-	f.forward(rec, r, route)
-	f.ecr.countUpload(f.account, route.name, func(u *Uploads) {
-		u.Bytes += body.n.Load()
-		switch {
-		case askedMount && rec.status == http.StatusCreated:
-			u.Mounts++
-		case askedMount && rec.status == http.StatusAccepted:
-			u.MountsRefused++
-		case rec.status == http.StatusCreated && (r.Method == http.MethodPut || r.Method == http.MethodPost):
-			// A PUT completing a session, or a POST uploading the blob whole.
-			u.Blobs++
-		}
-	})
+	// Counted as the answer's status is known, before the client can read
+	// it: a client that reads the counts after its answer finds them.
+	f.forward(&statusRecorder{ResponseWriter: w, beforeHeader: func(status int) {
+		f.ecr.countUpload(f.account, route.name, func(u *Uploads) {
+			u.Bytes += body.n.Load()
+			switch {
+			case askedMount && status == http.StatusCreated:
+				u.Mounts++
+			case askedMount && status == http.StatusAccepted:
+				u.MountsRefused++
+			case status == http.StatusCreated && (r.Method == http.MethodPut || r.Method == http.MethodPost):
+				// A PUT completing a session, or a POST uploading the blob whole.
+				u.Blobs++
+			}
+		})
+	}}, r, route)
 }
 
 // mayMount reports whether the front mounts blobs from repository from for
@@ -368,22 +370,34 @@ func (f *front) putManifest(w http.ResponseWriter, r *http.Request, route regist
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	rec := &statusRecorder{ResponseWriter: w}
-	f.forward(rec, r, route)
-	if rec.status == http.StatusCreated {
-		f.ecr.recordPush(f.account, route.name, digest)
-	}
+	f.forward(&statusRecorder{ResponseWriter: w, beforeHeader: func(status int) {
+		if status == http.StatusCreated {
+			f.ecr.recordPush(f.account, route.name, digest)
+		}
+	}}, r, route)
 }
 
-// statusRecorder remembers the status a handler wrote.
+// statusRecorder hands the status a handler writes to beforeHeader before
+// the client can see it.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	beforeHeader func(status int)
+	wrote        bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
+	if !s.wrote && code >= 200 {
+		s.wrote = true
+		s.beforeHeader(code)
+	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(p)
 }
 
 // Flush lets the proxy stream through the recorder.
