@@ -22,19 +22,9 @@ workers=${FUZZ_WORKERS:-2}
 min=${FUZZ_MIN:-10s}
 packages=${FUZZ_PACKAGES:-./...}
 
-# seconds converts a Go duration of hours, minutes and seconds to seconds.
-seconds() {
-  local d=$1 s=0 n unit
-  if [[ ! $d =~ ^([0-9]+[hms])+$ ]]; then
-    echo "fuzz: $d is not a duration like 90s, 10m or 1h30m" >&2
-    exit 2
-  fi
-  while [[ $d =~ ^([0-9]+)([hms])(.*)$ ]]; do
-    n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
-    case $unit in h) s=$((s + n * 3600)) ;; m) s=$((s + n * 60)) ;; s) s=$((s + n)) ;; esac
-  done
-  echo "$s"
-}
+duration_caller=fuzz
+# shellcheck source=/dev/null
+source scripts/duration.sh
 
 echo "== discovering fuzz targets in $packages"
 # go test -list prints the matching names of a package, then its "ok" line.

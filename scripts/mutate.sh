@@ -35,19 +35,10 @@ out=${MUTATE_OUT:-$(mktemp -d)}
 read -r -a packages <<<"${MUTATE_PACKAGES:-config oidc awsauth ghaction registry deploy sandbox/iam}"
 mkdir -p "$out"
 
-# seconds converts a Go duration of hours, minutes and seconds to seconds.
-seconds() {
-  local d=$1 s=0 n unit
-  if [[ ! $d =~ ^([0-9]+[hms])+$ ]]; then
-    echo "mutate: $d is not a duration like 90m or 2h30m" >&2
-    exit 2
-  fi
-  while [[ $d =~ ^([0-9]+)([hms])(.*)$ ]]; do
-    n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
-    case $unit in h) s=$((s + n * 3600)) ;; m) s=$((s + n * 60)) ;; s) s=$((s + n)) ;; esac
-  done
-  echo "$s"
-}
+duration_caller=mutate
+# shellcheck source=/dev/null
+source scripts/duration.sh
+budget=$(seconds "$total") || exit 2
 
 # weight is what a package's run costs, relative to the others: its mutants
 # times how long its tests take (the deploy tests roll services out in the
@@ -83,7 +74,6 @@ source scripts/services.sh
 services_start || exit 1
 trap services_stop EXIT
 
-budget=$(seconds "$total")
 weights=0
 for p in "${packages[@]}"; do weights=$((weights + $(weight "$p"))); done
 diff_args=()
