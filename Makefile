@@ -21,7 +21,7 @@ fuzz:
 
 # Mutation testing (go-gremlins/gremlins) of config, oidc, awsauth, ghaction,
 # registry, deploy and the sandbox's policy evaluator, within a time budget
-# (MUTATE_TOTAL=6h by default): efficacy and mutator coverage per package,
+# (MUTATE_TOTAL=8h by default): efficacy and mutator coverage per package,
 # and every mutant that lived. Not in CI: a full run takes hours.
 mutate:
 	bash scripts/mutate.sh

@@ -10,7 +10,7 @@
 # test runs is "not covered"), then every mutant that lived, with its line.
 # Not in CI: a full run takes hours. Settings (environment):
 #   MUTATE_TOTAL     the time budget of the whole run, a Go duration of
-#                    hours, minutes and seconds (default 6h); each package
+#                    hours, minutes and seconds (default 8h); each package
 #                    gets a share in proportion to what it costs
 #   MUTATE_PACKAGES  the packages, under internal/ (default: config oidc
 #                    awsauth ghaction registry deploy sandbox/iam, of which
@@ -28,7 +28,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 GREMLINS_VERSION=v0.6.0
-total=${MUTATE_TOTAL:-6h}
+total=${MUTATE_TOTAL:-8h}
 workers=${MUTATE_WORKERS:-2}
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-parallel=${MUTATE_PARALLEL:-8}"
 out=${MUTATE_OUT:-$(mktemp -d)}
@@ -45,8 +45,8 @@ budget=$(seconds "$total") || exit 2
 # sandbox, the registry tests push through a Docker engine).
 weight() {
   case $1 in
-  deploy) echo 16 ;;
-  registry) echo 8 ;;
+  deploy) echo 12 ;;
+  registry) echo 12 ;;
   awsauth) echo 2 ;;
   *) echo 1 ;;
   esac
@@ -94,21 +94,31 @@ for p in "${packages[@]}"; do
   # is spent the test runs it started go with it.
   setsid gremlins unleash "./internal/$p" --workers "$workers" --timeout-coefficient 20 "${diff_args[@]}" "${exclude_args[@]}" >"$report" 2>&1 &
   gremlins_pid=$!
-  (sleep "$share" && kill -TERM -- "-$gremlins_pid" 2>/dev/null) &
+  # gremlins goes first, so that the test runs stopped with it are not
+  # taken for mutants that lived; then what it started.
+  (sleep "$share" && kill -KILL "$gremlins_pid" 2>/dev/null && kill -TERM -- "-$gremlins_pid" 2>/dev/null) &
   watchdog_pid=$!
   wait "$gremlins_pid"
   status=$?
   kill "$watchdog_pid" 2>/dev/null
   wait "$watchdog_pid" 2>/dev/null
-  if ! grep -q '^Killed:' "$report"; then
-    printf '%-12s %s\n' "$p" "did not finish within its ${share}s (exit $status; see $report)" >>"$summary"
-    continue
+  count() { grep -cE "^ *$1 " "$report"; }
+  if grep -q '^Killed:' "$report"; then
+    read -r killed lived uncovered < <(sed -nE 's/^Killed: ([0-9]+), Lived: ([0-9]+), Not covered: ([0-9]+).*/\1 \2 \3/p' "$report")
+    read -r timedout notviable < <(sed -nE 's/^Timed out: ([0-9]+), Not viable: ([0-9]+).*/\1 \2/p' "$report")
+    efficacy=$(sed -nE 's/^Test efficacy: (.*)$/\1/p' "$report")
+    coverage=$(sed -nE 's/^Mutator coverage: (.*)$/\1/p' "$report")
+    note=""
+  else
+    # The budget ran out: the mutants tested so far, each printed as it
+    # was decided.
+    killed=$(count KILLED) lived=$(count LIVED) uncovered=$(count 'NOT COVERED')
+    timedout=$(count 'TIMED OUT') notviable=$(count 'NOT VIABLE')
+    efficacy=$(awk -v k="$killed" -v l="$lived" 'BEGIN { if (k + l) printf "%.2f%%", 100 * k / (k + l); else print "-" }')
+    coverage="-"
+    note="  (budget of ${share}s spent, exit $status: only the mutants tested by then; see $report)"
   fi
-  read -r killed lived uncovered < <(sed -nE 's/^Killed: ([0-9]+), Lived: ([0-9]+), Not covered: ([0-9]+).*/\1 \2 \3/p' "$report")
-  read -r timedout notviable < <(sed -nE 's/^Timed out: ([0-9]+), Not viable: ([0-9]+).*/\1 \2/p' "$report")
-  efficacy=$(sed -nE 's/^Test efficacy: (.*)$/\1/p' "$report")
-  coverage=$(sed -nE 's/^Mutator coverage: (.*)$/\1/p' "$report")
-  printf '%-12s %7s %6s %12s %9s %10s %9s %9s\n' "$p" "$killed" "$lived" "$uncovered" "$timedout" "$notviable" "$efficacy" "$coverage" >>"$summary"
+  printf '%-12s %7s %6s %12s %9s %10s %9s %9s%s\n' "$p" "$killed" "$lived" "$uncovered" "$timedout" "$notviable" "$efficacy" "$coverage" "$note" >>"$summary"
   # Every mutant that lived, then every one no test reached, with the line
   # it changed.
   for status in LIVED 'NOT COVERED'; do
