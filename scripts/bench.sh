@@ -52,12 +52,16 @@ bench_shelljob() {
 # each: medians and the ratio (target <= 0.25); then BENCH_SERVICES services
 # deployed in one run against one service, each with its own task definition
 # family, under the sandbox's default ECS throttling: wall-time ratio (target
-# <= 1.5) and the errors met (target 0).
+# <= 1.5) and the errors met (target 0). Between them, BENCH_CANARY_RUNS
+# CANARY deployments (10% for a minute, then all, then a minute's bake),
+# each watched by ours and by `aws ecs wait services-stable` at once: the
+# time from the last stage's end to our watcher returning (target <= 1 s
+# median) and each watcher's API calls per minute of watching.
 bench_watch() {
   echo "== bench: watch"
   go build -o "$BENCH_BIN/watch" ./bench/watch
   "$BENCH_BIN/watch" -runs "${BENCH_RUNS:-5}" -services "${BENCH_SERVICES:-20}" \
-    -fanout-rollout-seconds "${BENCH_FANOUT_ROLLOUT_SECONDS:-30}"
+    -fanout-rollout-seconds "${BENCH_FANOUT_ROLLOUT_SECONDS:-30}" -canary-runs "${BENCH_CANARY_RUNS:-3}"
 }
 
 bash scripts/install-deps.sh

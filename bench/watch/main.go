@@ -4,6 +4,10 @@
 //   - latency: the time from the sandbox marking a deployment complete (the
 //     service deployment's finishedAt) to the watcher returning, against the
 //     same kind of rollout watched by `aws ecs wait services-stable`;
+//   - canary: for a CANARY deployment watched by our watcher and, at the
+//     same time, by `aws ecs wait services-stable`, the time from the
+//     sandbox completing the last stage to our watcher returning, and each
+//     watcher's API calls per minute of watching;
 //   - fan-out: the wall time of one run deploying many services against one
 //     run deploying one, under the sandbox's default ECS throttling limits,
 //     and the errors and warnings the runs met.
@@ -56,10 +60,14 @@ func run(ctx context.Context) error {
 	fanoutRollout := flag.Float64("fanout-rollout-seconds", 30, "simulated rollout time of the fan-out runs")
 	awsPath := flag.String("aws", "/usr/bin/aws", "the AWS CLI to compare with (Debian's awscli)")
 	skipCLI := flag.Bool("skip-cli", false, "measure our watcher only")
+	canaryRuns := flag.Int("canary-runs", 3, "canary deployments watched by both watchers at once")
 	flag.Parse()
 
 	if err := latency(ctx, *runs, *rollout, *awsPath, *skipCLI); err != nil {
 		return fmt.Errorf("latency: %w", err)
+	}
+	if err := canary(ctx, *canaryRuns, *awsPath, *skipCLI); err != nil {
+		return fmt.Errorf("canary: %w", err)
 	}
 	if err := fanOut(ctx, *fanout, *fanoutRollout); err != nil {
 		return fmt.Errorf("fan-out: %w", err)
@@ -167,7 +175,7 @@ func latency(ctx context.Context, runs int, rolloutSeconds float64, awsPath stri
 		if err != nil {
 			return fmt.Errorf("deploy run %d without waiting: %w", i, err)
 		}
-		if err := awsWait(ctx, e, awsPath); err != nil {
+		if err := awsWait(ctx, e, e.sb.AWSEndpoint(), awsPath); err != nil {
 			return err
 		}
 		returned = time.Now()
@@ -198,16 +206,17 @@ func request(e *env, digest string, wait bool) deploy.Request {
 	}
 }
 
-// awsWait runs `aws ecs wait services-stable` with the session's credentials
+// awsWait runs `aws ecs wait services-stable` against endpoint with the
+// session's credentials
 // in its environment, isolated from any AWS configuration on the machine.
-func awsWait(ctx context.Context, e *env, awsPath string) error {
+func awsWait(ctx context.Context, e *env, endpoint, awsPath string) error {
 	creds, err := e.cfg.Credentials.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("credentials for the AWS CLI: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, awsPath, "ecs", "wait", "services-stable",
 		"--cluster", cluster, "--services", "api-service",
-		"--endpoint-url", e.sb.AWSEndpoint(), "--region", e.sb.Region())
+		"--endpoint-url", endpoint, "--region", e.sb.Region())
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.TempDir(),
@@ -250,6 +259,8 @@ func fanOutRun(ctx context.Context, n int, rolloutSeconds float64) (time.Duratio
 	acct := w.Accounts[account]
 	services := acct.Clusters[cluster].Services
 	clear(services)
+	// CodeDeploy's deployment group names a service of the cleared cluster.
+	acct.CodeDeployApplications = nil
 	var names []string
 	for i := range n {
 		family := fmt.Sprintf("web-api-%02d", i+1)

@@ -127,7 +127,12 @@ func TestDemoPrintsNoSecret(t *testing.T) {
 				var stdout, stderr sandboxtest.SyncBuffer
 				var sb *sandbox.Sandbox
 				code := runDemo(context.Background(), []string{"--scenario", sc.Name}, getenvOf(env), &stdout, &stderr, demoHooks{
-					world:   func(w *sandbox.World) { w.ECS = &sandbox.ECSSettings{TimeScale: 0.2} },
+					world: func(w *sandbox.World) {
+						if w.ECS == nil {
+							w.ECS = &sandbox.ECSSettings{}
+						}
+						w.ECS.TimeScale = 0.2
+					},
 					started: func(s *sandbox.Sandbox) { sb = s },
 				})
 				printed := stdout.String() + stderr.String()
@@ -170,6 +175,9 @@ func TestDemoScenarioMessages(t *testing.T) {
 		"two-services":           {"[api-service] Deployment", "[worker-service] Deployment", `"service":"worker-service"`},
 		"crash-loop":             {"circuit breaker", "rolled", "Essential container in task exited"},
 		"missing-image":          {"CannotPullContainerError", "metrics-sidecar:2.1"},
+		"canary":                 {"Lifecycle stage PRODUCTION_TRAFFIC_SHIFT", "production traffic 10% new, 90% old", "Lifecycle stage BAKE_TIME: bake time 2m0s", "Lifecycle stage CLEAN_UP", "succeeded in"},
+		"blue-green-rolled-back": {"is paused at POST_TEST_TRAFFIC_SHIFT by a PAUSE lifecycle hook: checking the new revision at http://127.0.0.1:", "503 Service Unavailable", "stopped with a rollback at lifecycle stage POST_TEST_TRAFFIC_SHIFT"},
+		"codedeploy":             {"Started CodeDeploy deployment d-", "CodeDeploy lifecycle event AllowTraffic: Succeeded", "CodeDeploy deployment d-", ": Succeeded"},
 		"migration":              {"migrate: applied 1 migration", "One-off task arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/", "Started deployment"},
 		"failing-migration":      {"container web exited with code 3", `relation "orders_customer_idx" already exists`, "Nothing was deployed"},
 	}

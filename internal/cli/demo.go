@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -42,6 +44,10 @@ type Scenario struct {
 	// scenarios that need either: it may inject faults and return more
 	// inputs.
 	Prepare func(sb *sandbox.Sandbox, image v1.Image, dir string) (map[string]string, error)
+	// TestURLStatus, when set, is the HTTP status the new revision's test
+	// endpoint answers: a listener on 127.0.0.1 that the demo gives as the
+	// test-url input.
+	TestURLStatus int
 }
 
 // demoInputs are the action inputs of the demo job.
@@ -104,6 +110,20 @@ func Scenarios() []Scenario {
 				}
 				return map[string]string{config.InputTaskDefinition: path}, nil
 			}},
+		{Name: "canary", Description: "api-service deploys as a CANARY: 10% of production traffic for two minutes, then all of it, then a bake time; each lifecycle stage is printed with the traffic split (a minute lasts 2 s here)",
+			World: func(w *sandbox.World) {
+				svc := stagedDemoService(w, "CANARY")
+				svc.CanaryConfiguration = &sandbox.CanaryConfiguration{CanaryPercent: ptr(10.0), CanaryBakeTimeInMinutes: ptr(2)}
+			}},
+		{Name: "blue-green-rolled-back", Fails: true, Description: "a blue/green deployment pauses at a PAUSE hook once test traffic reaches the new revision, whose test URL answers 503: the action stops it with a rollback, and the deploy fails",
+			World: func(w *sandbox.World) {
+				svc := stagedDemoService(w, "BLUE_GREEN")
+				svc.LifecycleHooks = []sandbox.LifecycleHook{{TargetType: "PAUSE", LifecycleStages: []string{"POST_TEST_TRAFFIC_SHIFT"}}}
+			},
+			TestURLStatus: http.StatusServiceUnavailable,
+			Inputs:        map[string]string{config.InputTestURLSuccesses: "3", config.InputTestURLTimeoutSeconds: "5"}},
+		{Name: "codedeploy", Description: "checkout-service's deployment controller is CODE_DEPLOY: the new revision goes out as a CodeDeploy blue/green deployment, watched lifecycle event by lifecycle event",
+			Inputs: map[string]string{config.InputService: "checkout-service"}},
 		{Name: "migration", Description: "the database migration runs as a one-off task of the new revision, its log streamed, then the service is deployed; old revisions beyond the newest 3 are deregistered",
 			Inputs: map[string]string{config.InputRunTask: "true", config.InputRunTaskCommand: "bin/migrate up", config.InputKeepRevisions: "3"}},
 		{Name: "failing-migration", Fails: true, Description: "the migration exits 3: the run fails with its exit code and log lines, and no service is touched",
@@ -120,6 +140,36 @@ func Scenarios() []Scenario {
 				}}
 			}},
 	}
+}
+
+// stagedDemoService gives the demo's api-service a strategy with a
+// two-minute bake time, and makes the world's minutes last 2 s so that
+// the demo does not take minutes.
+func stagedDemoService(w *sandbox.World, strategy string) *sandbox.ServiceSpec {
+	if w.ECS == nil {
+		w.ECS = &sandbox.ECSSettings{}
+	}
+	w.ECS.MinuteSeconds = 2
+	svc := w.Accounts["111122223333"].Clusters["prod-cluster"].Services["api-service"]
+	svc.Strategy = strategy
+	svc.BakeTimeInMinutes = ptr(2)
+	return svc
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// testEndpoint serves the new revision's test endpoint on 127.0.0.1,
+// answering status to every request, until stop.
+func testEndpoint(status int) (url string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen for the test endpoint: %w", err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+	})}
+	go srv.Serve(l)
+	return "http://" + l.Addr().String() + "/healthz", func() { srv.Close() }, nil
 }
 
 // writeDemoTaskDefinition writes a task definition file for the demo's
@@ -248,6 +298,15 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		for k, v := range more {
 			inputs[k] = v
 		}
+	}
+	if scenario.TestURLStatus != 0 {
+		url, stop, err := testEndpoint(scenario.TestURLStatus)
+		if err != nil {
+			fmt.Fprintf(stderr, "demo: %v\n", err)
+			return ExitFailure
+		}
+		defer stop()
+		inputs[config.InputTestURL] = url
 	}
 	for k, v := range inputs {
 		overlay[config.InputEnvName(k)] = v

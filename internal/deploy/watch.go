@@ -62,6 +62,13 @@ type watchState struct {
 	// nextChange is when the deployment is next due to change by itself
 	// (its bake time ends, a paused hook times out): the watch looks then.
 	nextChange time.Time
+	// quiet is set when the last look found the staged deployment as the
+	// look before it had (lastStatus, lastUpdated), and quietLooks counts
+	// the looks since the service itself was last read.
+	quiet       bool
+	quietLooks  int
+	lastStatus  types.ServiceDeploymentStatus
+	lastUpdated time.Time
 }
 
 // watch follows every started deployment until each succeeds, fails or the
@@ -170,9 +177,58 @@ func (p *Plan) watch(parent context.Context) {
 // new, and settles the services whose deployment ended. It reports whether
 // anything changed.
 func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
-	byName := map[string]*serviceState{}
-	names := make([]string, 0, len(active))
+	// A staged deployment is followed in the ServiceDeployment API; while
+	// it has not changed since the last look (a bake time, a paused hook),
+	// the service itself is read only every third look, or as soon as the
+	// deployment changes, which halves the calls of a long quiet stage.
+	var read, later []*serviceState
 	for _, s := range active {
+		if s.watch.quietLooks < quietLooksPerServiceRead && s.watch.quiet && !s.watch.nearEnd {
+			later = append(later, s)
+			s.watch.quietLooks++
+			continue
+		}
+		read = append(read, s)
+		s.watch.quietLooks = 0
+	}
+	changed, err := p.describeWatched(ctx, read)
+	if err != nil {
+		return changed, err
+	}
+	if err := p.readServiceDeployments(ctx, active); err != nil {
+		return changed, err
+	}
+	var changedSince []*serviceState
+	for _, s := range active {
+		sd := s.watch.sd
+		quiet := staged(sd) && sd.Status == s.watch.lastStatus && aws.ToTime(sd.UpdatedAt).Equal(s.watch.lastUpdated)
+		if sd != nil {
+			s.watch.lastStatus, s.watch.lastUpdated = sd.Status, aws.ToTime(sd.UpdatedAt)
+		}
+		if !quiet && slices.Contains(later, s) {
+			changedSince = append(changedSince, s)
+			s.watch.quietLooks = 0
+		}
+		s.watch.quiet = quiet
+	}
+	if more, err := p.describeWatched(ctx, changedSince); err != nil {
+		return changed || more, err
+	} else if more {
+		changed = true
+	}
+	return p.settleWatched(ctx, active, changed)
+}
+
+// quietLooksPerServiceRead is how many looks at a staged deployment that
+// has not changed go by without reading its service.
+const quietLooksPerServiceRead = 2
+
+// describeWatched reads the services and prints their new events; it
+// reports whether there were any.
+func (p *Plan) describeWatched(ctx context.Context, services []*serviceState) (bool, error) {
+	byName := map[string]*serviceState{}
+	names := make([]string, 0, len(services))
+	for _, s := range services {
 		byName[s.name] = s
 		names = append(names, s.name)
 	}
@@ -192,9 +248,8 @@ func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
 			}
 		}
 	}
-
 	changed := false
-	for _, s := range active {
+	for _, s := range services {
 		if s.err != nil || s.watch.svc == nil {
 			continue
 		}
@@ -202,9 +257,12 @@ func (p *Plan) poll(ctx context.Context, active []*serviceState) (bool, error) {
 			changed = true
 		}
 	}
-	if err := p.readServiceDeployments(ctx, active); err != nil {
-		return changed, err
-	}
+	return changed, nil
+}
+
+// settleWatched prints what is new of each deployment and settles those
+// that ended; it reports whether anything changed.
+func (p *Plan) settleWatched(ctx context.Context, active []*serviceState, changed bool) (bool, error) {
 	now := p.req.Clock.Now()
 	for _, s := range active {
 		if s.err != nil || s.watch.svc == nil {

@@ -4,12 +4,12 @@ package stats
 
 import (
 	"slices"
-	"time"
 )
 
 // Median is the median of ds (the mean of the two middle samples when their
-// number is even), or zero when there are none.
-func Median(ds []time.Duration) time.Duration {
+// number is even), or zero when there are none: of durations, counts or
+// rates.
+func Median[T ~int64 | ~float64](ds []T) T {
 	if len(ds) == 0 {
 		return 0
 	}
