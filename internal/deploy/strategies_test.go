@@ -19,6 +19,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/httpclient"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 // everyStage are the lifecycle stages of a deployment that starts with one
@@ -190,15 +191,23 @@ func pauseCheck(url string) *deploy.PauseCheck {
 	return &deploy.PauseCheck{URL: url, Successes: 3, Timeout: 3 * time.Second, Interval: 100 * time.Millisecond, Client: httpclient.New(httpclient.Timeouts{})}
 }
 
-func TestPauseHookContinuedAfterPassingCheck(t *testing.T) {
-	t.Parallel()
-	e := startSandbox(t, stagedWorld(t, pauseAt("POST_TEST_TRAFFIC_SHIFT")))
-	url, hits := testListener(t, http.StatusOK)
-	digest := e.pushRandomImage(t, "sha-4f2c8e1")
-	runner, logs := newRunner(t)
+// runCheckedPause deploys with a PAUSE hook after the test traffic shift
+// and a check of a 127.0.0.1 listener answering status.
+func runCheckedPause(tb testing.TB, status int) (e *testEnv, url string, hits *atomic.Int64, results []deploy.ServiceResult, logs *sandboxtest.SyncBuffer, err error) {
+	tb.Helper()
+	e = startSandbox(tb, stagedWorld(tb, pauseAt("POST_TEST_TRAFFIC_SHIFT")))
+	url, hits = testListener(tb, status)
+	digest := e.pushRandomImage(tb, "sha-4f2c8e1")
+	runner, logs := newRunner(tb)
 	req := e.request(digest)
 	req.PauseCheck = pauseCheck(url)
-	results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+	results, err = deploy.Run(context.Background(), e.ecs, req, runner)
+	return e, url, hits, results, logs, err
+}
+
+func TestPauseHookContinuedAfterPassingCheck(t *testing.T) {
+	t.Parallel()
+	_, url, hits, results, logs, err := runCheckedPause(t, http.StatusOK)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -225,13 +234,7 @@ func TestPauseHookContinuedAfterPassingCheck(t *testing.T) {
 
 func TestPauseHookStoppedAfterFailingCheck(t *testing.T) {
 	t.Parallel()
-	e := startSandbox(t, stagedWorld(t, pauseAt("POST_TEST_TRAFFIC_SHIFT")))
-	url, _ := testListener(t, http.StatusServiceUnavailable)
-	digest := e.pushRandomImage(t, "sha-4f2c8e1")
-	runner, logs := newRunner(t)
-	req := e.request(digest)
-	req.PauseCheck = pauseCheck(url)
-	results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+	e, url, _, results, logs, err := runCheckedPause(t, http.StatusServiceUnavailable)
 	if err == nil {
 		t.Fatal("Run succeeded, want a failure")
 	}

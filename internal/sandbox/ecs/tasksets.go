@@ -145,29 +145,35 @@ func (e *Service) DescribeTaskSet(account, cluster, service, id string) (TaskSet
 func (e *Service) SetPrimaryTaskSet(account, cluster, service, id string) *awsproto.Error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, svc, apiErr := e.taskSetService(account, cluster, service)
+	svc, d, apiErr := e.taskSet(account, cluster, service, id)
 	if apiErr != nil {
 		return apiErr
 	}
-	d := svc.TaskSet(id)
-	if d == nil {
-		return taskSetNotFound()
-	}
 	e.scheduler.SetPrimaryTaskSet(svc, d, e.cfg.Now())
 	return nil
+}
+
+// taskSet finds a task set of a service for CodeDeploy. The caller holds
+// e.mu.
+func (e *Service) taskSet(account, cluster, service, id string) (*sim.Service, *sim.Deployment, *awsproto.Error) {
+	_, svc, apiErr := e.taskSetService(account, cluster, service)
+	if apiErr != nil {
+		return nil, nil, apiErr
+	}
+	d := svc.TaskSet(id)
+	if d == nil {
+		return nil, nil, taskSetNotFound()
+	}
+	return svc, d, nil
 }
 
 // DeleteTaskSet drains a task set, as DeleteTaskSet does.
 func (e *Service) DeleteTaskSet(account, cluster, service, id string) *awsproto.Error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, svc, apiErr := e.taskSetService(account, cluster, service)
+	svc, d, apiErr := e.taskSet(account, cluster, service, id)
 	if apiErr != nil {
 		return apiErr
-	}
-	d := svc.TaskSet(id)
-	if d == nil {
-		return taskSetNotFound()
 	}
 	if d.Status == sim.TaskSetPrimary {
 		return taskdef.InvalidParameter("The specified task set is the primary task set of the service and cannot be deleted.")
