@@ -1,13 +1,18 @@
-.PHONY: demo test bench fuzz mutate build
+.PHONY: demo test lint bench fuzz mutate build
 
 # Runs the whole deploy flow against the built-in sandbox.
 demo:
 	go run . demo
 
 # Installs what the tests need (Debian packages, Go tools), starts a Docker
-# engine and a registry, and runs go vet and every test with the race detector.
+# engine and a registry, and runs go vet, golangci-lint and every test with
+# the race detector.
 test:
 	bash scripts/test.sh
+
+# Runs golangci-lint (.golangci.yml), installing the pinned version when missing.
+lint:
+	bash scripts/lint.sh
 
 # Runs the benchmarks against the peer tools and prints medians and ratios.
 bench:

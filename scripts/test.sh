@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian machine: installs what is missing, starts
-# a Docker engine and a registry of its own, runs go vet and the race-enabled
-# test suite, and stops what it started.
+# a Docker engine and a registry of its own, runs go vet, golangci-lint and
+# the race-enabled test suite, and stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,7 @@ trap services_stop EXIT
 
 echo "== go vet"
 go vet ./...
+bash scripts/lint.sh
 echo "== go test -race"
 go test -race -count=1 -timeout 40m -skip '^TestFaultMatrix$' ./... "$@"
 # The fault matrix on its own, verbose, so that its counts reach the log.

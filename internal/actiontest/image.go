@@ -242,8 +242,7 @@ func WriteTempFile(dir, pattern string, data []byte) (string, error) {
 		return "", err
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return "", err
+		return "", errors.Join(err, f.Close())
 	}
 	return f.Name(), f.Close()
 }

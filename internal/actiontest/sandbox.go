@@ -64,13 +64,11 @@ func StartSandbox(ctx context.Context, binary, worldFile, registryBackend, dir s
 	for {
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("the sandbox exited before it was ready (%v); its output:\n%s", s.err, s.log.String())
+			return nil, fmt.Errorf("the sandbox exited before it was ready (%w); its output:\n%s", s.err, s.log.String())
 		case <-deadline:
-			s.Stop()
-			return nil, fmt.Errorf("the sandbox wrote no complete %s within 30 s; its output:\n%s", envFile, s.log.String())
+			return nil, errors.Join(fmt.Errorf("the sandbox wrote no complete %s within 30 s; its output:\n%s", envFile, s.log.String()), s.Stop())
 		case <-ctx.Done():
-			s.Stop()
-			return nil, fmt.Errorf("start the sandbox: %w", ctx.Err())
+			return nil, errors.Join(fmt.Errorf("start the sandbox: %w", ctx.Err()), s.Stop())
 		case <-tick.C:
 		}
 		data, err := os.ReadFile(envFile)
@@ -106,11 +104,13 @@ func (s *Sandbox) Stop() error {
 		return nil
 	default:
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	// A process that has exited already refuses the signal; it is waited
+	// for below all the same.
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
 	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
+		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
 	var exit *exec.ExitError

@@ -5,6 +5,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -223,7 +224,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	name := fs.String("scenario", Scenarios()[0].Name, "the scenario to run (see --list)")
 	list := fs.Bool("list", false, "list the scenarios")
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
 		return ExitUsage
@@ -259,7 +260,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "start the sandbox: %v\n", err)
 		return ExitFailure
 	}
-	defer sb.Close()
+	defer func() { warnOnError(stderr, "stop the sandbox", sb.Close()) }()
 	if hooks.started != nil {
 		hooks.started(sb)
 	}
@@ -289,7 +290,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprintf(stderr, "demo: %v\n", err)
 			return ExitFailure
 		}
-		defer os.RemoveAll(dir)
+		defer func() { warnOnError(stderr, "remove "+dir, os.RemoveAll(dir)) }()
 		more, err := scenario.Prepare(sb, image, dir)
 		if err != nil {
 			fmt.Fprintf(stderr, "demo scenario %s: %v\n", scenario.Name, err)
@@ -345,4 +346,12 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	code := report(ctx, runner, err)
 	runner.Infof("demo finished: exit code %d", code)
 	return code
+}
+
+// warnOnError says on stderr that a clean-up failed: the command's result
+// stands, but what it leaves behind should be known.
+func warnOnError(stderr io.Writer, what string, err error) {
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %s: %v\n", what, err)
+	}
 }

@@ -31,8 +31,7 @@ func policyCommand(args []string, getenv func(string) string, stdout, stderr io.
 		fmt.Fprintf(stderr, "note: %s\n", ghaction.Line(n))
 	}
 	if *format == "json" {
-		fmt.Fprint(stdout, plan.JSON())
-		return ExitOK
+		return writeDocument(stdout, stderr, []byte(plan.JSON()))
 	}
 	acct := *account
 	if acct == "" {
@@ -59,7 +58,17 @@ func policyCommand(args []string, getenv func(string) string, stdout, stderr io.
 		fmt.Fprintln(stderr, ghaction.Lines(err.Error()))
 		return ExitUsage
 	}
-	stdout.Write(out)
+	return writeDocument(stdout, stderr, out)
+}
+
+// writeDocument writes what a command produces (a policy, a template) to
+// stdout: often a file it is redirected to, so a failed write fails the
+// command.
+func writeDocument(stdout, stderr io.Writer, doc []byte) int {
+	if _, err := stdout.Write(doc); err != nil {
+		fmt.Fprintf(stderr, "write the output: %v\n", err)
+		return ExitFailure
+	}
 	return ExitOK
 }
 

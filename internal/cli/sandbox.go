@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,7 +31,7 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	adminEnvFile := fs.String("admin-env-file", "", "write an account administrator's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION) to this file, for setup, doctor and the AWS CLI")
 	adminAccount := fs.String("admin-account", "", "the account whose administrator --admin-env-file holds; the world's first account (in order) when empty")
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
 		return ExitUsage
@@ -62,7 +63,7 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "start the sandbox: %v\n", err)
 		return ExitFailure
 	}
-	defer sb.Close()
+	defer func() { warnOnError(stderr, "stop the sandbox", sb.Close()) }()
 
 	if *adminEnvFile != "" {
 		// Written before the job's environment, whose appearance tells a
@@ -101,7 +102,10 @@ func sandboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	lines := EnvLines(env)
 	if *envFile == "" {
-		fmt.Fprint(stdout, lines)
+		if _, err := io.WriteString(stdout, lines); err != nil {
+			fmt.Fprintf(stderr, "write the environment: %v\n", err)
+			return ExitFailure
+		}
 	} else {
 		if err := writeFileAtomic(*envFile, []byte(lines)); err != nil {
 			fmt.Fprintf(stderr, "write the environment file: %v\n", err)
@@ -186,14 +190,17 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
 	}
-	return os.Rename(tmp.Name(), path)
+	if err != nil {
+		// The temporary file holds the token: it goes, or the error says
+		// it stays.
+		return errors.Join(err, os.Remove(tmp.Name()))
+	}
+	return nil
 }

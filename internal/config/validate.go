@@ -164,8 +164,8 @@ func (c Config) pushProblems() []*InputError {
 	if problem := imageReferenceProblem(c.Image); problem != "" {
 		add(InputImage, c.Image, problem, exampleImage)
 	}
-	switch {
-	case c.Repository == "":
+	switch c.Repository {
+	case "":
 		add(InputRepository, "", "is required when image is set: the ECR repository to push to", c.exampleRepository())
 	default:
 		if problem := c.repositoryProblem(); problem != "" {

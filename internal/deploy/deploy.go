@@ -312,7 +312,8 @@ func prepare(ctx context.Context, client ECSAPI, req Request, log Logger) (*Plan
 	if err := p.readTaskDefinitions(ctx); err != nil {
 		return p, err
 	}
-	return p, p.problemError()
+	err := p.problemError()
+	return p, err
 }
 
 func duplicate(names []string) string {

@@ -243,8 +243,9 @@ func (p *Plan) actOnPause(ctx context.Context, s *serviceState) {
 		ServiceDeploymentArn: aws.String(arn), StopType: types.StopServiceDeploymentStopTypeRollback,
 	})
 	if serr != nil && errorCode(serr) != "ConflictException" {
+		// The check's error is told, not wrapped: what failed is the stop.
 		s.fail(OutcomeFailed, fmt.Errorf("service %q: the check of %s failed (%v), and stopping deployment %s failed too: %w; it stays paused at %s until someone acts. %s%s",
-			s.name, check.URL, err, s.result.DeploymentID, serr, sd.LifecycleStage, expiry, allowHint(serr, "ecs:StopServiceDeployment")))
+			s.name, check.URL, err, s.result.DeploymentID, serr, sd.LifecycleStage, expiry, allowHint(serr, "ecs:StopServiceDeployment"))) //nolint:errorlint // one cause wrapped: the stop's
 	}
 }
 
@@ -271,7 +272,7 @@ func (c PauseCheck) Run(ctx context.Context, logf func(format string, args ...an
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	inARow, tries := 0, 0
-	last := "no answer yet"
+	var last string // what the last try heard
 	for {
 		tries++
 		code, status, err := c.try(ctx)

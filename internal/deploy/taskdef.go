@@ -173,13 +173,15 @@ func jsonKind(v any) string {
 // included; the read-only members are left behind.
 func fromDescribed(td *types.TaskDefinition, tags []types.Tag) *ecs.RegisterTaskDefinitionInput {
 	return &ecs.RegisterTaskDefinitionInput{
-		ContainerDefinitions:          td.ContainerDefinitions,
-		Family:                        td.Family,
-		Cpu:                           td.Cpu,
-		EnableFaultInjection:          td.EnableFaultInjection,
-		EphemeralStorage:              td.EphemeralStorage,
-		ExecutionRoleArn:              td.ExecutionRoleArn,
-		InferenceAccelerators:         td.InferenceAccelerators,
+		ContainerDefinitions: td.ContainerDefinitions,
+		Family:               td.Family,
+		Cpu:                  td.Cpu,
+		EnableFaultInjection: td.EnableFaultInjection,
+		EphemeralStorage:     td.EphemeralStorage,
+		ExecutionRoleArn:     td.ExecutionRoleArn,
+		// Copied as described: ECS, not this tool, judges a revision
+		// that still has them.
+		InferenceAccelerators:         td.InferenceAccelerators, //nolint:staticcheck // SA1019: deprecated by ECS, still part of what was described
 		IpcMode:                       td.IpcMode,
 		Memory:                        td.Memory,
 		NetworkMode:                   td.NetworkMode,

@@ -227,7 +227,7 @@ func checkTrustAudience(p *policy.Plan, trust policy.Document, prefix string) Ch
 		return c
 	}
 	c.Detail = strings.Join(problems, "\n")
-	c.Fix = fmt.Sprintf("in the trust policy's Condition, under StringEquals, set\n  \"%s\": \"%s\"\nas the generated policy does:\n%s\n(oidc-ecs-deploy setup updates the trust policy, showing the difference)", key, p.Request.Audience, generatedCondition(p))
+	c.Fix = fmt.Sprintf("in the trust policy's Condition, under StringEquals, set\n  %q: %q\nas the generated policy does:\n%s\n(oidc-ecs-deploy setup updates the trust policy, showing the difference)", key, p.Request.Audience, generatedCondition(p))
 	return c
 }
 
@@ -241,7 +241,7 @@ func checkTrustSubject(p *policy.Plan, trust policy.Document, subjects []Subject
 		want = append(want, s.Value)
 	}
 	c := Check{ID: "account.trust-sub", Title: prefix + "the trust policy admits exactly the deploy job's sub (" + strings.Join(want, ", ") + ")"}
-	c.Fix = fmt.Sprintf("admit exactly the job's sub, with StringEquals: in the trust policy's Condition set\n  \"%s\": \"%s\"\nas the generated policy does:\n%s\n(oidc-ecs-deploy setup updates the trust policy, showing the difference)", key, p.Request.Scope.Subject(), generatedCondition(p))
+	c.Fix = fmt.Sprintf("admit exactly the job's sub, with StringEquals: in the trust policy's Condition set\n  %q: %q\nas the generated policy does:\n%s\n(oidc-ecs-deploy setup updates the trust policy, showing the difference)", key, p.Request.Scope.Subject(), generatedCondition(p))
 	sts := webIdentityStatements(p, trust)
 	if len(sts) == 0 {
 		c.Detail = "no statement of the trust policy admits tokens of " + p.ProviderARN + ", so no job can assume the role"
@@ -270,10 +270,10 @@ func checkTrustSubject(p *policy.Plan, trust policy.Document, subjects []Subject
 				case op != "StringLike" && op != "StringEquals":
 					problems = append(problems, fmt.Sprintf("%s tests sub with %s: use StringEquals", describeStatement(i, st), op))
 				}
-				switch {
-				case v == "repo:"+owner+"/*" || v == "repo:"+owner+"/*:*":
+				switch v {
+				case "repo:" + owner + "/*", "repo:" + owner + "/*:*":
 					problems = append(problems, fmt.Sprintf("%s admits %s: every job of every repository of %s", describeStatement(i, st), v, owner))
-				case v == "repo:"+owner+"/"+repo+":*":
+				case "repo:" + owner + "/" + repo + ":*":
 					problems = append(problems, fmt.Sprintf("%s admits %s: every branch, tag, pull request and environment of %s/%s", describeStatement(i, st), v, owner, repo))
 				}
 				admitted = append(admitted, v)

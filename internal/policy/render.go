@@ -132,7 +132,10 @@ func logicalID(name, suffix string) string {
 // order CloudFormation's documentation uses.
 func ymap(kv ...any) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode}
-	for i := 0; i < len(kv); i += 2 {
+	if len(kv)%2 != 0 {
+		panic("ymap: a key without a value")
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
 		n.Content = append(n.Content, ystr(kv[i].(string)), ynode(kv[i+1]))
 	}
 	return n
@@ -357,7 +360,11 @@ func hclDocument(d Document, indent string, refs map[string]string) string {
 				b.WriteString(hclString(v))
 			}
 		default:
-			data, _ := json.Marshal(v)
+			// A number, a bool or null, decoded from JSON just above.
+			data, err := json.Marshal(v)
+			if err != nil {
+				panic("policy document: " + err.Error())
+			}
 			b.Write(data)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +45,7 @@ func scanArchive(file string) archiveInfo {
 	if err != nil {
 		return info
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	tr := tar.NewReader(f)
 	files := map[string][]byte{}
 	for {
@@ -98,13 +99,11 @@ func openSavedLayout(r io.Reader, name string) (*artifactSource, error) {
 	}
 	cleanup := func() error { return os.RemoveAll(dir) }
 	if err := extractLayout(r, dir); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, errors.Join(fmt.Errorf("read %s: %w", name, err), cleanup())
 	}
 	src, err := openOCILayout(dir)
 	if err != nil {
-		cleanup()
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, errors.Join(fmt.Errorf("read %s: %w", name, err), cleanup())
 	}
 	src.name, src.closeFn = name, cleanup
 	return src, nil
@@ -141,13 +140,15 @@ func writeLayoutFile(file, name string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(f, h), r); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	if want, ok := strings.CutPrefix(name, "blobs/sha256/"); ok && hex.EncodeToString(h.Sum(nil)) != want {
 		return fmt.Errorf("blob %s is corrupt: its content has digest sha256:%s", name, hex.EncodeToString(h.Sum(nil)))
 	}
-	return f.Close()
+	return nil
 }

@@ -77,8 +77,10 @@ func (p *parallelGzip) compress(dst io.Writer, src io.Reader, plain io.Writer) (
 			for b := range jobs {
 				b.out.Reset()
 				zw.Reset(&b.out)
-				zw.Write(b.in[:b.n]) // writes to a bytes.Buffer do not fail
-				zw.Close()
+				// Writes to a bytes.Buffer do not fail, so neither does
+				// the compressor that writes to it.
+				_, _ = zw.Write(b.in[:b.n])
+				_ = zw.Close()
 				b.done <- struct{}{}
 			}
 		}()

@@ -110,16 +110,14 @@ func openDockerEngine(ctx context.Context, ref string, getenv func(string) strin
 	}
 	res, err := eng.inspect(ctx, ref)
 	if err != nil {
-		eng.close()
-		return nil, err
+		return nil, errors.Join(err, eng.close())
 	}
 	id := res.ID
 	name := fmt.Sprintf("image %s (%s) in %s", ref, shortDigest(id), eng)
 	if d := res.Descriptor; d != nil && types.MediaType(d.MediaType).IsIndex() {
 		src, err := eng.exportIndex(ctx, id, ref, name, stallTimeout)
 		if err != nil {
-			eng.close()
-			return nil, err
+			return nil, errors.Join(err, eng.close())
 		}
 		return src, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -39,8 +40,7 @@ func (l *spooledLayer) Uncompressed() (io.ReadCloser, error) {
 	}
 	zr, err := gzip.NewReader(f)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return nil, errors.Join(err, f.Close())
 	}
 	return &gzipFile{Reader: zr, f: f}, nil
 }
@@ -52,8 +52,7 @@ type gzipFile struct {
 }
 
 func (g *gzipFile) Close() error {
-	g.Reader.Close()
-	return g.f.Close()
+	return errors.Join(g.Reader.Close(), g.f.Close())
 }
 
 // spoolLayer writes layer n of a save stream into dir, compressing it with
@@ -65,7 +64,8 @@ func spoolLayer(dir string, n int, r io.Reader, compressed bool, gz *parallelGzi
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	// On an early return; the Close that counts is checked below.
+	defer func() { _ = f.Close() }()
 	blobHash := sha256.New()
 	w := io.MultiWriter(f, blobHash)
 	var (

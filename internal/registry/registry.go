@@ -219,7 +219,7 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	})
 	err := g.Wait()
 	if src != nil {
-		defer src.Close()
+		defer func() { _ = src.Close() }() // its content was read in full, or the push failed
 	}
 	if err != nil {
 		return nil, err

@@ -90,11 +90,6 @@ func (c *conn) options(ctx context.Context, extra ...remote.Option) []remote.Opt
 	return append(opts, extra...)
 }
 
-// reference parses an image reference on this registry.
-func (c *conn) reference(s string) (name.Reference, error) {
-	return name.ParseReference(s, c.nameOpts...)
-}
-
 // remoteRepo is the repository a push goes to, on a connection that lends
 // the ECR password to that registry only, through a transport whose every
 // wait is bounded.

@@ -104,8 +104,7 @@ func Start(ctx context.Context, world *World, opts Options) (*Sandbox, error) {
 		s.now = time.Now
 	}
 	if err := s.start(ctx, opts); err != nil {
-		s.Close()
-		return nil, err
+		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
 }
@@ -117,7 +116,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	s.faults = faults.NewSet(w.Faults)
 	s.sessions = iam.NewSessions(s.now, time.Duration(w.CredentialLifetimeSeconds)*time.Second)
 
-	githubListener, err := s.listen()
+	githubListener, err := s.listen(ctx)
 	if err != nil {
 		return err
 	}
@@ -139,14 +138,14 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	authorizer := iam.NewAuthorizer(roles, w.Region)
 	s.authorizer = authorizer
 
-	backend, namespace, err := s.registryBackend(opts.RegistryBackend)
+	backend, namespace, err := s.registryBackend(ctx, opts.RegistryBackend)
 	if err != nil {
 		return fmt.Errorf("sandbox ecr: %w", err)
 	}
 	plain := map[string]net.Listener{}
 	plainHosts := map[string]string{}
 	for id := range w.Accounts {
-		l, err := s.listen()
+		l, err := s.listen(ctx)
 		if err != nil {
 			return err
 		}
@@ -202,7 +201,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	}
 	s.closers = append(s.closers, codeDeploy.Close)
 
-	awsListener, err := s.listen()
+	awsListener, err := s.listen(ctx)
 	if err != nil {
 		return err
 	}
@@ -223,7 +222,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 	s.serve(awsListener, s.aws)
 	s.serve(githubListener, s.github)
 	s.serve(registryListener, s.ecr.Registry())
-	proxyListener, err := s.listen()
+	proxyListener, err := s.listen(ctx)
 	if err != nil {
 		return err
 	}
@@ -263,7 +262,7 @@ func (s *Sandbox) listenTLS(address string) (net.Listener, error) {
 // registryBackend is the registry the ECR fronts forward to: the external
 // one at rawURL, under a namespace of this sandbox's own so that sandboxes
 // sharing it never see each other's images, or an in-process one.
-func (s *Sandbox) registryBackend(rawURL string) (*url.URL, string, error) {
+func (s *Sandbox) registryBackend(ctx context.Context, rawURL string) (*url.URL, string, error) {
 	if rawURL != "" {
 		u, err := url.Parse(strings.TrimRight(rawURL, "/"))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -273,7 +272,7 @@ func (s *Sandbox) registryBackend(rawURL string) (*url.URL, string, error) {
 	}
 	// The in-process registry serves the demo: blobs in memory, held per
 	// repository as a real registry holds them.
-	l, err := s.listen()
+	l, err := s.listen(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -292,12 +291,15 @@ func (s *Sandbox) discoveryURL(issuer string) string {
 }
 
 // listen opens a loopback listener that Close closes.
-func (s *Sandbox) listen() (net.Listener, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func (s *Sandbox) listen(ctx context.Context) (net.Listener, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("sandbox listen on loopback: %w", err)
 	}
-	s.closers = append(s.closers, func() { l.Close() })
+	// A listener served is closed by its server first, and closing it
+	// again says only that; one never served is closed here.
+	s.closers = append(s.closers, func() { _ = l.Close() })
 	return l, nil
 }
 
@@ -307,20 +309,23 @@ func (s *Sandbox) listen() (net.Listener, error) {
 func (s *Sandbox) serve(l net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	s.servers = append(s.servers, srv)
-	go srv.Serve(l)
+	// Serve returns http.ErrServerClosed at Close; a listener that fails
+	// before ends the service, which its clients then see.
+	go func() { _ = srv.Serve(l) }()
 }
 
-// Close stops every service.
+// Close stops every service: an error is a listener that did not close.
 func (s *Sandbox) Close() error {
+	var errs []error
 	s.closeMux.Do(func() {
 		for _, srv := range s.servers {
-			srv.Close()
+			errs = append(errs, srv.Close())
 		}
 		for i := len(s.closers) - 1; i >= 0; i-- {
 			s.closers[i]()
 		}
 	})
-	return nil
+	return errors.Join(errs...)
 }
 
 // World is the world the sandbox serves. Callers must not change it while

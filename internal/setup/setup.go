@@ -276,11 +276,11 @@ func decodeDocument(s string) (policy.Document, error) {
 	return policy.ParseDocument([]byte(s))
 }
 
-// Diff is a line diff of two texts: "- " for lines only in old, "+ " for
-// lines only in new, "  " for lines in both.
-func Diff(old, new string) string {
-	a := strings.Split(strings.TrimSuffix(old, "\n"), "\n")
-	b := strings.Split(strings.TrimSuffix(new, "\n"), "\n")
+// Diff is a line diff of two texts: "- " for lines only in before, "+ "
+// for lines only in after, "  " for lines in both.
+func Diff(before, after string) string {
+	a := strings.Split(strings.TrimSuffix(before, "\n"), "\n")
+	b := strings.Split(strings.TrimSuffix(after, "\n"), "\n")
 	// lcs[i][j] is the longest common subsequence of a[i:] and b[j:].
 	lcs := make([][]int, len(a)+1)
 	for i := range lcs {

@@ -44,12 +44,15 @@ func StartAuthRegistry(tb testing.TB) AuthRegistry {
 	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(reg.Username+":"+string(hash)+"\n"), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(tb.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	reg.Host = l.Addr().String()
-	l.Close()
+	if err := l.Close(); err != nil {
+		tb.Fatal(err)
+	}
 	config := fmt.Sprintf(`version: 0.1
 log:
   level: warn
@@ -80,13 +83,20 @@ http:
 		tb.Fatalf("start %s: %v", bin, err)
 	}
 	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logFile.Close()
+		// Killed, it exits with the kill's status: nothing to check.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if err := logFile.Close(); err != nil {
+			tb.Errorf("close the registry's log: %v", err)
+		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + reg.Host + "/v2/")
+		req, err := http.NewRequestWithContext(tb.Context(), http.MethodGet, "http://"+reg.Host+"/v2/", nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusUnauthorized {

@@ -27,12 +27,12 @@ func (v *Validation) Null(member string) {
 }
 
 // Length checks a string parameter's length bounds.
-func (v *Validation) Length(value, member string, min, max int) {
+func (v *Validation) Length(value, member string, least, most int) {
 	switch n := len(value); {
-	case n < min:
-		v.Add(value, member, fmt.Sprintf("have length greater than or equal to %d", min))
-	case n > max:
-		v.Add(value, member, fmt.Sprintf("have length less than or equal to %d", max))
+	case n < least:
+		v.Add(value, member, fmt.Sprintf("have length greater than or equal to %d", least))
+	case n > most:
+		v.Add(value, member, fmt.Sprintf("have length less than or equal to %d", most))
 	}
 }
 

@@ -135,7 +135,8 @@ func (rt registryRoute) operation(method string) (op, ecrAction string) {
 func writeRegistryError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
+	// A client gone away hears nothing more.
+	_ = json.NewEncoder(w).Encode(map[string]any{
 		"errors": []map[string]string{{"code": code, "message": message}},
 	})
 }
@@ -197,7 +198,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if route.kind == "ping" {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		io.WriteString(w, "{}")
+		_, _ = io.WriteString(w, "{}") // a client gone away hears nothing more
 		return
 	}
 	if action == "" {
@@ -293,7 +294,7 @@ func (c *countingReader) Close() error { return c.r.Close() }
 // writeFault answers a request with an injected fault, after reading what
 // the client sent so that it sees the status rather than a reset connection.
 func (f *front) writeFault(w http.ResponseWriter, r *http.Request, fault faults.Fault) {
-	io.Copy(io.Discard, r.Body)
+	_, _ = io.Copy(io.Discard, r.Body) // what it read is all it needs
 	status := fault.Status
 	if status == 0 {
 		status = http.StatusInternalServerError
@@ -427,13 +428,11 @@ func (f *front) forward(w http.ResponseWriter, r *http.Request, route registryRo
 				if resp.StatusCode == http.StatusNotFound {
 					return emptyRepositoryAnswer(resp, strings.TrimPrefix(resp.Request.URL.Path, prefix))
 				}
-				loc := resp.Header.Get("Location")
-				if loc == "" {
-					return nil
-				}
-				u, err := url.Parse(loc)
-				if err != nil {
-					return nil
+				// A Location the backend wrote that does not parse is
+				// passed on as it is, for the client to refuse.
+				u, err := url.Parse(resp.Header.Get("Location"))
+				if err != nil || u.Path == "" {
+					return nil //nolint:nilerr // the answer goes on unchanged; the client judges it
 				}
 				if rest, ok := strings.CutPrefix(u.Path, prefix); ok {
 					at, _ := resp.Request.Context().Value(entranceKey{}).(entrance)

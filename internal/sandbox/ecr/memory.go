@@ -163,7 +163,7 @@ func (m *memoryRegistry) putManifest(w http.ResponseWriter, r *http.Request, rou
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(map[string]any{"errors": errs})
+		_ = json.NewEncoder(w).Encode(map[string]any{"errors": errs}) // a client gone away hears nothing more
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

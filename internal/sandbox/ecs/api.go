@@ -33,18 +33,27 @@ func (e *Service) registerTaskDefinition(c *awsproto.Call, a *account, now time.
 			return nil, apiErr
 		}
 	}
-	// Naming a task role or an execution role passes it to ECS tasks: the
-	// caller needs iam:PassRole on it, as in IAM.
-	for _, role := range []string{in.TaskRoleArn, in.ExecutionRoleArn} {
-		if role == "" {
-			continue
-		}
-		if apiErr := e.authorize(c, "iam:PassRole", role, map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}); apiErr != nil {
-			return nil, apiErr
-		}
+	if apiErr := e.passRoles(c, in.TaskRoleArn, in.ExecutionRoleArn); apiErr != nil {
+		return nil, apiErr
 	}
 	td := e.register(a, body, in, c.Caller.AssumedRoleARN(), now)
 	return map[string]any{"taskDefinition": td.JSON(), "tags": tagsOrEmpty(td.Tags)}, nil
+}
+
+// passRoles authorizes passing the roles named (empty ones aside) to ECS
+// tasks: naming a task role or an execution role in a task definition, or
+// starting a task that has them, needs iam:PassRole on each, as in IAM.
+func (e *Service) passRoles(c *awsproto.Call, roles ...string) *awsproto.Error {
+	for _, role := range roles {
+		if role == "" {
+			continue
+		}
+		keys := map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"} //nolint:gosec // G101: a condition key, not a password
+		if apiErr := e.authorize(c, "iam:PassRole", role, keys); apiErr != nil {
+			return apiErr
+		}
+	}
+	return nil
 }
 
 func tagsOrEmpty(tags []taskdef.Tag) []taskdef.Tag {

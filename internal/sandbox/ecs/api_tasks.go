@@ -157,13 +157,8 @@ func (e *Service) runTask(c *awsproto.Call, a *account, now time.Time) (any, *aw
 	if o := in.Overrides; o != nil {
 		taskRole, executionRole = cmp.Or(o.TaskRoleArn, taskRole), cmp.Or(o.ExecutionRoleArn, executionRole)
 	}
-	for _, role := range []string{taskRole, executionRole} {
-		if role == "" {
-			continue
-		}
-		if apiErr := e.authorize(c, "iam:PassRole", role, map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}); apiErr != nil {
-			return nil, apiErr
-		}
+	if apiErr := e.passRoles(c, taskRole, executionRole); apiErr != nil {
+		return nil, apiErr
 	}
 	if len(in.Tags) > 0 {
 		if apiErr := e.authorize(c, "ecs:TagResource", cref.prefix+"task/"+cl.Name+"/*", map[string]string{"ecs:CreateAction": "RunTask"}); apiErr != nil {

@@ -29,7 +29,7 @@ import (
 const (
 	DiscoveryPath = "/.well-known/openid-configuration"
 	jwksPath      = "/.well-known/jwks"
-	tokenPath     = "/_apis/distributedtask/token"
+	tokenPath     = "/_apis/distributedtask/token" //nolint:gosec // G101: a URL path, not a token
 )
 
 // DefaultIssuer is GitHub's OIDC issuer.
@@ -285,5 +285,5 @@ func githubError(msg string) map[string]any {
 func writeGitHubJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // a client gone away hears nothing more
 }

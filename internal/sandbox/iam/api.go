@@ -127,13 +127,6 @@ func encodeDocument(doc string) string {
 	return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
 }
 
-// stored keeps the text of a document as the caller sent it, which IAM
-// returns as it was, beside the parsed form the evaluator reads.
-type stored struct {
-	text string
-	doc  PolicyDocument
-}
-
 // documentText is the text IAM returns for a document: the one stored, or
 // for a world's document its JSON.
 func documentText(texts map[string]string, key string, doc PolicyDocument) string {

@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
@@ -162,11 +163,10 @@ func PolicyID(arn string) string { return stableID("ANPA", arn) }
 
 func stableID(prefix, of string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	h := uint64(14695981039346656037)
-	for _, c := range of {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+	// FNV-1a of the bytes (IAM's names and ARNs are ASCII).
+	f := fnv.New64a()
+	_, _ = f.Write([]byte(of)) // a hash.Hash never fails to write
+	h := f.Sum64()
 	var b strings.Builder
 	b.WriteString(prefix)
 	for range 17 {

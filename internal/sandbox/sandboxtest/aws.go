@@ -97,7 +97,7 @@ func SignedSTSPost(tb testing.TB, sb *sandbox.Sandbox, c *ststypes.Credentials, 
 		SecretAccessKey: aws.ToString(c.SecretAccessKey),
 		SessionToken:    aws.ToString(c.SessionToken),
 	}
-	req, err := http.NewRequest(http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(tb.Context(), http.MethodPost, sb.AWSEndpoint()+"/", strings.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
 	}

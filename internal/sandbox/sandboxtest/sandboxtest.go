@@ -67,7 +67,11 @@ func StartWorld(tb testing.TB, w *sandbox.World, opts sandbox.Options) *sandbox.
 	if err != nil {
 		tb.Fatalf("start sandbox: %v", err)
 	}
-	tb.Cleanup(func() { sb.Close() })
+	tb.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			tb.Errorf("close sandbox: %v", err)
+		}
+	})
 	return sb
 }
 
@@ -233,7 +237,10 @@ func HTTPClient(sb *sandbox.Sandbox, t httpclient.Timeouts) *http.Client {
 // cfg's credentials, for the registry of registryID (the caller's account
 // when empty).
 func RegistryPassword(ctx context.Context, cfg aws.Config, registryID ...string) (string, error) {
-	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{RegistryIds: registryID})
+	// The sandbox's ECR lends one password per account's registry, and a
+	// test of another account's front names it.
+	in := &ecr.GetAuthorizationTokenInput{RegistryIds: registryID} //nolint:staticcheck // SA1019: the sandbox answers for the registry named
+	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("ECR GetAuthorizationToken: %w", err)
 	}

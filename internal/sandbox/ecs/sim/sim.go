@@ -828,8 +828,11 @@ func (e *Scheduler) pullImages(task *Task, t time.Time) string {
 		if _, digest, ok := strings.Cut(ref, "@"); ok {
 			c.Digest = digest
 		}
-		var digest string
-		found, err := true, error(nil)
+		var (
+			digest string
+			found  bool
+			err    error
+		)
 		switch {
 		case e.missing(ref):
 			found = false

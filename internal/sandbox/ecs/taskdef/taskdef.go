@@ -156,8 +156,11 @@ func Parse(raw []byte, where Where) (map[string]any, *Input, *awsproto.Error) {
 	}
 	body := r.Value.(map[string]any)
 	var in Input
-	data, _ := json.Marshal(body)
-	if err := json.Unmarshal(data, &in); err != nil {
+	data, err := json.Marshal(body) // decoded from JSON: it encodes again
+	if err == nil {
+		err = json.Unmarshal(data, &in)
+	}
+	if err != nil {
 		return nil, nil, &awsproto.Error{Status: 400, Code: "SerializationException", Message: err.Error()}
 	}
 	if apiErr := validate(&in, where); apiErr != nil {
