@@ -90,7 +90,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer func() { _ = os.RemoveAll(work) }()
 
 	nonce := fmt.Sprintf("%d", time.Now().Unix())
 	// Every run pushes an image of its own, new random layers included:
@@ -127,7 +127,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer sb.Close()
+	defer func() { _ = sb.Close() }()
 
 	sections := strings.Split(o.sections, ",")
 	if slices.Contains(sections, "push") {
@@ -156,7 +156,7 @@ func pushSection(o options, sb *sandbox.Sandbox, work, nonce string, tools []str
 			return err
 		}
 		// Rotate the order so no tool always runs first (cold caches) or last.
-		order := append(tools[i%len(tools):], tools[:i%len(tools)]...)
+		order := slices.Concat(tools[i%len(tools):], tools[:i%len(tools)])
 		for _, tool := range order {
 			repo := fmt.Sprintf("bench/%s-%s-%d", tool, nonce, i)
 			var cold, warm time.Duration
@@ -175,15 +175,15 @@ func pushSection(o options, sb *sandbox.Sandbox, work, nonce string, tools []str
 					if cold, err = timed(func() error { return docker(o, "push", "-q", ref) }); err == nil {
 						warm, err = timed(func() error { return docker(o, "push", "-q", ref) })
 					}
-					docker(o, "rmi", ref)
+					_ = docker(o, "rmi", ref)
 				}
 			case "skopeo":
-				copy := func() error {
+				skopeoCopy := func() error {
 					return command("skopeo", "copy", "-q", "--src-daemon-host", o.dockerHost, "--dest-tls-verify=false",
 						"docker-daemon:"+image, "docker://"+o.registry+"/"+repo+":v1")
 				}
-				if cold, err = timed(copy); err == nil {
-					warm, err = timed(copy)
+				if cold, err = timed(skopeoCopy); err == nil {
+					warm, err = timed(skopeoCopy)
 				}
 			case "crane":
 				push := func() error { return command("crane", "push", "--insecure", archive, o.registry+"/"+repo+":v1") }
@@ -199,8 +199,8 @@ func pushSection(o options, sb *sandbox.Sandbox, work, nonce string, tools []str
 			fmt.Printf("run %d %-7s cold %6.2fs  warm %6.2fs\n", i+1, tool, cold.Seconds(), warm.Seconds())
 			results[tool] = append(results[tool], sample{cold, warm})
 		}
-		docker(o, "rmi", "-f", image)
-		os.Remove(archive)
+		_ = docker(o, "rmi", "-f", image)
+		_ = os.Remove(archive)
 	}
 
 	median := func(ds []time.Duration) time.Duration {
@@ -246,7 +246,7 @@ func pushSection(o options, sb *sandbox.Sandbox, work, nonce string, tools []str
 		if err := buildImage(o, work, big, []layerSpec{{half, false}, {o.bigMB - half, false}}); err != nil {
 			return err
 		}
-		defer docker(o, "rmi", "-f", big)
+		defer func() { _ = docker(o, "rmi", "-f", big) }()
 		took, peak, err := ours(o, sb, work, big, "bench/big")
 		if err != nil {
 			return fmt.Errorf("push the big image: %w", err)
@@ -348,7 +348,9 @@ func child(args []string) error {
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(res)
+	// For a person running the child by hand: the parent reads only its
+	// exit status and stderr.
+	return json.NewEncoder(os.Stdout).Encode(res) //nolint:musttag // Go's field names are what a person reads here
 }
 
 type layerSpec struct {
@@ -362,7 +364,7 @@ func buildImage(o options, work, tag string, layers []layerSpec) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	var df strings.Builder
 	df.WriteString("FROM scratch\n")
 	for i, l := range layers {
@@ -380,12 +382,16 @@ func buildImage(o options, work, tag string, layers []layerSpec) error {
 
 // writeData writes size bytes: random, or text of words and numbers that
 // gzip shrinks about fourfold, like logs or source.
-func writeData(path string, size int64, compressible bool) error {
+func writeData(path string, size int64, compressible bool) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	w := bufio.NewWriterSize(f, 1<<20)
 	if !compressible {
 		if _, err := io.CopyN(w, rand.Reader, size); err != nil {

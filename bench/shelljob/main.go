@@ -122,7 +122,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer func() { _ = os.RemoveAll(work) }()
 	b := &bench{o: o, work: work, nonce: randomHex(8)}
 	if b.meta, err = actiontest.LoadMetadata(filepath.Join(root, "action.yml")); err != nil {
 		return err
@@ -161,7 +161,7 @@ func run() error {
 	if _, err := eng.Build(ctx, buildCtx, b.image); err != nil {
 		return err
 	}
-	defer eng.Remove(context.Background(), b.image)
+	defer func() { _ = eng.Remove(context.Background(), b.image) }()
 
 	fmt.Printf("== deploy job: %s, %d runs each, a simulated rollout of %.0f s, alternating\n", strings.Join(o.modes, ", "), o.runs, o.rollout)
 	times := map[string][]time.Duration{}
@@ -237,7 +237,7 @@ func imageSize(ctx context.Context, eng *actiontest.Engine, root, binary string)
 	if _, err := eng.Build(ctx, buildCtx, tag); err != nil {
 		return 0, err
 	}
-	defer eng.Remove(context.Background(), tag)
+	defer func() { _ = eng.Remove(context.Background(), tag) }()
 	info, err := eng.Inspect(ctx, tag)
 	if err != nil {
 		return 0, err
@@ -290,7 +290,7 @@ func (b *bench) runOnce(ctx context.Context, mode string, i int) (time.Duration,
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	repo := fmt.Sprintf("bench-shelljob-%s-%s-%d", mode, b.nonce, i)
 	sha := randomHex(40)
 	world := strings.NewReplacer("{{sha}}", sha, "{{repository}}", repo, "{{rollout}}", fmt.Sprint(b.o.rollout)).Replace(worldTemplate)
@@ -302,7 +302,7 @@ func (b *bench) runOnce(ctx context.Context, mode string, i int) (time.Duration,
 	if err != nil {
 		return 0, err
 	}
-	defer sb.Stop()
+	defer func() { _ = sb.Stop() }()
 	clients, err := newClients(ctx, sb.Env)
 	if err != nil {
 		return 0, err
@@ -340,8 +340,11 @@ func (b *bench) runOnce(ctx context.Context, mode string, i int) (time.Duration,
 	}
 	// Whatever the job believed, the rollout must really have completed.
 	svcs, err := clients.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
-	if err != nil || len(svcs.Services) != 1 {
-		return 0, fmt.Errorf("check the service after the deploy: %v", err)
+	if err != nil {
+		return 0, fmt.Errorf("check the service after the deploy: %w", err)
+	}
+	if len(svcs.Services) != 1 {
+		return 0, fmt.Errorf("check the service after the deploy: %d services described, want 1", len(svcs.Services))
 	}
 	for _, dep := range svcs.Services[0].Deployments {
 		if aws.ToString(dep.Status) == "PRIMARY" && dep.RolloutState != "COMPLETED" {
@@ -493,7 +496,8 @@ func (b *bench) action(ctx context.Context, env map[string]string, dir, repo, sh
 func (b *bench) startToFirstRequest(ctx context.Context) (time.Duration, error) {
 	var samples []time.Duration
 	for range b.o.startupRuns {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 		if err != nil {
 			return 0, err
 		}
@@ -502,13 +506,13 @@ func (b *bench) startToFirstRequest(ctx context.Context) (time.Duration, error) 
 			c, err := l.Accept()
 			if err == nil {
 				accepted <- time.Now()
-				c.Close()
+				_ = c.Close()
 			}
 		}()
 		addr := l.Addr().String()
 		dir, err := os.MkdirTemp(b.work, "startup-")
 		if err != nil {
-			l.Close()
+			_ = l.Close()
 			return 0, err
 		}
 		env := map[string]string{
@@ -521,7 +525,7 @@ func (b *bench) startToFirstRequest(ctx context.Context) (time.Duration, error) 
 		}
 		list, err := b.actionEnv(env, dir, "web-api", randomHex(40), false)
 		if err != nil {
-			l.Close()
+			_ = l.Close()
 			return 0, err
 		}
 		list = append(list, "DOCKER_HOST=tcp://"+addr)
@@ -530,7 +534,7 @@ func (b *bench) startToFirstRequest(ctx context.Context) (time.Duration, error) 
 		cmd.Dir = filepath.Join(dir, "workspace")
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
-			l.Close()
+			_ = l.Close()
 			return 0, err
 		}
 		exited := make(chan error, 1)
@@ -538,19 +542,19 @@ func (b *bench) startToFirstRequest(ctx context.Context) (time.Duration, error) 
 		select {
 		case t := <-accepted:
 			samples = append(samples, t.Sub(start))
-			cmd.Process.Kill()
-			<-exited
+			_ = cmd.Process.Kill()
+			<-exited //nolint:errcheck // killed: the exit status says so
 		case err := <-exited:
-			l.Close()
-			return 0, fmt.Errorf("the action exited (%v) before its first request", err)
+			_ = l.Close()
+			return 0, fmt.Errorf("the action exited (%w) before its first request", err)
 		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			l.Close()
+			_ = cmd.Process.Kill()
+			<-exited //nolint:errcheck // killed: the exit status says so
+			_ = l.Close()
 			return 0, errors.New("the action made no request within 30 s")
 		}
-		l.Close()
-		os.RemoveAll(dir)
+		_ = l.Close()
+		_ = os.RemoveAll(dir)
 	}
 	return stats.Median(samples), nil
 }

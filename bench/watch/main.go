@@ -46,8 +46,9 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx); err != nil {
+	err := run(ctx)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench watch:", err)
 		os.Exit(1)
 	}
@@ -140,7 +141,7 @@ func latency(ctx context.Context, runs int, rolloutSeconds float64, awsPath stri
 	if err != nil {
 		return err
 	}
-	defer e.sb.Close()
+	defer func() { _ = e.sb.Close() }()
 
 	var ours, cli []time.Duration
 	for i := range runs {
@@ -281,7 +282,7 @@ func fanOutRun(ctx context.Context, n int, rolloutSeconds float64) (time.Duratio
 	if err != nil {
 		return 0, nil, err
 	}
-	defer e.sb.Close()
+	defer func() { _ = e.sb.Close() }()
 	d, err := e.push(ctx, "fanout")
 	if err != nil {
 		return 0, nil, err

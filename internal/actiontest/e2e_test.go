@@ -239,7 +239,11 @@ func buildAppImage(tb testing.TB, dockerHost string) string {
 	if _, err := eng.Build(ctx, buildCtx, tag); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { eng.Remove(context.Background(), tag) })
+	tb.Cleanup(func() {
+		if err := eng.Remove(context.Background(), tag); err != nil {
+			tb.Logf("remove the image %s: %v", tag, err)
+		}
+	})
 	return tag
 }
 
@@ -517,7 +521,7 @@ func registryDigest(tb testing.TB, registry, account, repository, tag string) st
 	if err != nil {
 		tb.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		tb.Fatalf("the registry has no %s:%s: %s", backendName, tag, resp.Status)

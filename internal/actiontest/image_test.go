@@ -101,7 +101,9 @@ func extractFile(tb testing.TB, e *Engine, image, path string) (data []byte, mod
 			}
 		}
 	}
-	var manifest []struct{ Layers []string }
+	var manifest []struct {
+		Layers []string `json:"Layers"` // docker save writes it capitalised
+	}
 	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || len(manifest) != 1 {
 		tb.Fatalf("docker save output: manifest.json = %q (%v), want one image", files["manifest.json"], err)
 	}
@@ -145,7 +147,7 @@ func TestStaticBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			t.Error("the binary asks for a dynamic loader (PT_INTERP); build it with CGO_ENABLED=0")

@@ -493,7 +493,7 @@ func TestRepositoryOnAnotherRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	var accepted atomic.Int32
 	go func() {
 		for {
@@ -502,7 +502,7 @@ func TestRepositoryOnAnotherRegistry(t *testing.T) {
 				return
 			}
 			accepted.Add(1)
-			c.Close()
+			_ = c.Close()
 		}
 	}()
 	sb := sandboxtest.Start(t, nil)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,7 +144,7 @@ func TestDoctorFailures(t *testing.T) {
 			}
 			args := setupArgs("--workflow", wf)
 			if tt.fromBranch {
-				args = append(setupArgs()[4:], "--github-repository", "acme/web-api", "--workflow", wf)
+				args = slices.Concat(setupArgs()[4:], []string{"--github-repository", "acme/web-api", "--workflow", wf})
 			}
 			env := adminEnv(t, sb)
 			code, stdout, stderr := runMainEnv(t, env, append([]string{"doctor"}, args...)...)

@@ -204,7 +204,7 @@ type matrixTally struct {
 	optional atomic.Int32
 }
 
-func TestFaultMatrix(t *testing.T) {
+func TestFaultMatrix(t *testing.T) { //nolint:tparallel // the cells group waits for its parallel cells, then the counts are printed
 	t.Parallel()
 	var tally matrixTally
 	// The cells run in parallel inside this group; the counts are printed
@@ -241,6 +241,7 @@ func TestFaultMatrix(t *testing.T) {
 // checks the outcome: survived for a transient fault or a refused optional
 // call, failed fast with the refusal's message otherwise.
 func runCell(t *testing.T, tally *matrixTally, call matrixCall, fault func(w *sandbox.World), refused *refusal) {
+	t.Helper()
 	tally.injected.Add(1)
 	var mu sync.Mutex
 	requests := map[string]int{}
@@ -393,8 +394,11 @@ func confirmDeployed(sb *sandbox.Sandbox, account string, res Result) error {
 	}
 	got := res.Services[0]
 	out, err := ecs.NewFromConfig(cfg).DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("prod-cluster"), Services: []string{got.Service}})
-	if err != nil || len(out.Services) != 1 {
-		return fmt.Errorf("the service cannot be read: %v", err)
+	if err != nil {
+		return fmt.Errorf("the service cannot be read: %w", err)
+	}
+	if len(out.Services) != 1 {
+		return fmt.Errorf("DescribeServices answers %d services, want 1", len(out.Services))
 	}
 	svc := out.Services[0]
 	if aws.ToString(svc.TaskDefinition) != got.TaskDefinitionARN {
@@ -411,7 +415,7 @@ func confirmDeployed(sb *sandbox.Sandbox, account string, res Result) error {
 	}
 	td, err := ecs.NewFromConfig(cfg).DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(got.TaskDefinitionARN)})
 	if err != nil {
-		return fmt.Errorf("the revision cannot be read: %v", err)
+		return fmt.Errorf("the revision cannot be read: %w", err)
 	}
 	pinned := false
 	for _, c := range td.TaskDefinition.ContainerDefinitions {
@@ -426,7 +430,7 @@ func confirmDeployed(sb *sandbox.Sandbox, account string, res Result) error {
 		ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String(tag)}},
 	})
 	if err != nil {
-		return fmt.Errorf("the tag cannot be read: %v", err)
+		return fmt.Errorf("the tag cannot be read: %w", err)
 	}
 	if len(images.Images) != 1 || aws.ToString(images.Images[0].ImageId.ImageDigest) != res.ImageDigest {
 		return errors.New("the pushed tag does not point at the reported digest")

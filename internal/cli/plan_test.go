@@ -44,6 +44,7 @@ func TestFailingPlanMovesNoTag(t *testing.T) {
 		want string
 	}{
 		{"unknown_key_in_the_task_definition_file", func(t *testing.T, rc *runConfig) {
+			t.Helper()
 			path := filepath.Join(t.TempDir(), "taskdef.json")
 			td := `{"family": "web-api", "networkMode": "awsvpc", "cpu": "256", "memory": "512", "requiresCompatibilities": ["FARGATE"],
 				"containerDefinitions": [{"name": "web", "image": "web-api:bootstrap", "essential": true, "memoryReservaton": 128}]}`
@@ -53,6 +54,7 @@ func TestFailingPlanMovesNoTag(t *testing.T) {
 			rc.cfg.TaskDefinition = path
 		}, "containerDefinitions[0].memoryReservaton"},
 		{"missing_service", func(t *testing.T, rc *runConfig) {
+			t.Helper()
 			rc.cfg.Services = []string{"api-service", "no-such-service"}
 		}, `service "no-such-service" not found in cluster "prod-cluster"`},
 	}

@@ -16,6 +16,7 @@ import (
 // withRuntimePlatform sets the runtimePlatform of the demo world's web-api
 // task definition; an empty cpu leaves it without one.
 func withRuntimePlatform(tb testing.TB, cpu string) func(w *sandbox.World) {
+	tb.Helper()
 	return func(w *sandbox.World) {
 		fastWorld(w)
 		if cpu == "" {

@@ -35,7 +35,7 @@ func TestSignalStopsAndSaysWhereItStands(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	binary, err := actiontest.BuildBinary(ctx, root, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestSignalStopsAndSaysWhereItStands(t *testing.T) {
 			}
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
-			t.Cleanup(func() { cmd.Process.Kill() })
+			t.Cleanup(func() { _ = cmd.Process.Kill() }) // it has exited, as a rule
 
 			reached := func() bool {
 				return strings.Contains(log.String(), tt.signalAt) || strings.Contains(requests.String(), tt.signalAt)

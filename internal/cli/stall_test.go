@@ -37,11 +37,11 @@ func blackHole(tb testing.TB) string {
 		}
 	}()
 	tb.Cleanup(func() {
-		l.Close()
+		_ = l.Close()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close()
 		}
 	})
 	return "http://" + l.Addr().String()

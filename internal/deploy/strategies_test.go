@@ -182,8 +182,8 @@ func testListener(tb testing.TB, status int) (string, *atomic.Int64) {
 		hits.Add(1)
 		w.WriteHeader(status)
 	})}
-	go srv.Serve(l)
-	tb.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(l) }()
+	tb.Cleanup(func() { _ = srv.Close() })
 	return "http://" + l.Addr().String() + "/healthz", &hits
 }
 

@@ -174,7 +174,7 @@ func TestParseTaskDefinitionReadsSDKWireForm(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		bodies <- b
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		io.WriteString(w, `{}`)
+		_, _ = io.WriteString(w, `{}`)
 	}))
 	t.Cleanup(srv.Close)
 	client := ecs.New(ecs.Options{

@@ -130,7 +130,7 @@ func engineProxy(tb testing.TB, dockerHost string, ca *testCA) string {
 	}
 	var wg sync.WaitGroup
 	tb.Cleanup(func() {
-		l.Close()
+		_ = l.Close()
 		wg.Wait()
 	})
 	wg.Add(1)
@@ -144,20 +144,20 @@ func engineProxy(tb testing.TB, dockerHost string, ca *testCA) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				up, err := net.Dial("unix", socket)
 				if err != nil {
 					return
 				}
-				defer up.Close()
+				defer func() { _ = up.Close() }()
 				done := make(chan struct{})
 				go func() {
-					io.Copy(up, c)
-					up.(*net.UnixConn).CloseWrite()
+					_, _ = io.Copy(up, c)
+					_ = up.(*net.UnixConn).CloseWrite()
 					close(done)
 				}()
-				io.Copy(c, up)
-				c.Close()
+				_, _ = io.Copy(c, up)
+				_ = c.Close()
 				<-done
 			}()
 		}
@@ -235,7 +235,7 @@ func TestEngineClientNegotiatesTheAPIVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer probe.Close()
+	defer func() { _ = probe.Close() }()
 	ping, err := probe.Ping(ctx, client.PingOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestEngineClientNegotiatesTheAPIVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pinned.Close()
+	defer func() { _ = pinned.Close() }()
 	if _, err := pinned.ImageList(ctx, client.ImageListOptions{}); err != nil {
 		t.Fatalf("list images with API 1.40: %v", err)
 	}

@@ -18,17 +18,14 @@ import (
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
 
 // TestWrongPassword talks to the sandbox's ECR front with a password it
 // never issued: the push's error says the registry refused the password.
 func TestWrongPassword(t *testing.T) {
 	t.Parallel()
-	sb, err := sandbox.Start(context.Background(), sandbox.DemoWorld(), sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
+	sb := sandboxtest.StartWorld(t, sandbox.DemoWorld(), sandbox.Options{})
 	tgt := target{host: sb.RegistryHost("111122223333"), name: "web-api"}
 	creds := &ecrLogin{password: "not-the-password", endpoint: &url.URL{Scheme: "https", Host: tgt.host}}
 	r, err := newRemote(creds, tgt, PushRequest{Concurrency: 1, HTTPClient: &http.Client{Transport: sb.Transport(nil)}})
@@ -127,7 +124,10 @@ func TestCredentialGuard(t *testing.T) {
 			if tc.auth {
 				req.SetBasicAuth("AWS", "pw")
 			}
-			_, err := g.RoundTrip(req)
+			resp, err := g.RoundTrip(req)
+			if resp != nil {
+				_ = resp.Body.Close()
+			}
 			if refused := err != nil; refused != tc.refused || reached == tc.refused {
 				t.Errorf("RoundTrip(%s, authorization %v): err = %v, reached the network %v; want refused %v", tc.url, tc.auth, err, reached, tc.refused)
 			}

@@ -90,7 +90,9 @@ func buildImageFrom(tb testing.TB, dockerHost, base string, sizes ...int) string
 	tag := fmt.Sprintf("push-test-%d:%d", time.Now().UnixNano(), len(sizes))
 	runDocker(tb, docker, dockerHost, "build", "-q", "-t", tag, dir)
 	tb.Cleanup(func() {
-		exec.Command(docker, "-H", dockerHost, "rmi", "-f", tag).Run()
+		if out, err := exec.Command(docker, "-H", dockerHost, "rmi", "-f", tag).CombinedOutput(); err != nil {
+			tb.Logf("docker rmi %s: %v\n%s", tag, err, out)
+		}
 	})
 	return tag
 }

@@ -54,12 +54,14 @@ func tarDir(tb testing.TB, dir string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
 	tw := tar.NewWriter(f)
 	if err := tw.AddFS(os.DirFS(dir)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := tw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		tb.Fatal(err)
 	}
 	return file

@@ -78,15 +78,18 @@ func TestPushSources(t *testing.T) {
 		source func(t *testing.T) (image string, wantDigest string)
 	}{
 		{"docker_engine", func(t *testing.T) (string, string) {
+			t.Helper()
 			return buildImage(t, dockerHost, 300<<10, 2<<20, 10), ""
 		}},
 		{"docker_archive", func(t *testing.T) (string, string) {
+			t.Helper()
 			tag := buildImage(t, dockerHost, 1<<20, 64<<10)
 			file := filepath.Join(t.TempDir(), "image.tar")
 			runDocker(t, docker, dockerHost, "save", "-o", file, tag)
 			return "docker-archive:" + file, ""
 		}},
 		{"oci_layout", func(t *testing.T) (string, string) {
+			t.Helper()
 			img := platformImage(t, "linux", "amd64", 512<<10, 3)
 			dir := t.TempDir()
 			p, err := layout.Write(dir, empty.Index)

@@ -87,7 +87,7 @@ func pushFrom(tb testing.TB, sb *sandbox.Sandbox, image, repo string, tags []str
 // TestPushFromTheTargetRepository: an image already in the repository is
 // tagged where it is: no blob is uploaded, the tags point at its digest,
 // an IMMUTABLE tag already on it is fine.
-func TestPushFromTheTargetRepository(t *testing.T) {
+func TestPushFromTheTargetRepository(t *testing.T) { //nolint:tparallel // the cases share repositories and count their uploads
 	t.Parallel()
 	sb := startSandbox(t, sourceWorld(t, false), sandbox.Options{})
 	host := sb.RegistryHost(testAccount)
@@ -107,6 +107,8 @@ func TestPushFromTheTargetRepository(t *testing.T) {
 		{"repository_named_by_uri", "docker://" + host + "/frozen:v1", host + "/frozen", []string{"v1", "v3"}, frozen, []string{"linux/amd64"}},
 	}
 	for _, tc := range tests {
+		// In order: each case counts the uploads to a repository another
+		// case pushes to as well.
 		t.Run(tc.name, func(t *testing.T) {
 			before := sb.RegistryUploads(testAccount, tc.repo[strings.LastIndex(tc.repo, "/")+1:])
 			res, log, err := pushFrom(t, sb, tc.image, tc.repo, tc.tags, nil)

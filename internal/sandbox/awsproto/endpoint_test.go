@@ -41,7 +41,7 @@ func (noCredentials) Lookup(string) (*awsproto.Session, bool) { return nil, fals
 
 // TestEndpointRouting registers two services of the test's own, one per
 // protocol, and checks what the endpoint does before and after they answer.
-func TestEndpointRouting(t *testing.T) {
+func TestEndpointRouting(t *testing.T) { //nolint:tparallel // the cases run in turn: the fault and the counts depend on their order
 	t.Parallel()
 	set := faults.NewSet([]faults.Fault{{Service: "jsonsvc", Operation: "Throttled", Code: "ThrottlingException", Times: 1}})
 	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Credentials: noCredentials{}, Region: "us-east-1", Now: time.Now, Faults: set})

@@ -907,8 +907,7 @@ func TestWorldValidation(t *testing.T) {
 			tc.edit(w)
 			sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
 			if err == nil {
-				sb.Close()
-				t.Fatal("Start succeeded")
+				t.Fatal(errors.Join(errors.New("Start succeeded"), sb.Close()))
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Start: %v, want it to mention %q", err, tc.want)

@@ -394,13 +394,15 @@ func TestInvalidAction(t *testing.T) {
 	defer resp.Body.Close()
 	var e struct {
 		Error struct {
-			Type, Code, Message string
-		}
+			Type    string `xml:"Type"`
+			Code    string `xml:"Code"`
+			Message string `xml:"Message"`
+		} `xml:"Error"`
 	}
 	if err := xml.NewDecoder(resp.Body).Decode(&e); err != nil {
 		t.Fatalf("decode error response: %v", err)
 	}
-	if resp.StatusCode != 400 || e.Error.Code != "InvalidAction" || e.Error.Type != "Sender" {
+	if resp.StatusCode != http.StatusBadRequest || e.Error.Code != "InvalidAction" || e.Error.Type != "Sender" {
 		t.Errorf("unknown action: %d %s/%s %q, want 400 Sender/InvalidAction", resp.StatusCode, e.Error.Type, e.Error.Code, e.Error.Message)
 	}
 	if got := sb.STSCalls("DescribeEverything"); got != 1 {
@@ -444,9 +446,9 @@ func TestOtherIssuer(t *testing.T) {
 		}
 		switch r.URL.Path {
 		case "/.well-known/openid-configuration":
-			json.NewEncoder(w).Encode(map[string]string{"issuer": idp.URL, "jwks_uri": idp.URL + "/keys"})
+			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": idp.URL, "jwks_uri": idp.URL + "/keys"})
 		case "/keys":
-			json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256"}}})
+			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256"}}})
 		default:
 			http.NotFound(w, r)
 		}

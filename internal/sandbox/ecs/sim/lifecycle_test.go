@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func stagedService(tb testing.TB, strategy Strategy, fs *faults.Set) (*Scheduler
 	}
 	cl.Services["api"] = svc
 	rev := func(n int) *taskdef.Revision {
-		return &taskdef.Revision{Family: "web", Revision: n, Containers: []taskdef.Container{{Name: "web", Image: "public.ecr.aws/web:" + string(rune('0'+n)), Essential: true}}}
+		return &taskdef.Revision{Family: "web", Revision: n, Containers: []taskdef.Container{{Name: "web", Image: "public.ecr.aws/web:" + strconv.Itoa(n), Essential: true}}}
 	}
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	e.Bootstrap(svc, rev(1), start)
