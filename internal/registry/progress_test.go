@@ -3,6 +3,7 @@ package registry_test
 import (
 	"archive/tar"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"regexp"
@@ -33,7 +34,9 @@ func streamedLayer(tb testing.TB, seed uint64, size int64) v1.Layer {
 			tw := tar.NewWriter(pw)
 			err := tw.WriteHeader(&tar.Header{Name: "data-" + strconv.FormatUint(seed, 10) + ".bin", Mode: 0o644, Size: size, Typeflag: tar.TypeReg})
 			if err == nil {
-				_, err = io.CopyN(tw, rand.NewChaCha8([32]byte{byte(seed)}), size)
+				var key [32]byte
+				binary.LittleEndian.PutUint64(key[:], seed)
+				_, err = io.CopyN(tw, rand.NewChaCha8(key), size)
 			}
 			if err == nil {
 				err = tw.Close()
@@ -104,8 +107,8 @@ func TestLargePushReportsProgress(t *testing.T) {
 		took := l.End.Sub(l.Start)
 		// One line per interval at most; the layer's first line comes an
 		// interval after it opened.
-		if max := int(took/interval) + 1; len(got) > max {
-			t.Errorf("layer %s: %d progress lines in %s, want at most %d (one per %s)", short, len(got), took, max, interval)
+		if most := int(took/interval) + 1; len(got) > most {
+			t.Errorf("layer %s: %d progress lines in %s, want at most %d (one per %s)", short, len(got), took, most, interval)
 		}
 		var lastDone float64
 		for _, line := range got {

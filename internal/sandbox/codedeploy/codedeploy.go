@@ -7,7 +7,6 @@
 package codedeploy
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -102,7 +101,6 @@ type Config struct {
 // background tick until Close.
 type Service struct {
 	cfg     Config
-	cancel  context.CancelFunc
 	done    chan struct{}
 	stopped chan struct{}
 

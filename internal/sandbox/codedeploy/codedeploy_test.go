@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -351,8 +352,7 @@ func TestWorldValidation(t *testing.T) {
 	w.Accounts[testAccount].CodeDeployApplications[app].DeploymentGroups[group].ECSServices[0].ServiceName = "api-service"
 	sb, err := sandbox.Start(context.Background(), w, sandbox.Options{})
 	if err == nil {
-		sb.Close()
-		t.Fatal("Start succeeded")
+		t.Fatal(errors.Join(errors.New("Start succeeded"), sb.Close()))
 	}
 	if !strings.Contains(err.Error(), "does not use the CODE_DEPLOY deployment controller") {
 		t.Errorf("Start: %v", err)
