@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/iamglob"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 )
 
@@ -149,7 +150,7 @@ func listOrNone(list []string) string {
 func webIdentityStatements(p *policy.Plan, trust policy.Document) []policy.Statement {
 	var out []policy.Statement
 	for _, st := range trust.Statement {
-		if st.Effect != "Allow" || !matchesAny(st.Action, "sts:AssumeRoleWithWebIdentity", true) {
+		if st.Effect != "Allow" || !iamglob.MatchAny(st.Action, "sts:AssumeRoleWithWebIdentity", true) {
 			continue
 		}
 		if slices.Contains(st.Principal["Federated"], p.ProviderARN) {
@@ -284,12 +285,12 @@ func checkTrustSubject(p *policy.Plan, trust policy.Document, subjects []Subject
 		if !s.Exact() {
 			continue
 		}
-		if !slices.ContainsFunc(admitted, func(a string) bool { return globMatch(a, s.Value) }) {
+		if !slices.ContainsFunc(admitted, func(a string) bool { return iamglob.Match(a, s.Value) }) {
 			problems = append(problems, fmt.Sprintf("the job's sub %s (%s) is not admitted (the trust policy admits %s): STS would refuse the job", s.Value, s.Why, strings.Join(admitted, ", ")))
 		}
 	}
 	for _, a := range admitted {
-		if !slices.ContainsFunc(subjects, func(s Subject) bool { return globMatch(s.Value, a) }) && !slices.ContainsFunc(problems, func(pr string) bool { return strings.Contains(pr, "admits "+a+":") }) {
+		if !slices.ContainsFunc(subjects, func(s Subject) bool { return iamglob.Match(s.Value, a) }) && !slices.ContainsFunc(problems, func(pr string) bool { return strings.Contains(pr, "admits "+a+":") }) {
 			problems = append(problems, fmt.Sprintf("the trust policy admits %s, which the deploy job does not present: a job elsewhere (another branch, environment or repository) could assume the role", a))
 		}
 	}
@@ -425,7 +426,7 @@ func checkWithin(role policy.Role, docs []namedDocument, prefix string) Check {
 				case strings.ContainsAny(a, "*?"):
 					var needed []string
 					for _, g := range role.Grants {
-						if globMatch(strings.ToLower(a), strings.ToLower(g.Action)) && !slices.Contains(needed, g.Action) {
+						if iamglob.Match(strings.ToLower(a), strings.ToLower(g.Action)) && !slices.Contains(needed, g.Action) {
 							needed = append(needed, g.Action)
 						}
 					}
@@ -449,7 +450,7 @@ func checkWithin(role policy.Role, docs []namedDocument, prefix string) Check {
 				}
 				for _, res := range resources {
 					if !slices.ContainsFunc(grants, func(g policy.Grant) bool {
-						return slices.ContainsFunc(g.Resources, func(gr string) bool { return globMatch(gr, res) })
+						return slices.ContainsFunc(g.Resources, func(gr string) bool { return iamglob.Match(gr, res) })
 					}) {
 						problems = append(problems, fmt.Sprintf("%s allows %s on %s, where the run needs it only on %s", where, a, res, strings.Join(grants[0].Resources, ", ")))
 					}
@@ -553,14 +554,14 @@ func allowsGrant(docs []namedDocument, g policy.Grant) bool {
 		allowed := false
 		for _, nd := range docs {
 			for _, st := range nd.doc.Statement {
-				if st.Effect != "Allow" || !matchesAny(st.Action, g.Action, true) {
+				if st.Effect != "Allow" || !iamglob.MatchAny(st.Action, g.Action, true) {
 					continue
 				}
 				resources := st.Resource
 				if len(resources) == 0 {
 					resources = []string{"*"}
 				}
-				if !slices.ContainsFunc(resources, func(r string) bool { return globMatch(r, res) }) {
+				if !slices.ContainsFunc(resources, func(r string) bool { return iamglob.Match(r, res) }) {
 					continue
 				}
 				// The statement applies to the call only when the call's
@@ -576,45 +577,4 @@ func allowsGrant(docs []namedDocument, g policy.Grant) bool {
 		}
 	}
 	return true
-}
-
-func matchesAny(patterns []string, value string, foldCase bool) bool {
-	for _, p := range patterns {
-		if foldCase {
-			if globMatch(strings.ToLower(p), strings.ToLower(value)) {
-				return true
-			}
-		} else if globMatch(p, value) {
-			return true
-		}
-	}
-	return false
-}
-
-// globMatch matches IAM's wildcards: * for any run of characters, ? for
-// one. A value that is itself a pattern matches when the pattern covers it
-// as text, which is how one pattern is found within another.
-func globMatch(pattern, value string) bool {
-	p, v := 0, 0
-	star, mark := -1, 0
-	for v < len(value) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == value[v]):
-			p++
-			v++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, v
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			v = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }

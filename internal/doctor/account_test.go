@@ -186,21 +186,3 @@ func TestSessionCheck(t *testing.T) {
 		t.Errorf("43200 s: %+v", c)
 	}
 }
-
-func TestGlobMatchWithinPatterns(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		pattern, value string
-		want           bool
-	}{
-		{"repo:acme/web-api:ref:refs/heads/*", "repo:acme/web-api:ref:refs/heads/release/*", true},
-		{"repo:acme/web-api:environment:production", "repo:acme/web-api:*", false},
-		{"arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/*", "arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/abc", true},
-		{"a?c", "abc", true},
-		{"a?c", "abbc", false},
-	} {
-		if got := globMatch(tt.pattern, tt.value); got != tt.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.value, got, tt.want)
-		}
-	}
-}

@@ -1,6 +1,10 @@
 package iam
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/iamglob"
+)
 
 // Context holds a request's condition keys. Keys are stored in lower case
 // because IAM matches key names case-insensitively; values stay as given.
@@ -56,10 +60,10 @@ func Evaluate(p PolicyDocument, req Request) Decision {
 	d := Decision{Statement: -1}
 	for i, st := range p.Statement {
 		if len(st.NotAction) > 0 {
-			if matchesAny(st.NotAction, req.Action, true) {
+			if iamglob.MatchAny(st.NotAction, req.Action, true) {
 				continue
 			}
-		} else if !matchesAny(st.Action, req.Action, true) {
+		} else if !iamglob.MatchAny(st.Action, req.Action, true) {
 			continue
 		}
 		if req.Principal != nil {
@@ -67,7 +71,7 @@ func Evaluate(p PolicyDocument, req Request) Decision {
 				continue
 			}
 		} else if len(st.NotResource) > 0 {
-			if matchesAny(st.NotResource, req.Resource, false) {
+			if iamglob.MatchAny(st.NotResource, req.Resource, false) {
 				continue
 			}
 		} else {
@@ -75,7 +79,7 @@ func Evaluate(p PolicyDocument, req Request) Decision {
 			if len(res) == 0 {
 				res = StringList{"*"}
 			}
-			if !matchesAny(res, req.Resource, false) {
+			if !iamglob.MatchAny(res, req.Resource, false) {
 				continue
 			}
 		}
@@ -113,45 +117,6 @@ func principalMatches(principal map[string]StringList, caller Principal) bool {
 		}
 	}
 	return false
-}
-
-func matchesAny(patterns []string, value string, foldCase bool) bool {
-	for _, p := range patterns {
-		if foldCase {
-			if globMatch(strings.ToLower(p), strings.ToLower(value)) {
-				return true
-			}
-		} else if globMatch(p, value) {
-			return true
-		}
-	}
-	return false
-}
-
-// globMatch matches IAM's wildcards: * for any run of characters, ? for one.
-func globMatch(pattern, value string) bool {
-	p, v := 0, 0
-	star, mark := -1, 0
-	for v < len(value) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == value[v]):
-			p++
-			v++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, v
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			v = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 // conditionsHold evaluates a Condition block: every operator, and every key
@@ -271,9 +236,9 @@ func stringOperator(op string) (match func(pattern, value string) bool, negated,
 	case "StringNotEqualsIgnoreCase":
 		return equalFold, true, true
 	case "StringLike", "ArnLike":
-		return globMatch, false, true
+		return iamglob.Match, false, true
 	case "StringNotLike", "ArnNotLike":
-		return globMatch, true, true
+		return iamglob.Match, true, true
 	}
 	return nil, false, false
 }
