@@ -10,6 +10,7 @@ import (
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/oidc"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/registry"
 )
 
 // auditedTokens fetches every ID token through src and keeps, for the
@@ -169,7 +170,7 @@ func (r *run) links(sum *ghaction.Summary) {
 	res := r.result
 	link("CloudTrail: the events of role session "+r.cfg.RoleSessionName, res.CloudTrailURL)
 	if res.ImageDigest != "" {
-		link("ECR: the pushed image "+shortDigest(res.ImageDigest), c.image(res.Repository, res.ImageDigest, res.AccountID))
+		link("ECR: the pushed image "+registry.ShortDigest(res.ImageDigest), c.image(res.Repository, res.ImageDigest, res.AccountID))
 	}
 	for _, s := range res.Services {
 		link("ECS: the deployments of "+s.Service, s.DeploymentURL)

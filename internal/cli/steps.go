@@ -189,7 +189,7 @@ func (r *run) push(ctx context.Context) error {
 		r.out.Infof("Source: %s", res.Source)
 	}
 	r.out.Infof("Pushed %s %s for %s: %d layers uploaded (%s), %d mounted, %d already there",
-		what, res.Image, strings.Join(res.Platforms, ", "), res.LayersPushed, byteSize(res.BytesPushed), res.LayersMounted, res.LayersSkipped)
+		what, res.Image, strings.Join(res.Platforms, ", "), res.LayersPushed, registry.HumanSize(res.BytesPushed), res.LayersMounted, res.LayersSkipped)
 	return r.setOutputs(map[string]string{
 		OutputImageURI:    res.ImageURI,
 		OutputImageDigest: res.Digest,
@@ -376,17 +376,6 @@ type reportedError struct{ err error }
 
 func (e reportedError) Error() string { return e.err.Error() }
 func (e reportedError) Unwrap() error { return e.err }
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
-}
 
 // deferredLogger holds a background step's lines until flush, then passes
 // them through, so that lines from the deploy's preparation, which runs

@@ -91,9 +91,9 @@ func pushSpans(start, end time.Time, res *registry.PushResult) []span {
 			size += l.Size
 		}
 		if len(group) == 1 {
-			s.name = fmt.Sprintf("layer %s %s", shortDigest(group[0].Digest), byteSize(size))
+			s.name = fmt.Sprintf("layer %s %s", registry.ShortDigest(group[0].Digest), registry.HumanSize(size))
 		} else {
-			s.name = fmt.Sprintf("layers %d-%d of %d, %s", i+1, i+len(group), len(uploaded), byteSize(size))
+			s.name = fmt.Sprintf("layers %d-%d of %d, %s", i+1, i+len(group), len(uploaded), registry.HumanSize(size))
 		}
 		out = append(out, s)
 	}
@@ -105,11 +105,6 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	return d[:min(12, len(d))]
 }
 
 // deploySpans are the registrations, once each however many services

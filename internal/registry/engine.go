@@ -113,7 +113,7 @@ func openDockerEngine(ctx context.Context, ref string, getenv func(string) strin
 		return nil, errors.Join(err, eng.close())
 	}
 	id := res.ID
-	name := fmt.Sprintf("image %s (%s) in %s", ref, shortDigest(id), eng)
+	name := fmt.Sprintf("image %s (%s) in %s", ref, ShortDigest(id), eng)
 	if d := res.Descriptor; d != nil && types.MediaType(d.MediaType).IsIndex() {
 		src, err := eng.exportIndex(ctx, id, ref, name, stallTimeout)
 		if err != nil {

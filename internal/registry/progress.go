@@ -54,7 +54,7 @@ func (p *layerProgress) read(n int) {
 	if rate > 0 {
 		left = (time.Duration(float64(size-done) / rate * float64(time.Second))).Round(time.Second).String() + " left"
 	}
-	p.logf("%s: %s of %s (%d%%), %s/s, %s", p.label, humanSize(done), humanSize(size), done*100/max(size, 1), humanSize(int64(rate)), left)
+	p.logf("%s: %s of %s (%d%%), %s/s, %s", p.label, HumanSize(done), HumanSize(size), done*100/max(size, 1), HumanSize(int64(rate)), left)
 }
 
 // layerReader counts what go-containerregistry reads of a layer.

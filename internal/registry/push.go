@@ -553,7 +553,7 @@ func (p *pusher) uploadIndex(ctx context.Context, s *session, idx v1.ImageIndex,
 
 // childLabel names an index's entry in the log: its platform, or what it is.
 func childLabel(parent string, d v1.Descriptor) string {
-	label := shortDigest(d.Digest.String())
+	label := ShortDigest(d.Digest.String())
 	switch {
 	case isAttestation(d):
 		label = "attestation " + label
@@ -574,7 +574,7 @@ func (p *pusher) putChild(ctx context.Context, s *session, ref name.Digest, m re
 	if err != nil {
 		return explain(fmt.Errorf("push the %s manifest %s: %w", label, ref.DigestStr(), err), p.target)
 	}
-	p.logf("%s manifest %s: pushed", label, shortDigest(ref.DigestStr()))
+	p.logf("%s manifest %s: pushed", label, ShortDigest(ref.DigestStr()))
 	return nil
 }
 
@@ -609,7 +609,7 @@ func (p *pusher) uploadOnce(ctx context.Context, s *session, kind, label string,
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%s %s (%s)", kind, shortDigest(d.String()), humanSize(size))
+	what := fmt.Sprintf("%s %s (%s)", kind, ShortDigest(d.String()), HumanSize(size))
 	if label != "" {
 		what = label + " " + what
 	}

@@ -312,8 +312,8 @@ func (p *pusher) logf(format string, args ...any) {
 	fmt.Fprintf(p.out, format+"\n", args...)
 }
 
-// humanSize prints a byte count the way progress lines show it.
-func humanSize(n int64) string {
+// HumanSize prints a byte count the way the run's lines show it: 12.5 MB.
+func HumanSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 2, 64) + " GB"

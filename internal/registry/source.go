@@ -393,7 +393,9 @@ func openDockerArchive(file string) (imageSource, error) {
 	}, nil
 }
 
-func shortDigest(d string) string {
+// ShortDigest is the first 12 hex digits of a digest (sha256:... or the
+// bare hex), as the run's lines name layers and images.
+func ShortDigest(d string) string {
 	_, hex, ok := strings.Cut(d, ":")
 	if !ok {
 		hex = d
