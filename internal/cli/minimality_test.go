@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/policy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
@@ -363,7 +364,7 @@ func TestTheGuidesPolicyInForceMode(t *testing.T) {
 				rc.cfg.Repository = repository
 			})
 			t.Logf("log:\n%s", run.log)
-			if run.err != nil || len(run.res.Services) != 1 || run.res.Services[0].Status != "succeeded" {
+			if run.err != nil || len(run.res.Services) != 1 || run.res.Services[0].Outcome != deploy.OutcomeSucceeded {
 				t.Fatalf("the guide's policy, force mode, repository %s: %v, %+v", repository, run.err, run.res.Services)
 			}
 			if strings.Contains(run.log, "::error") || strings.Contains(run.log, "::warning") {

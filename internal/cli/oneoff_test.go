@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/config"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
@@ -69,7 +70,7 @@ func TestMigrationSucceedsThenDeploys(t *testing.T) {
 	if !strings.HasPrefix(arn, "arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/") || run.outputs[OutputRunTaskExitCode] != "0" {
 		t.Errorf("outputs run-task-arn %q, run-task-exit-code %q; want the task and 0", arn, run.outputs[OutputRunTaskExitCode])
 	}
-	if got := run.res.Services; len(got) != 1 || got[0].Status != "succeeded" {
+	if got := run.res.Services; len(got) != 1 || got[0].Outcome != deploy.OutcomeSucceeded {
 		t.Errorf("services = %+v, want api-service succeeded", got)
 	}
 
@@ -128,7 +129,7 @@ func TestMigrationFailsBeforeUpdateService(t *testing.T) {
 	if got := run.outputs[OutputRunTaskExitCode]; got != "3" {
 		t.Errorf("output run-task-exit-code = %q, want 3", got)
 	}
-	if got := run.res.Services; len(got) != 1 || got[0].Status != "not started" {
+	if got := run.res.Services; len(got) != 1 || got[0].Outcome != deploy.OutcomeNotStarted {
 		t.Errorf("services = %+v, want api-service not started", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox/sandboxtest"
 )
@@ -119,7 +120,7 @@ func TestPlatformCheck(t *testing.T) {
 			if rev := td.TaskDefinition.Revision; rev != 1 {
 				t.Errorf("web-api is at revision %d: a revision was registered for an image that cannot run", rev)
 			}
-			if len(run.res.Services) != 1 || run.res.Services[0].Status != "failed" {
+			if len(run.res.Services) != 1 || run.res.Services[0].Outcome != deploy.OutcomeFailed {
 				t.Errorf("services = %+v, want api-service failed before it was changed", run.res.Services)
 			}
 		})

@@ -102,28 +102,10 @@ type Result struct {
 	OneOff *deploy.OneOffResult
 }
 
-// ServiceResult is the outcome of deploying one service.
+// ServiceResult is the outcome of deploying one service: what the deploy
+// reported, and the console pages to look at it.
 type ServiceResult struct {
-	Service           string
-	Cluster           string
-	TaskDefinitionARN string
-	DeploymentID      string
-	// Status is the deployment's final state, e.g. SUCCESSFUL or ROLLBACK_SUCCESSFUL.
-	Status   string
-	Duration time.Duration
-	// Err is why the deployment failed; nil on success.
-	Err error
-	// StoppedReasons are why ECS stopped the deployment's tasks, when it failed.
-	StoppedReasons []string
-	// LastEvents are the service's latest events, oldest first, when it failed.
-	LastEvents []string
-	// ServiceDeploymentARN is the deployment in ECS's ServiceDeployment API.
-	ServiceDeploymentARN string
-	// Registration, Deployment and Stages are when the revision was
-	// registered, the deployment ran, and each lifecycle stage began.
-	Registration deploy.Span
-	Deployment   deploy.Span
-	Stages       []deploy.Stage
+	deploy.ServiceResult
 	// DeploymentURL and TaskDefinitionURL are the console pages of the
 	// service's deployments and of the revision.
 	DeploymentURL     string
@@ -231,7 +213,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (Result, error) {
 // update was sent, whatever became of it.
 func (r *run) changedServices() bool {
 	for _, s := range r.result.Services {
-		if s.Status != string(deploy.OutcomeNotStarted) {
+		if s.Outcome != deploy.OutcomeNotStarted {
 			return true
 		}
 	}
@@ -429,10 +411,10 @@ func (r *run) summarize(runErr error) {
 	if len(res.Services) > 0 {
 		var services [][]ghaction.Cell
 		for _, s := range res.Services {
-			status := s.Status
-			if s.Err != nil {
+			status := string(s.Outcome)
+			if s.Failure != "" {
 				// The whole explanation is under "Why it failed".
-				first, _, _ := strings.Cut(s.Err.Error(), "\n")
+				first, _, _ := strings.Cut(s.Failure, "\n")
 				status += ": " + first
 			}
 			service, revision := ghaction.Code(s.Service), ghaction.Code(s.TaskDefinitionARN)
@@ -453,7 +435,7 @@ func (r *run) summarize(runErr error) {
 		sum.Gantt(fmt.Sprintf("oidc-ecs-deploy, %s", now.Sub(r.started).Round(time.Second)), ganttTasks(spans))
 	}
 	for _, s := range res.Services {
-		if s.Err == nil || (len(s.StoppedReasons) == 0 && len(s.LastEvents) == 0) {
+		if s.Failure == "" || (len(s.StoppedReasons) == 0 && len(s.LastEvents) == 0) {
 			continue
 		}
 		sum.Paragraph("**%s**", s.Service)

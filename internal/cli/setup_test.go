@@ -143,7 +143,7 @@ func TestSetupFromAnEmptyAccount(t *testing.T) {
 	if run.err != nil {
 		t.Fatalf("the action with the roles setup made: %v\n%s", run.err, run.log)
 	}
-	if len(run.res.Services) != 1 || run.res.Services[0].Err != nil {
+	if len(run.res.Services) != 1 || run.res.Services[0].Failure != "" {
 		t.Errorf("deploy results %+v", run.res.Services)
 	}
 

@@ -268,26 +268,10 @@ func (r *run) awaitPlan(ctx context.Context, img registry.PushedImage) error {
 func (r *run) recordDeploy(results []deploy.ServiceResult, err error) error {
 	console := newConsole(r.cfg.AWSRegion)
 	for _, res := range results {
-		var serr error
-		if res.Failure != "" {
-			serr = errors.New(res.Failure)
-		}
 		r.result.Services = append(r.result.Services, ServiceResult{
-			Service:              res.Service,
-			Cluster:              res.Cluster,
-			TaskDefinitionARN:    res.TaskDefinitionARN,
-			DeploymentID:         res.DeploymentID,
-			Status:               string(res.Outcome),
-			Duration:             res.Duration,
-			Err:                  serr,
-			StoppedReasons:       res.StoppedReasons,
-			LastEvents:           res.LastEvents,
-			ServiceDeploymentARN: res.ServiceDeploymentARN,
-			Registration:         res.Registration,
-			Deployment:           res.Deployment,
-			Stages:               res.Stages,
-			DeploymentURL:        console.serviceDeployments(res.Cluster, res.Service),
-			TaskDefinitionURL:    console.taskDefinition(res.TaskDefinitionARN),
+			ServiceResult:     res,
+			DeploymentURL:     console.serviceDeployments(res.Cluster, res.Service),
+			TaskDefinitionURL: console.taskDefinition(res.TaskDefinitionARN),
 		})
 	}
 	if outErr := r.setDeployOutputs(results); outErr != nil && err == nil {

@@ -89,7 +89,7 @@ func TestSummaryOfTwoServicesOneFailing(t *testing.T) {
 			for _, s := range run.res.Services {
 				byService[s.Service] = s
 			}
-			if byService["api-service"].Err == nil || byService["worker-service"].Err != nil {
+			if byService["api-service"].Failure == "" || byService["worker-service"].Failure != "" {
 				t.Fatalf("results %+v, want api-service failed and worker-service succeeded", run.res.Services)
 			}
 
@@ -205,16 +205,16 @@ func TestTimelineOfManyServicesIsFoldedAndSafe(t *testing.T) {
 	base := time.UnixMilli(1_800_000_000_000)
 	var services []ServiceResult
 	for i := range 20 {
-		s := ServiceResult{
+		s := ServiceResult{ServiceResult: deploy.ServiceResult{
 			Service:           fmt.Sprintf("svc-%02d %s", i, hostileName),
 			TaskDefinitionARN: fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:task-definition/fam-%d:%d", i%5, i),
-			Status:            "succeeded " + hostileName,
+			Outcome:           deploy.Outcome("succeeded " + hostileName),
 			Registration:      deploy.Span{Start: base, End: base.Add(time.Second)},
 			Deployment:        deploy.Span{Start: base.Add(2 * time.Second), End: base.Add(time.Duration(30+i) * time.Second)},
 			Stages:            []deploy.Stage{{Name: "SCALE_UP " + hostileName, At: base.Add(3 * time.Second)}},
-		}
+		}}
 		if i%7 == 3 {
-			s.Status, s.Err = "failed", fmt.Errorf("rolled back: %s", hostileName)
+			s.Outcome, s.Failure = deploy.OutcomeFailed, "rolled back: "+hostileName
 		}
 		services = append(services, s)
 	}

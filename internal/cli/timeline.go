@@ -146,13 +146,13 @@ func deploySpans(services []ServiceResult, now time.Time) []span {
 	if len(rollouts) <= timelineDetailedServices {
 		for _, s := range rollouts {
 			end := orNow(s.Deployment.End, now)
-			out = append(out, span{section: s.Service, name: "rollout " + s.Status, start: s.Deployment.Start, end: end, failed: s.Err != nil})
+			out = append(out, span{section: s.Service, name: "rollout " + string(s.Outcome), start: s.Deployment.Start, end: end, failed: s.Failure != ""})
 			for i, st := range s.Stages {
 				stageEnd := end
 				if i+1 < len(s.Stages) {
 					stageEnd = s.Stages[i+1].At
 				}
-				failed := s.Err != nil && i == len(s.Stages)-1
+				failed := s.Failure != "" && i == len(s.Stages)-1
 				out = append(out, span{section: s.Service, name: st.Name, start: st.At, end: stageEnd, failed: failed})
 			}
 		}
@@ -161,9 +161,9 @@ func deploySpans(services []ServiceResult, now time.Time) []span {
 	// Many services: one bar each, the failed ones first, the rest folded.
 	slices.SortStableFunc(rollouts, func(a, b ServiceResult) int {
 		switch {
-		case (a.Err != nil) == (b.Err != nil):
+		case (a.Failure != "") == (b.Failure != ""):
 			return 0
-		case a.Err != nil:
+		case a.Failure != "":
 			return -1
 		}
 		return 1
@@ -174,14 +174,14 @@ func deploySpans(services []ServiceResult, now time.Time) []span {
 		shown, folded = rollouts[:timelineServiceBars-1], rollouts[timelineServiceBars-1:]
 	}
 	for _, s := range shown {
-		out = append(out, span{section: "Rollouts", name: s.Service + " " + s.Status, start: s.Deployment.Start, end: orNow(s.Deployment.End, now), failed: s.Err != nil})
+		out = append(out, span{section: "Rollouts", name: s.Service + " " + string(s.Outcome), start: s.Deployment.Start, end: orNow(s.Deployment.End, now), failed: s.Failure != ""})
 	}
 	if len(folded) > 0 {
 		fold := span{section: "Rollouts", start: folded[0].Deployment.Start, end: orNow(folded[0].Deployment.End, now)}
 		failed := 0
 		for _, s := range folded {
 			fold.start, fold.end = earlier(fold.start, s.Deployment.Start), later(fold.end, orNow(s.Deployment.End, now))
-			if s.Err != nil {
+			if s.Failure != "" {
 				failed++
 			}
 		}
