@@ -283,9 +283,11 @@ func indexSection(ctx context.Context, o options, sb *sandbox.Sandbox, peers *pe
 			fmt.Printf("run %d %-11s %6.3fs  %3d round trips\n", i+1, tool, m.took.Seconds(), m.trips)
 			results[tool] = append(results[tool], m)
 		}
-		os.RemoveAll(dir)
+		// Temporary copies under the benchmark's own directory: what stays
+		// goes with it.
+		_ = os.RemoveAll(dir)
 		for _, pd := range platformDirs {
-			os.RemoveAll(pd)
+			_ = os.RemoveAll(pd)
 		}
 	}
 	report(results, tools, "ours")

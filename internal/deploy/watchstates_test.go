@@ -130,6 +130,7 @@ func TestWatchSeesEveryState(t *testing.T) {
 		{
 			name: "superseded_in_progress", step: steady,
 			act: func(t *testing.T, e *testEnv, n int) {
+				t.Helper()
 				if n == 2 {
 					forceNewDeployment(t, e)
 				}
@@ -148,6 +149,7 @@ func TestWatchSeesEveryState(t *testing.T) {
 				return second
 			},
 			act: func(t *testing.T, e *testEnv, n int) {
+				t.Helper()
 				if n == 2 {
 					forceNewDeployment(t, e) // ...and another starts
 				}
@@ -166,6 +168,7 @@ func TestWatchSeesEveryState(t *testing.T) {
 			// still says IN_PROGRESS: after a second look, ours is replaced.
 			name: "replaced_before_the_service_deployment_says_so", lag: 3, step: steady,
 			act: func(t *testing.T, e *testEnv, n int) {
+				t.Helper()
 				if n == 2 {
 					forceNewDeployment(t, e)
 				}

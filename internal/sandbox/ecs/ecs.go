@@ -428,7 +428,8 @@ func (e *Service) remember(now time.Time) {
 		for _, cl := range a.clusters {
 			for _, svc := range cl.Services {
 				for _, sd := range svc.ServiceDeployments {
-					snaps := append(e.seen[sd.ARN], sdSnapshot{at: now, json: e.serviceDeploymentJSON(svc, sd)})
+					e.seen[sd.ARN] = append(e.seen[sd.ARN], sdSnapshot{at: now, json: e.serviceDeploymentJSON(svc, sd)})
+					snaps := e.seen[sd.ARN]
 					// Keep the newest snapshot old enough to be shown, and
 					// those after it.
 					for len(snaps) > 1 && !snaps[1].at.After(now.Add(-lag)) {
