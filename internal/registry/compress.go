@@ -99,7 +99,7 @@ func (p *parallelGzip) compress(dst io.Writer, src io.Reader, plain io.Writer) (
 		for b := range ordered {
 			<-b.done
 			if writeErr == nil {
-				plain.Write(b.in[:b.n]) // a hash: it does not fail
+				_, _ = plain.Write(b.in[:b.n]) // a hash: it does not fail
 				n, err := dst.Write(b.out.Bytes())
 				written += int64(n)
 				if err != nil {
