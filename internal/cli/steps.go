@@ -105,7 +105,8 @@ func (r *run) deployRequest(repositoryURI string) deploy.Request {
 		}
 		for _, cp := range o.CapacityProviders {
 			oneOff.CapacityProviders = append(oneOff.CapacityProviders, ecstypes.CapacityProviderStrategyItem{
-				CapacityProvider: aws.String(cp.Name), Weight: int32(cp.Weight), Base: int32(cp.Base),
+				// The config holds them to 0-1000 and 0-100000, as ECS does.
+				CapacityProvider: aws.String(cp.Name), Weight: int32(cp.Weight), Base: int32(cp.Base), //nolint:gosec // G115: bounded by config
 			})
 		}
 	}
