@@ -25,7 +25,8 @@ fuzz:
 	bash scripts/fuzz.sh
 
 # Mutation testing (go-gremlins/gremlins) of config, oidc, awsauth, ghaction,
-# registry, deploy and the sandbox's policy evaluator, within a time budget
+# registry, deploy and the IAM policy evaluator (iamglob and the sandbox's
+# evaluate.go), within a time budget
 # (MUTATE_TOTAL=8h by default): efficacy and mutator coverage per package,
 # and every mutant that lived. Not in CI: a full run takes hours.
 mutate:

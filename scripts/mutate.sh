@@ -13,8 +13,9 @@
 #                    hours, minutes and seconds (default 8h); each package
 #                    gets a share in proportion to what it costs
 #   MUTATE_PACKAGES  the packages, under internal/ (default: config oidc
-#                    awsauth ghaction registry deploy sandbox/iam, of which
-#                    only the policy evaluator, evaluate.go, is mutated)
+#                    awsauth ghaction registry deploy iamglob sandbox/iam,
+#                    of which only the policy evaluator, evaluate.go, is
+#                    mutated; iamglob is its wildcard matcher)
 #   MUTATE_WORKERS   mutants tested at once (default 2, the cores)
 #   MUTATE_PARALLEL  tests run at once within one mutant's test run (go
 #                    test -parallel, default 8): the registry and deploy
@@ -32,7 +33,7 @@ total=${MUTATE_TOTAL:-8h}
 workers=${MUTATE_WORKERS:-2}
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-parallel=${MUTATE_PARALLEL:-8}"
 out=${MUTATE_OUT:-$(mktemp -d)}
-read -r -a packages <<<"${MUTATE_PACKAGES:-config oidc awsauth ghaction registry deploy sandbox/iam}"
+read -r -a packages <<<"${MUTATE_PACKAGES:-config oidc awsauth ghaction registry deploy iamglob sandbox/iam}"
 mkdir -p "$out"
 
 duration_caller=mutate

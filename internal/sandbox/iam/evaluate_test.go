@@ -89,36 +89,3 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
-
-// TestGlobMatch holds IAM's wildcards: * for any run of characters (none
-// included), ? for exactly one, and nothing else special.
-func TestGlobMatch(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		pattern, value string
-		want           bool
-	}{
-		{"ab", "ab", true},
-		{"ab", "ac", false},
-		{"ab", "abc", false},
-		{"abc", "ab", false},
-		{"a?c", "abc", true},
-		{"a?c", "ac", false},
-		{"a*", "a", true},
-		{"a*", "abc", true},
-		{"*c", "abc", true},
-		{"a*c", "abbbc", true},
-		{"a*c", "abbbd", false},
-		{"a*b*c", "axxbyyc", true},
-		{"a*b*c", "axxcyyb", false},
-		{"*", "", true},
-		{"**", "x", true},
-		{"a**", "a", true},
-		{"arn:aws:ecs:*:111122223333:service/prod/*", "arn:aws:ecs:us-east-1:111122223333:service/prod/api", true},
-		{"arn:aws:ecs:*:111122223333:service/prod/*", "arn:aws:ecs:us-east-1:444455556666:service/prod/api", false},
-	} {
-		if got := globMatch(tt.pattern, tt.value); got != tt.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.value, got, tt.want)
-		}
-	}
-}
