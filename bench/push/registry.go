@@ -64,12 +64,12 @@ type countingProxy struct {
 func startCountingProxy(sb *sandbox.Sandbox, front string) (*countingProxy, func()) {
 	target, _ := url.Parse("https://" + front)
 	p := &countingProxy{}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport = sb.Transport(nil)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
-		r.Host = front // the front tells registries apart by name
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = front // the front tells registries apart by name
+		},
+		Transport: sb.Transport(nil),
 	}
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if loc := resp.Header.Get("Location"); loc != "" {

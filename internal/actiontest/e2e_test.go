@@ -120,7 +120,10 @@ func (e *e2e) registryHost() string {
 // newE2E starts a standalone sandbox of the action's own binary whose
 // world has a repository of the test's own, in the test region, and
 // builds an image to push.
-func newE2E(tb testing.TB) *e2e { return newE2EIn(tb, testRegion) }
+func newE2E(tb testing.TB) *e2e {
+	tb.Helper()
+	return newE2EIn(tb, testRegion)
+}
 
 // newE2EIn is newE2E with the world in region (every ARN in its
 // partition), its ECR registry hosts served over TLS at registryAddress

@@ -86,8 +86,7 @@ func StartSandbox(ctx context.Context, binary, worldFile, registryBackend, dir s
 		// The sandbox writes the registry clients' file before the job's.
 		registry, err := ReadEnvFile(filepath.Join(dir, "sandbox-registry.env"))
 		if err != nil {
-			s.Stop()
-			return nil, fmt.Errorf("the sandbox wrote %s but no registry clients' environment: %w", envFile, err)
+			return nil, errors.Join(fmt.Errorf("the sandbox wrote %s but no registry clients' environment: %w", envFile, err), s.Stop())
 		}
 		s.Env, s.Registry = env, registry
 		return s, nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -163,7 +164,7 @@ func TestPushIndex(t *testing.T) {
 			dir, password := frontConfig(t, sb)
 			peerEnv := sandboxtest.ProcessEnv(t, sb)
 			craneCmd := exec.Command(crane, "manifest", host+"/"+tc.repo+":v1")
-			craneCmd.Env = append(peerEnv, "DOCKER_CONFIG="+dir)
+			craneCmd.Env = slices.Concat(peerEnv, []string{"DOCKER_CONFIG=" + dir})
 			got, err := craneCmd.Output()
 			if err != nil {
 				t.Fatalf("crane manifest: %v", err)

@@ -42,7 +42,7 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	client, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		upstream.Close()
+		_ = upstream.Close() // no tunnel was opened
 		return
 	}
 	if !p.track(client, upstream) {
@@ -63,7 +63,8 @@ func (p *registryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // copy copies src to dst, then ends the tunnel of conns.
 func (p *registryProxy) copy(dst io.Writer, src io.Reader, conns ...net.Conn) {
-	io.Copy(dst, src)
+	// Either side's end, or an error, ends the tunnel; nothing more to tell.
+	_, _ = io.Copy(dst, src)
 	p.end(conns...)
 }
 
@@ -74,7 +75,7 @@ func (p *registryProxy) track(conns ...net.Conn) bool {
 	defer p.mu.Unlock()
 	if p.closed {
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close() // the proxy is closed: the tunnel ends here
 		}
 		return false
 	}
@@ -92,7 +93,7 @@ func (p *registryProxy) end(conns ...net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		_ = c.Close() // the other copy's close may have come first
 		delete(p.tunnels, c)
 	}
 }
@@ -104,7 +105,7 @@ func (p *registryProxy) Close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for c := range p.tunnels {
-		c.Close()
+		_ = c.Close() // ending them is the point; a failed close ends them too
 	}
 	p.tunnels = nil
 }

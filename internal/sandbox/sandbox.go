@@ -157,7 +157,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 		Now: s.now, Authorizer: authorizer, Faults: s.faults, Logf: opts.Logf,
 	})
 	s.closers = append(s.closers, s.ecr.Close)
-	registryListener, err := s.listenTLS(opts.RegistryAddress)
+	registryListener, err := s.listenTLS(ctx, opts.RegistryAddress)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (s *Sandbox) start(ctx context.Context, opts Options) error {
 // listenTLS makes the sandbox's CA and the certificate of its ECR
 // registry hosts, and opens the TLS listener they are served on: address,
 // which must be a loopback IP, or 127.0.0.1 on a free port.
-func (s *Sandbox) listenTLS(address string) (net.Listener, error) {
+func (s *Sandbox) listenTLS(ctx context.Context, address string) (net.Listener, error) {
 	if address == "" {
 		address = "127.0.0.1:0"
 	}
@@ -250,11 +250,12 @@ func (s *Sandbox) listenTLS(address string) (net.Listener, error) {
 	if s.ca, err = tlsca.New(s.ecr.RegistryHosts()); err != nil {
 		return nil, fmt.Errorf("sandbox ecr: %w", err)
 	}
-	l, err := net.Listen("tcp", address)
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", address)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox listen for the ECR registry hosts: %w", err)
 	}
-	s.closers = append(s.closers, func() { l.Close() })
+	s.closers = append(s.closers, func() { _ = l.Close() }) // as in listen
 	s.registryAddress = l.Addr().String()
 	return tls.NewListener(l, s.ca.ServerConfig()), nil
 }

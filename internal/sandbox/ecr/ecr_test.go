@@ -148,6 +148,7 @@ func TestFront(t *testing.T) {
 }
 
 func testFront(t *testing.T, sb *sandbox.Sandbox, client *ecr.Client, clock *sandboxtest.Clock, host, scheme string) {
+	t.Helper()
 	ctx := context.Background()
 	pw, _ := registryLogin(t, client)
 	tr := sb.Transport(nil)

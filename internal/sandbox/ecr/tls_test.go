@@ -76,7 +76,7 @@ func TestRegistryHostsAreECRs(t *testing.T) {
 					continue
 				}
 				leaf := conn.ConnectionState().PeerCertificates[0]
-				conn.Close()
+				_ = conn.Close()
 				if leaf.NotAfter.Before(time.Now().Add(24 * time.Hour)) {
 					t.Errorf("the certificate of %s expires at %v", host, leaf.NotAfter)
 				}
@@ -127,7 +127,11 @@ func TestRegistryAnswersByName(t *testing.T) {
 	}
 	// Transport dials no name it does not map.
 	for _, url := range []string{"https://999988887777.dkr.ecr.us-east-1.amazonaws.com/v2/", "https://registry.example.invalid/v2/", "http://" + sb.RegistryHost(ecrTestAccount) + "/v2/"} {
-		if _, err := client.Get(url); err == nil || !strings.Contains(err.Error(), "looks up no name") {
+		resp, err := client.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), "looks up no name") {
 			t.Errorf("GET %s: %v, want the sandbox's transport to refuse it", url, err)
 		}
 	}
