@@ -3,6 +3,8 @@
 # and why), installing the pinned version when it is missing. Then lints the
 # action's build too: files under //go:build action are only seen with its
 # tags (its tests are the command-line build's, so they are left out there).
+# Runs may overlap (several checkouts on one machine): golangci-lint's lock
+# would refuse the second one, and its cache is safe to share.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,6 @@ bash scripts/install-deps.sh golangci-lint
 export PATH="$(go env GOPATH)/bin:$PATH"
 
 echo "== golangci-lint"
-golangci-lint run ./...
+golangci-lint run --allow-parallel-runners ./...
 echo "== golangci-lint (the action's build)"
-golangci-lint run --tests=false --build-tags action,nethttpomithttp2 . ./internal/cli/...
+golangci-lint run --allow-parallel-runners --tests=false --build-tags action,nethttpomithttp2 . ./internal/cli/...
