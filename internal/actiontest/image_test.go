@@ -221,10 +221,10 @@ func TestImage(t *testing.T) {
 		t.Errorf("/tmp in the image has mode %o, want 1777", tmpMode)
 	}
 
-	// docker run does not work on this machine, so run the image's own
-	// binary as the entrypoint says, the way the runner starts it: no
-	// arguments, GITHUB_ACTIONS=true, the image's environment, and no
-	// inputs. It must take action mode and say, as an annotation, which
+	// Run the image's own binary as the entrypoint says, the way the
+	// runner starts it (TestActionContainerDeploysToARepositoryURI runs
+	// the image itself with docker run): no arguments, GITHUB_ACTIONS=true,
+	// the image's environment, and no inputs. It must take action mode and say, as an annotation, which
 	// required input is missing.
 	extracted := filepath.Join(t.TempDir(), "entrypoint")
 	if err := os.WriteFile(extracted, data, 0o755); err != nil {
