@@ -197,7 +197,30 @@ func FinalStageContext(dockerfile string, produced []StageFile) ([]byte, error) 
 
 // Build builds a context (a tar holding a Dockerfile) in the engine, tags
 // the image, and returns its ID. A failed build returns the build log.
+//
+// The engine's classic builder, when several builds commit at once, now
+// and then loses the image a step has just committed ("unable to find
+// image sha256:…", "failed to get layer"; moby/moby#37965): such a build
+// is tried again, at most twice, since the next try starts from nothing.
 func (e *Engine) Build(ctx context.Context, buildContext []byte, tag string) (string, error) {
+	var err error
+	for try := 0; try < 3; try++ {
+		var id string
+		if id, err = e.build(ctx, buildContext, tag); err == nil || !lostCommittedImage(err) {
+			return id, err
+		}
+	}
+	return "", err
+}
+
+// lostCommittedImage tells whether a build failed because the classic
+// builder lost an image it had just committed.
+func lostCommittedImage(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to find image") || strings.Contains(msg, "failed to get layer")
+}
+
+func (e *Engine) build(ctx context.Context, buildContext []byte, tag string) (string, error) {
 	res, err := e.api.ImageBuild(ctx, bytes.NewReader(buildContext), client.ImageBuildOptions{
 		Tags: []string{tag}, Remove: true, ForceRemove: true, Dockerfile: "Dockerfile",
 	})
