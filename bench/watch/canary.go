@@ -86,12 +86,13 @@ func (c *callLog) count() int {
 
 // countingProxy serves target's AWS endpoint on a loopback port through
 // calls, keeping the Host header the client signed.
-func countingProxy(target string, calls *callLog) (string, func(), error) {
+func countingProxy(ctx context.Context, target string, calls *callLog) (string, func(), error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return "", nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
@@ -103,8 +104,8 @@ func countingProxy(target string, calls *callLog) (string, func(), error) {
 		Transport: calls,
 	}
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	return "http://" + l.Addr().String(), func() { srv.Close() }, nil
+	go func() { _ = srv.Serve(l) }() // ends with ErrServerClosed when stopped
+	return "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 // perMinute is a count over a duration, per minute.
@@ -119,13 +120,13 @@ func canary(ctx context.Context, runs int, awsPath string, skipCLI bool) error {
 	if err != nil {
 		return err
 	}
-	defer e.sb.Close()
+	defer func() { _ = e.sb.Close() }() // the bench's figures are printed by then
 	ours := &callLog{base: httpclient.NewTransport(httpclient.Timeouts{})}
 	cfg := e.cfg.Copy()
 	cfg.HTTPClient = &http.Client{Transport: ours}
 	client := ecs.NewFromConfig(cfg)
 	theirs := &callLog{base: httpclient.NewTransport(httpclient.Timeouts{})}
-	proxyURL, stop, err := countingProxy(e.sb.AWSEndpoint(), theirs)
+	proxyURL, stop, err := countingProxy(ctx, e.sb.AWSEndpoint(), theirs)
 	if err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func canary(ctx context.Context, runs int, awsPath string, skipCLI bool) error {
 		for updated.IsZero() {
 			select {
 			case o := <-done:
-				return fmt.Errorf("deploy run %d ended before it updated the service: %v", i, o.err)
+				return fmt.Errorf("deploy run %d ended before it updated the service: %w", i, o.err)
 			case <-time.After(20 * time.Millisecond):
 			}
 			updated, _ = ours.after("UpdateService")

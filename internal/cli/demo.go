@@ -161,16 +161,17 @@ func ptr[T any](v T) *T { return &v }
 
 // testEndpoint serves the new revision's test endpoint on 127.0.0.1,
 // answering status to every request, until stop.
-func testEndpoint(status int) (url string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func testEndpoint(ctx context.Context, status int) (url string, stop func(), err error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("listen for the test endpoint: %w", err)
 	}
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(status)
 	})}
-	go srv.Serve(l)
-	return "http://" + l.Addr().String() + "/healthz", func() { srv.Close() }, nil
+	go func() { _ = srv.Serve(l) }() // ends with ErrServerClosed when stopped
+	return "http://" + l.Addr().String() + "/healthz", func() { _ = srv.Close() }, nil
 }
 
 // writeDemoTaskDefinition writes a task definition file for the demo's
@@ -301,7 +302,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	if scenario.TestURLStatus != 0 {
-		url, stop, err := testEndpoint(scenario.TestURLStatus)
+		url, stop, err := testEndpoint(ctx, scenario.TestURLStatus)
 		if err != nil {
 			fmt.Fprintf(stderr, "demo: %v\n", err)
 			return ExitFailure
