@@ -239,10 +239,14 @@ func buildAppImage(tb testing.TB, dockerHost string) string {
 	tag := "actiontest-app:" + randomSuffix()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := eng.Build(ctx, buildCtx, tag); err != nil {
+	unlock := testenv.LockImageBuilds(tb)
+	_, err = eng.Build(ctx, buildCtx, tag)
+	unlock()
+	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
+		defer testenv.LockImageBuilds(tb)()
 		if err := eng.Remove(context.Background(), tag); err != nil {
 			tb.Logf("remove the image %s: %v", tag, err)
 		}

@@ -63,10 +63,14 @@ func buildActionImage(tb testing.TB, e *Engine, binary string) (tag string) {
 		tb.Fatal(err)
 	}
 	tag = "oidc-ecs-deploy-actiontest:" + randomSuffix()
-	if _, err := e.Build(ctx, buildCtx, tag); err != nil {
+	unlock := testenv.LockImageBuilds(tb)
+	_, err = e.Build(ctx, buildCtx, tag)
+	unlock()
+	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
+		defer testenv.LockImageBuilds(tb)()
 		if err := e.Remove(context.Background(), tag); err != nil {
 			tb.Logf("clean up: %v", err)
 		}

@@ -88,8 +88,11 @@ func buildImageFrom(tb testing.TB, dockerHost, base string, sizes ...int) string
 		tb.Fatal(err)
 	}
 	tag := fmt.Sprintf("push-test-%d:%d", time.Now().UnixNano(), len(sizes))
+	unlock := testenv.LockImageBuilds(tb)
 	runDocker(tb, docker, dockerHost, "build", "-q", "-t", tag, dir)
+	unlock()
 	tb.Cleanup(func() {
+		defer testenv.LockImageBuilds(tb)()
 		if out, err := exec.Command(docker, "-H", dockerHost, "rmi", "-f", tag).CombinedOutput(); err != nil {
 			tb.Logf("docker rmi %s: %v\n%s", tag, err, out)
 		}
