@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ecsschema"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/ghaction"
 )
 
 // taskDef is a base for new revisions: the RegisterTaskDefinition input that
@@ -102,7 +103,7 @@ func parseTaskDefinition(data []byte) (*ecs.RegisterTaskDefinitionInput, error) 
 	}
 	r := ecsschema.Conform(schemas.RegisterTaskDefinitionRequest, obj)
 	if len(r.Unknown) > 0 {
-		return nil, atPath(r.Unknown[0], fmt.Errorf("unknown keys (not in RegisterTaskDefinition's input): %s", strings.Join(r.Unknown, ", ")))
+		return nil, atPath(r.Unknown[0], fmt.Errorf("unknown keys (not in RegisterTaskDefinition's input): %s", memberPaths(r.Unknown)))
 	}
 	if len(r.Mismatches) > 0 {
 		problems := make([]string, len(r.Mismatches))
@@ -110,6 +111,9 @@ func parseTaskDefinition(data []byte) (*ecs.RegisterTaskDefinitionInput, error) 
 			problems[i] = describeMismatch(m)
 		}
 		return nil, atPath(r.Mismatches[0].Path, fmt.Errorf("invalid values: %s", strings.Join(problems, "; ")))
+	}
+	if len(r.Nulls) > 0 {
+		return nil, atPath(r.Nulls[0], fmt.Errorf("null where ECS wants a value (its lists and maps take no null): %s; remove it or give a value", memberPaths(r.Nulls)))
 	}
 	// The walk has checked every member against the model, whose member
 	// names are the SDK's field names (which encoding/json matches without
@@ -147,7 +151,13 @@ func describeMismatch(m ecsschema.Mismatch) string {
 	if n, ok := m.Got.(json.Number); ok && (m.Want == ecsschema.Integer || m.Want == ecsschema.Number) {
 		got = n.String() // a number out of range, or not whole
 	}
-	return fmt.Sprintf("%s: want %s, got %s", path, want, got)
+	return fmt.Sprintf("%s: want %s, got %s", ghaction.Line(path), want, got)
+}
+
+// memberPaths lists the paths of a file's members on one line: a path holds
+// the file's own keys, which may hold any character.
+func memberPaths(paths []string) string {
+	return ghaction.Line(strings.Join(paths, ", "))
 }
 
 func jsonKind(v any) string {
@@ -216,7 +226,7 @@ func render(base *ecs.RegisterTaskDefinitionInput, image Image, names []string) 
 		}
 		if len(changed) == 0 {
 			return nil, nil, fmt.Errorf("task definition %s has no container named %s; its containers: %s",
-				aws.ToString(base.Family), strings.Join(names, " or "), describeContainers(base.ContainerDefinitions))
+				ghaction.Line(aws.ToString(base.Family)), ghaction.Line(strings.Join(names, " or ")), describeContainers(base.ContainerDefinitions))
 		}
 		return &out, changed, nil
 	}
@@ -228,16 +238,17 @@ func render(base *ecs.RegisterTaskDefinitionInput, image Image, names []string) 
 	}
 	if len(changed) == 0 {
 		return nil, nil, fmt.Errorf("task definition %s has no container whose image is in %s (name the containers with container-name); its containers: %s",
-			aws.ToString(base.Family), image.RepositoryURI, describeContainers(base.ContainerDefinitions))
+			ghaction.Line(aws.ToString(base.Family)), ghaction.Line(image.RepositoryURI), describeContainers(base.ContainerDefinitions))
 	}
 	return &out, changed, nil
 }
 
-// describeContainers lists containers as name (image), for error messages.
+// describeContainers lists containers as name (image), for error messages,
+// on one line whatever the task definition holds.
 func describeContainers(cs []types.ContainerDefinition) string {
 	parts := make([]string, 0, len(cs))
 	for _, c := range cs {
-		parts = append(parts, fmt.Sprintf("%s (%s)", aws.ToString(c.Name), aws.ToString(c.Image)))
+		parts = append(parts, fmt.Sprintf("%s (%s)", ghaction.Line(aws.ToString(c.Name)), ghaction.Line(aws.ToString(c.Image))))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -149,6 +149,9 @@ func TestParseTaskDefinitionRejectsBadValues(t *testing.T) {
 		{"no_containers", `{"family": "f"}`, "no containerDefinitions"},
 		{"not_an_object", `["f"]`, "want a JSON object"},
 		{"two_values", `{"family": "f"} {}`, "more than one value"},
+		{"null_in_a_list", `{"family": "f", "containerDefinitions": [{"name": "a", "image": "b", "command": ["up", null]}]}`, "null where ECS wants a value (its lists and maps take no null): containerDefinitions[0].command[1];"},
+		{"null_map_value", `{"family": "f", "containerDefinitions": [{"name": "a", "image": "b", "dockerLabels": {"team": null}}]}`, "containerDefinitions[0].dockerLabels.team"},
+		{"unknown_key_on_one_line", "{\"family\": \"f\", \"a\\nb\": 1, \"containerDefinitions\": [{\"name\": \"a\", \"image\": \"b\"}]}", `unknown keys (not in RegisterTaskDefinition's input): a\nb`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,6 +49,11 @@ type Result struct {
 	Unknown []string
 	// Mismatches are the values of the wrong type, which Value leaves out.
 	Mismatches []Mismatch
+	// Nulls are the paths of the nulls in lists and maps (as values of a
+	// map's keys), which Value keeps: ECS's lists and maps are not sparse,
+	// so a reader that would turn them into zero values refuses them
+	// instead. A null member of a structure is no value, and not listed.
+	Nulls []string
 }
 
 // Conform walks v, decoded with json.Decoder.UseNumber, along schema.
@@ -102,7 +107,11 @@ func (r *Result) walk(s *smithy.Schema, v any, path string) any {
 		}
 		out := make([]any, 0, len(arr))
 		for i, ev := range arr {
-			out = append(out, r.walk(s.ListMember(), ev, fmt.Sprintf("%s[%d]", path, i)))
+			elem := fmt.Sprintf("%s[%d]", path, i)
+			if ev == nil {
+				r.Nulls = append(r.Nulls, elem)
+			}
+			out = append(out, r.walk(s.ListMember(), ev, elem))
 		}
 		return out
 	case Map:
@@ -112,6 +121,9 @@ func (r *Result) walk(s *smithy.Schema, v any, path string) any {
 		}
 		out := make(map[string]any, len(obj))
 		for _, k := range sortedKeys(obj) {
+			if obj[k] == nil {
+				r.Nulls = append(r.Nulls, joinPath(path, k))
+			}
 			out[k] = r.walk(s.MapValue(), obj[k], joinPath(path, k))
 		}
 		return out

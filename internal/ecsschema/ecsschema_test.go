@@ -56,6 +56,17 @@ func TestConform(t *testing.T) {
 			want: Result{Value: map[string]any{"family": "web"}},
 		},
 		{
+			name: "nulls_in_lists_and_maps_kept_and_named",
+			json: `{"family": "web", "containerDefinitions": [{"name": "a", "command": ["x", null], "dockerLabels": {"k": null, "team": "payments"}}, null]}`,
+			want: Result{
+				Value: map[string]any{"family": "web", "containerDefinitions": []any{
+					map[string]any{"name": "a", "command": []any{"x", nil}, "dockerLabels": map[string]any{"k": nil, "team": "payments"}},
+					nil,
+				}},
+				Nulls: []string{"containerDefinitions[0].command[1]", "containerDefinitions[0].dockerLabels.k", "containerDefinitions[1]"},
+			},
+		},
+		{
 			name: "wrong_types",
 			json: `{"family": 7, "containerDefinitions": [{"name": "a", "memory": "lots", "essential": "yes", "portMappings": {}}]}`,
 			want: Result{
