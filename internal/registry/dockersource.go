@@ -96,20 +96,18 @@ func (s *registrySource) reach(ctx context.Context, env sourceEnv) error {
 		base, s.closeIdle = tr, tr.CloseIdleConnections
 	}
 	var err error
-	switch {
-	case strings.EqualFold(host, env.target.host):
+	switch credentialFor(host, env.target, env.login) {
+	case targetRegistry:
 		s.conn = env.remote.conn
 		s.inPlace = s.ref.Context().RepositoryStr() == env.target.name
 		s.how = "the ECR login of " + host
 		return nil
-	case env.login.allows(host):
-		// The target's registry by another of its names (its FIPS
-		// endpoint).
+	case targetRegistryOtherName:
 		s.conn, err = newConn(host, env.login.authenticator(), env.login.guard(base), env.req.Concurrency)
 		s.how = "the ECR login of " + env.login.endpoint.Host
 		return err
-	}
-	if h, ok := partition.ParseECRRegistryHost(strings.ToLower(host)); ok {
+	case otherECRRegistry:
+		h, _ := partition.ParseECRRegistryHost(strings.ToLower(host))
 		return s.reachECR(ctx, env, host, h, base)
 	}
 	cfg, err := loadDockerConfig(env.req.Getenv)
@@ -135,6 +133,40 @@ func (s *registrySource) reach(ctx context.Context, env sourceEnv) error {
 	guard := credentialGuard{inner: base, credential: what, issuedFor: host, allows: func(h string) bool { return sameSite(h, host) }}
 	s.conn, err = newConn(host, auth, guard, env.req.Concurrency, s.ref.Scope(transport.PullScope))
 	return err
+}
+
+// sourceCredential is whose credential reads a source registry.
+type sourceCredential int
+
+const (
+	// dockerConfigCredential: the runner's Docker config's credential for
+	// the host, or none.
+	dockerConfigCredential sourceCredential = iota
+	// targetRegistry: the target's own registry, on the target's
+	// connection and ECR login.
+	targetRegistry
+	// targetRegistryOtherName: the target's registry by another of its
+	// names (its FIPS endpoint), with the target's ECR login.
+	targetRegistryOtherName
+	// otherECRRegistry: another ECR registry (another account or region),
+	// with an ECR login of its own.
+	otherECRRegistry
+)
+
+// credentialFor decides which credential may read a source on host, the
+// target t being on the registry login is for: the target's ECR password
+// goes to the target's registry alone.
+func credentialFor(host string, t target, login *ecrLogin) sourceCredential {
+	switch {
+	case strings.EqualFold(host, t.host):
+		return targetRegistry
+	case login.allows(host):
+		return targetRegistryOtherName
+	}
+	if _, ok := partition.ParseECRRegistryHost(strings.ToLower(host)); ok {
+		return otherECRRegistry
+	}
+	return dockerConfigCredential
 }
 
 // reachECR logs in to another ECR registry for the source: the login's
