@@ -430,7 +430,13 @@ func (c Config) AccountIDs() []string {
 // otherwise be looked up as an engine image of that odd name.
 func imageReferenceProblem(image string) string {
 	if ref, ok := strings.CutPrefix(image, "docker://"); ok {
-		if _, err := name.ParseReference(ref); err != nil || ref == "" {
+		// Written in full (a short Docker Hub name gains library/), as the
+		// push writes it, it must read again.
+		parsed, err := name.ParseReference(ref)
+		if err == nil {
+			_, err = name.ParseReference(parsed.Name())
+		}
+		if err != nil || ref == "" {
 			return "is not an image in a registry: write docker://REGISTRY/NAME:TAG or docker://REGISTRY/NAME@sha256:DIGEST (a name without a registry is Docker Hub's)"
 		}
 		return ""

@@ -45,6 +45,11 @@ type registrySource struct {
 // without a tag :latest, as docker and skopeo read it).
 func parseRegistrySource(s string) (*registrySource, error) {
 	ref, err := name.ParseReference(s)
+	if err == nil {
+		// A short Docker Hub name can read whole and yet be too long once
+		// written in full (library/NAME): the push writes it in full.
+		_, err = name.ParseReference(ref.Name())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("image docker://%s is not an image reference (docker://REGISTRY/NAME:TAG or docker://REGISTRY/NAME@sha256:DIGEST): %w", s, err)
 	}
