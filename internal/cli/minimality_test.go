@@ -35,6 +35,38 @@ type proofMode struct {
 	// crashes names the image whose tasks crash in the run whose
 	// deployment fails: the pushed image's digest when empty.
 	crashes string
+	// world edits the mode's world, when it needs more than the demo's.
+	world func(w *sandbox.World)
+	// outlasts, for a mode with a one-off task, is the command of a
+	// one-off task that outlasts wait-for-minutes: the scenario in which
+	// the run stops it.
+	outlasts []string
+}
+
+// proofScenario is how a run of a mode ends.
+type proofScenario int
+
+const (
+	// deploys: the run deploys, and succeeds.
+	deploys proofScenario = iota
+	// deploymentFails: the new revision's tasks crash, so the deployment
+	// fails and its stopped tasks are read.
+	deploymentFails
+	// oneOffOutlasts: the one-off task runs past wait-for-minutes, and the
+	// run stops it.
+	oneOffOutlasts
+)
+
+func (s proofScenario) String() string {
+	return [...]string{"deploys", "the deployment fails", "the one-off task outlasts the wait"}[s]
+}
+
+// scenarios are the ways a run of m ends that the proof runs.
+func (m proofMode) scenarios() []proofScenario {
+	if m.outlasts != nil {
+		return []proofScenario{deploys, deploymentFails, oneOffOutlasts}
+	}
+	return []proofScenario{deploys, deploymentFails}
 }
 
 // withoutPassRoles is setupArgs less its task and execution roles.
@@ -86,6 +118,33 @@ func proofModes() []proofMode {
 			},
 			edit: func(rc *runConfig, _ *sandbox.Sandbox, _ string) {
 				rc.cfg.RoleChain = []config.ChainRole{{RoleARN: chainRole, ExternalID: "acme-prod-7f3c"}}
+			}},
+		// A migration before the deploy, in the service's network, its
+		// log lines read from its awslogs group.
+		{name: "run-task",
+			args: func(string) []string {
+				return append(setupArgs(), "--run-task", "--run-task-command", "bin/migrate up")
+			},
+			edit: func(rc *runConfig, _ *sandbox.Sandbox, _ string) {
+				rc.cfg.RunTask, rc.cfg.RunTaskOptions.Command = true, []string{"bin/migrate", "up"}
+			},
+			world: func(w *sandbox.World) {
+				w.Accounts[demoAccount].Commands = append(w.Accounts[demoAccount].Commands, sandbox.ECSCommand{
+					Command: []string{"bin/migrate", "up", "--slow"}, Seconds: 3600, Logs: []string{"migrate: waiting for the lock"},
+				})
+			},
+			outlasts: []string{"bin/migrate", "up", "--slow"}},
+		// Housekeeping: the family has an old revision nothing runs, and
+		// another service of the cluster runs the first.
+		{name: "keep-revisions",
+			args: func(string) []string { return append(setupArgs(), "--keep-revisions", "1") },
+			edit: func(rc *runConfig, _ *sandbox.Sandbox, _ string) { rc.cfg.KeepRevisions = 1 },
+			world: func(w *sandbox.World) {
+				acct := w.Accounts[demoAccount]
+				acct.TaskDefinitions = append(acct.TaskDefinitions, acct.TaskDefinitions[0])
+				acct.Clusters["prod-cluster"].Services["admin-service"] = &sandbox.ServiceSpec{
+					TaskDefinition: "web-api:1", DesiredCount: 1, LaunchType: "FARGATE",
+				}
 			}},
 	}
 }
@@ -146,8 +205,9 @@ func grantsOf(tb testing.TB, plan *planOutput) []proofGrant {
 var roleARNParts = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role/(?:.*/)?([^/]+)$`)
 
 // installPlan gives the world's roles exactly the plan's trust policies and
-// permissions, less the action without (on the role withoutRole).
-func installPlan(tb testing.TB, w *sandbox.World, plan *planOutput, withoutRole, without string) {
+// permissions, less the grant without (on the role withoutRole): its action
+// in its statement.
+func installPlan(tb testing.TB, w *sandbox.World, plan *planOutput, withoutRole string, without policy.Call) {
 	tb.Helper()
 	for _, r := range plan.Roles {
 		m := roleARNParts.FindStringSubmatch(r.RoleARN)
@@ -156,8 +216,8 @@ func installPlan(tb testing.TB, w *sandbox.World, plan *planOutput, withoutRole,
 			doc := *r.PermissionsPolicy
 			doc.Statement = nil
 			for _, st := range r.PermissionsPolicy.Statement {
-				if r.RoleARN == withoutRole {
-					st.Action = slices.DeleteFunc(slices.Clone(st.Action), func(a string) bool { return a == without })
+				if r.RoleARN == withoutRole && st.Sid == without.Sid {
+					st.Action = slices.DeleteFunc(slices.Clone(st.Action), func(a string) bool { return a == without.Action })
 				}
 				if len(st.Action) > 0 {
 					doc.Statement = append(doc.Statement, st)
@@ -179,17 +239,19 @@ type proofRun struct {
 	allowed, denied []string
 }
 
-// runProof runs a mode with the plan installed less one action; failing
-// makes the new revision's tasks crash, so that the deployment fails and
-// the stopped tasks are read.
-func runProof(t *testing.T, m proofMode, plan *planOutput, withoutRole, without string, failing bool) proofRun {
+// runProof runs a mode with the plan installed less one grant, to end as
+// the scenario says.
+func runProof(t *testing.T, m proofMode, plan *planOutput, withoutRole string, without policy.Call, scenario proofScenario) proofRun {
 	t.Helper()
 	dir := t.TempDir()
 	w := sandbox.DemoWorld()
 	fastWorld(w)
+	if m.world != nil {
+		m.world(w)
+	}
 	installPlan(t, w, plan, withoutRole, without)
 	sb := sandboxtest.StartWorld(t, w, sandbox.Options{})
-	if failing {
+	if scenario == deploymentFails {
 		image, err := demoImage(sb.Env()["GITHUB_SHA"])
 		if err != nil {
 			t.Fatal(err)
@@ -204,7 +266,12 @@ func runProof(t *testing.T, m proofMode, plan *planOutput, withoutRole, without 
 		}
 		sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: crashes})
 	}
-	run := runInActions(t, sb, func(rc *runConfig) { m.edit(rc, sb, dir) })
+	run := runInActions(t, sb, func(rc *runConfig) {
+		m.edit(rc, sb, dir)
+		if scenario == oneOffOutlasts {
+			rc.cfg.RunTaskOptions.Command, rc.cfg.WaitForMinutes = m.outlasts, 1
+		}
+	})
 	pr := proofRun{actionRun: run}
 	var roles []string
 	for _, r := range plan.Roles {
@@ -250,36 +317,44 @@ func TestGeneratedPoliciesAreSufficientAndMinimal(t *testing.T) {
 			plan := readPlan(t, m.args(t.TempDir())...)
 			grants := grantsOf(t, plan)
 
-			// The whole flow, with the generated policy: no denial, and
-			// every grant used in the run that succeeds or in the one whose
-			// deployment fails.
-			ok := runProof(t, m, plan, "", "", false)
-			if ok.err != nil || len(ok.denied) > 0 {
-				t.Fatalf("with the generated policy: %v; denied %v\n%s", ok.err, ok.denied, ok.log)
+			// The whole flow, with the generated policy: no denial in any
+			// scenario, and every grant used in one of them.
+			runs := map[proofScenario]proofRun{}
+			for _, sc := range m.scenarios() {
+				run := runProof(t, m, plan, "", policy.Call{}, sc)
+				if (run.err != nil) != (sc != deploys) || len(run.denied) > 0 || (run.err != nil && strings.Contains(run.err.Error(), "what to change")) {
+					t.Fatalf("with the generated policy, when %s: %v; denied %v\n%s", sc, run.err, run.denied, run.log)
+				}
+				runs[sc] = run
 			}
-			failing := runProof(t, m, plan, "", "", true)
-			if failing.err == nil || len(failing.denied) > 0 || strings.Contains(failing.err.Error(), "what to change") {
-				t.Fatalf("a failing deployment with the generated policy: %v; denied %v\n%s", failing.err, failing.denied, failing.log)
+			// usedIn is the first scenario whose run calls the grant's action.
+			usedIn := func(g proofGrant) (proofScenario, bool) {
+				for _, sc := range m.scenarios() {
+					if slices.Contains(runs[sc].allowed, g.call.Action) {
+						return sc, true
+					}
+				}
+				return 0, false
 			}
 			for _, g := range grants {
-				if !slices.Contains(ok.allowed, g.call.Action) && !slices.Contains(failing.allowed, g.call.Action) {
+				if _, ok := usedIn(g); !ok {
 					t.Errorf("%s (%s) is granted but never called", g.call.Action, g.call.Sid)
 				}
 			}
 
 			for _, g := range grants {
-				t.Run(g.call.Action, func(t *testing.T) {
+				t.Run(g.call.Action+"_"+g.call.Sid, func(t *testing.T) {
 					t.Parallel()
-					scenario := !slices.Contains(ok.allowed, g.call.Action)
-					run := runProof(t, m, plan, g.role, g.call.Action, scenario)
+					scenario, _ := usedIn(g)
+					run := runProof(t, m, plan, g.role, g.call, scenario)
 					notices := strings.Count(run.log, "::notice::"+g.call.Action+" is not allowed on")
 					for _, d := range run.denied {
 						if !strings.HasPrefix(d, g.call.Action+" on ") {
-							t.Errorf("without %s, %s was denied too", g.call.Action, d)
+							t.Errorf("without %s (%s), %s was denied too", g.call.Action, g.call.Sid, d)
 						}
 					}
 					if len(run.denied) == 0 {
-						t.Fatalf("without %s nothing was denied: it is not needed", g.call.Action)
+						t.Fatalf("without %s (%s) nothing was denied: it is not needed", g.call.Action, g.call.Sid)
 					}
 					if g.call.Required() {
 						if run.err == nil || !strings.Contains(run.err.Error()+run.log, g.call.Action) {
@@ -291,8 +366,8 @@ func TestGeneratedPoliciesAreSufficientAndMinimal(t *testing.T) {
 					if notices != 1 {
 						t.Errorf("without %s: %d notices naming it, want 1\n%s", g.call.Action, notices, run.log)
 					}
-					if (run.err != nil) != scenario {
-						t.Errorf("without %s: %v, want the run to end as it does with the permission", g.call.Action, run.err)
+					if (run.err != nil) != (scenario != deploys) {
+						t.Errorf("without %s: %v, want the run to end as it does with the permission (%s)", g.call.Action, run.err, scenario)
 					}
 					record(g, m.name, "optional: one notice")
 				})
@@ -309,11 +384,14 @@ func proofTable(modes []proofMode, results map[string]map[string]string) string 
 		b.WriteString(" " + m.name + " |")
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(modes)) + "\n")
+	printed := map[string]bool{}
 	for _, c := range policy.Calls() {
-		row, ok := results[c.Action+"\x00"+c.Sid]
-		if !ok {
+		key := c.Action + "\x00" + c.Sid
+		row, ok := results[key]
+		if !ok || printed[key] {
 			continue
 		}
+		printed[key] = true
 		fmt.Fprintf(&b, "| %s | %s |", c.Action, c.For)
 		for _, m := range modes {
 			cell := row[m.name]

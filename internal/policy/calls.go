@@ -115,6 +115,16 @@ var (
 		For:      "read each service: its task definition, deployments and events",
 		Resource: "the services",
 	}
+	// CallECSReadClusterServices reads the services with keep-revisions,
+	// which reads every service of the cluster: one grant on the cluster's
+	// services covers both reads, and a grant on the deployed services
+	// beside it would add nothing.
+	CallECSReadClusterServices = Call{
+		Action:   "ecs:DescribeServices",
+		Sid:      "ReadTheServicesAndWhatTheClusterRuns",
+		For:      "read each service (its task definition, deployments and events) and, for keep-revisions, which revisions every service of the cluster runs",
+		Resource: "the cluster's services: keep-revisions reads them all",
+	}
 	// CallECSUpdateService starts the deployment.
 	CallECSUpdateService = Call{
 		Action:   "ecs:UpdateService",
@@ -232,9 +242,12 @@ var (
 		Resource: "`*`, narrowed to the cluster by `ecs:cluster`",
 	}
 	// CallECSReadServicesInUse reads which revisions those services run.
+	// The generated policy grants it with the services' own read, in one
+	// statement (CallECSReadClusterServices); a policy written otherwise
+	// may allow the deployed services alone.
 	CallECSReadServicesInUse = Call{
 		Action:   "ecs:DescribeServices",
-		Sid:      "OptionalKeepRevisionsFindWhatServicesRun",
+		Sid:      CallECSReadClusterServices.Sid,
 		For:      "read which revisions every deployment of every service of the cluster runs",
 		Without:  "keep-revisions deregisters nothing: it cannot prove an old revision unused",
 		Resource: "the cluster's services",
@@ -270,7 +283,7 @@ func Calls() []Call {
 		CallAssumeNextRole,
 		CallECRLogin, CallECRFindRepository, CallECRReadTags, CallECRReadSourceImage, CallECRReadSourceLayers,
 		CallECRCheckLayers, CallECRStartUpload, CallECRUploadPart, CallECRCompleteUpload, CallECRPutImage,
-		CallECSReadServices, CallECSCopyTaskDefinition, CallECSCheckDeployedTag,
+		CallECSReadServices, CallECSReadClusterServices, CallECSCopyTaskDefinition, CallECSCheckDeployedTag,
 		CallECSReadOneOffTaskDefinition, CallECSRegister, CallECSTagRevision, CallPassRoles,
 		CallECSRunTask, CallECSFollowOneOffTask, CallECSStopOneOffTask, CallLogsReadOneOffTask,
 		CallECSUpdateService, CallECSWatchDeployment, CallECSListStoppedTasks, CallECSDescribeStoppedTasks,

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/partition"
 )
 
@@ -407,7 +409,11 @@ func deployGrants(req Request, part partition.Partition, account string) ([]Gran
 		services = append(services, arn)
 		deployments = append(deployments, strings.Replace(arn, ":service/", ":service-deployment/", 1)+"/*")
 	}
-	add(CallECSReadServices, nil, services...)
+	if req.KeepRevisions {
+		add(CallECSReadClusterServices, nil, cluster.arn("service/"+cluster.name+"/*"))
+	} else {
+		add(CallECSReadServices, nil, services...)
+	}
 	add(CallECSUpdateService, nil, services...)
 	switch req.Mode() {
 	case ModeForceNewDeployment:
@@ -435,14 +441,17 @@ func deployGrants(req Request, part partition.Partition, account string) ([]Gran
 	}
 	if req.KeepRevisions {
 		add(CallECSListServicesInUse, Condition{"ArnEquals": {"ecs:cluster": {cluster.arn("cluster/" + cluster.name)}}}, "*")
-		add(CallECSReadServicesInUse, nil, cluster.arn("service/"+cluster.name+"/*"))
 		add(CallECSListRevisions, nil, "*")
 		add(CallECSDeregisterRevisions, nil, "*")
 	}
 	if req.Wait {
 		add(CallECSWatchDeployment, nil, deployments...)
 		add(CallECSListStoppedTasks, Condition{"ArnEquals": {"ecs:cluster": {cluster.arn("cluster/" + cluster.name)}}}, "*")
-		add(CallECSDescribeStoppedTasks, nil, cluster.arn("task/"+cluster.name+"/*"))
+		if !req.RunTask {
+			// With a one-off task, its own grant on the cluster's tasks
+			// covers these reads already.
+			add(CallECSDescribeStoppedTasks, nil, cluster.arn("task/"+cluster.name+"/*"))
+		}
 	}
 	return grants, notes
 }
@@ -499,26 +508,25 @@ func repositoryARN(repository string, part partition.Partition, account, region 
 // target's registry when the target is named alone and the host is the
 // one the target's URI names. ok is false for any other image.
 func sourceRepositoryARN(image string, part partition.Partition, account, region, target string) (arn, sourceAccount string, ok bool) {
-	ref, isRegistry := strings.CutPrefix(image, "docker://")
+	given, isRegistry := strings.CutPrefix(image, "docker://")
 	if !isRegistry {
 		return "", "", false
 	}
-	host, rest, found := strings.Cut(ref, "/")
-	if !found {
+	// Read as the push reads it: a first component without a dot or a
+	// colon (library/nginx) is a path on Docker Hub, not a host.
+	ref, err := name.ParseReference(given)
+	if err != nil {
 		return "", "", false
 	}
-	name, _, _ := strings.Cut(rest, "@")
-	if i := strings.LastIndex(name, ":"); i >= 0 {
-		name = name[:i]
-	}
+	host, repo := ref.Context().RegistryStr(), ref.Context().RepositoryStr()
 	h, isECR := partition.ParseECRRegistryHost(strings.ToLower(host))
 	if !isECR {
 		if targetHost, _, isURI := strings.Cut(target, "/"); !isURI || !strings.EqualFold(targetHost, host) {
 			return "", "", false
 		}
-		return part.ARN("ecr", region, account, "repository/"+name), account, true
+		return part.ARN("ecr", region, account, "repository/"+repo), account, true
 	}
-	return h.Partition.ARN("ecr", h.Region, h.Account, "repository/"+name), h.Account, true
+	return h.Partition.ARN("ecr", h.Region, h.Account, "repository/"+repo), h.Account, true
 }
 
 // cluster is where the services run.
