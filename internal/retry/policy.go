@@ -202,7 +202,12 @@ func (p *Policy) Do(ctx context.Context, what string, f func(ctx context.Context
 		}
 		lastErr = err
 		class := Classify(err)
-		if !class.Transient() || ctx.Err() != nil || tries >= p.attemptsFor(class) {
+		if ctx.Err() != nil && class.Transient() {
+			// The time ran out during this try, not during a wait: the
+			// context ended the call all the same, and says so first.
+			return outOfTime(ctx.Err(), tries, err)
+		}
+		if !class.Transient() || tries >= p.attemptsFor(class) {
 			return err
 		}
 		r, budgetErr := p.GetToken(ctx, costOf(class))
@@ -218,9 +223,15 @@ func (p *Policy) Do(ctx context.Context, what string, f func(ctx context.Context
 	if err != nil && waiting {
 		// Interrupted or out of time while waiting to try again: say what
 		// the last try met.
-		return fmt.Errorf("%w after %d attempts; the last one: %w", err, tries, lastErr)
+		return outOfTime(err, tries, lastErr)
 	}
 	return err
+}
+
+// outOfTime is the failure of a call whose context ended (ctxErr) after
+// tries attempts, the last of which met last.
+func outOfTime(ctxErr error, tries int, last error) error {
+	return fmt.Errorf("%w after %d attempts; the last one: %w", ctxErr, tries, last)
 }
 
 func (p *Policy) logf(format string, args ...any) {

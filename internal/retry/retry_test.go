@@ -206,6 +206,32 @@ func TestDoStopsWithTheContext(t *testing.T) {
 	}
 }
 
+// TestDoStopsWithTheContextDuringATry: a try that fails after the context
+// has ended (its answer came as the time ran out) ends the call with the
+// context's error, as a wait cut short does, and says what the try met.
+func TestDoStopsWithTheContextDuringATry(t *testing.T) {
+	t.Parallel()
+	p := retry.New(retry.Options{Attempts: 1000, BaseDelay: 20 * time.Millisecond, MaxDelay: 20 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	tries := 0
+	err := p.Do(ctx, "call", func(ctx context.Context) error {
+		tries++
+		<-ctx.Done()
+		return awsError(503, "ServiceUnavailable")
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do = %v, want the context's deadline", err)
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
+		t.Errorf("Do = %v, want it to say what the last try met", err)
+	}
+	if tries != 1 {
+		t.Errorf("%d tries, want 1: nothing is tried after the context ended", tries)
+	}
+}
+
 func TestDelayGrowsWithJitterUpToTheCap(t *testing.T) {
 	t.Parallel()
 	p := retry.New(retry.Options{BaseDelay: 100 * time.Millisecond, ThrottleDelay: time.Second, MaxDelay: time.Second})
