@@ -1,0 +1,26 @@
+// Package sample is what the uncovered command's tests mutate: a switch
+// whose case expressions Go's coverage profile has no block for.
+package sample
+
+// Sign names the sign of n.
+func Sign(n int) string {
+	switch {
+	case n < 0:
+		return "negative"
+	case n == 0:
+		return "zero"
+	}
+	return "positive"
+}
+
+// Label is a package-level value: its initialiser has no coverage block.
+var Label = "sign" + "s"
+
+// Spin does not end when the loop's increment is turned into a decrement.
+func Spin() int {
+	i := 0
+	for i < 1 {
+		i++
+	}
+	return i
+}
