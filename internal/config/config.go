@@ -415,12 +415,11 @@ func parse(raw map[string]string, run ghaction.GitHubContext) (Config, error) {
 			problems = append(problems, e)
 		}
 	}
-	if len(problems) > 0 {
-		return c, joinProblems(problems)
-	}
-	return c, nil
+	return c, joinProblems(problems)
 }
 
+// joinProblems joins problems into one error: nil when there are none, as
+// errors.Join of nothing is.
 func joinProblems(problems []*InputError) error {
 	errs := make([]error, len(problems))
 	for i, p := range problems {
@@ -515,9 +514,7 @@ func DefaultSessionName(run ghaction.GitHubContext) string {
 	// The suffix, two int64s, is at most 40 characters, so that some of the
 	// repository always stays.
 	const maxLen = 64
-	if len(repo)+len(suffix) > maxLen {
-		repo = repo[:maxLen-len(suffix)]
-	}
+	repo = repo[:min(len(repo), maxLen-len(suffix))]
 	name := repo + suffix
 	if len(name) < 2 {
 		name += "-gha"

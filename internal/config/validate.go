@@ -69,10 +69,7 @@ const (
 // Validate checks every input and reports every problem at once
 // (errors.Join of *InputError), before anything touches the network.
 func (c Config) Validate() error {
-	if p := c.problems(); len(p) > 0 {
-		return joinProblems(p)
-	}
-	return nil
+	return joinProblems(c.problems())
 }
 
 func (c Config) problems() []*InputError {
