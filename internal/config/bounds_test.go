@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,13 +54,30 @@ func TestInputBounds(t *testing.T) {
 		{InputRepository, "ab", true},
 		{InputRepository, strings.Repeat("r", 256), true},
 		{InputRepository, strings.Repeat("r", 257), false},
+		{InputKeepRevisions, "1000", true},
+		{InputKeepRevisions, "1001", false},
+		{InputRunTaskSubnets, ids("subnet", 16), true},
+		{InputRunTaskSubnets, ids("subnet", 17), false},
+		{InputRunTaskSecurityGroups, ids("sg", 5), true},
+		{InputRunTaskSecurityGroups, ids("sg", 6), false},
+		{InputRunTaskCapacityProvider, "FARGATE:0,FARGATE_SPOT:1000", true},
+		{InputRunTaskCapacityProvider, "FARGATE:1001", false},
+		{InputRunTaskCapacityProvider, "FARGATE:1:100000", true},
+		{InputRunTaskCapacityProvider, "FARGATE:1:100001", false},
+		{InputRunTaskCapacityProvider, providers(20), true},
+		{InputRunTaskCapacityProvider, providers(21), false},
+		// One service may name its CodeDeploy group; two may not.
+		{InputCodeDeployGroup, "DgpECS-prod-api", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.input+"_"+tt.value[:min(len(tt.value), 12)], func(t *testing.T) {
 			t.Parallel()
 			inputs := map[string]string{InputEnvName(tt.input): tt.value}
-			if tt.input == InputRepository {
+			switch tt.input {
+			case InputRepository:
 				inputs[InputEnvName(InputImage)] = "my-api"
+			case InputRunTaskSubnets, InputRunTaskSecurityGroups, InputRunTaskCapacityProvider:
+				inputs[InputEnvName(InputRunTask)] = "true"
 			}
 			_, err := FromInputs(inputsOf(inputs, base), run)
 			if tt.ok {
@@ -206,4 +224,22 @@ func TestPrintFlags(t *testing.T) {
 			t.Errorf("PrintFlags lacks %q:\n%s", want, b.String())
 		}
 	}
+}
+
+// ids lists n distinct IDs of a kind (subnet, sg), comma-separated.
+func ids(kind string, n int) string {
+	var list []string
+	for i := range n {
+		list = append(list, fmt.Sprintf("%s-%08x", kind, i))
+	}
+	return strings.Join(list, ",")
+}
+
+// providers lists n distinct capacity providers of weight 1.
+func providers(n int) string {
+	var list []string
+	for i := range n {
+		list = append(list, fmt.Sprintf("cp-%d:1", i))
+	}
+	return strings.Join(list, ",")
 }
