@@ -247,6 +247,9 @@ func explainChainHop(err error, index, total int, hop config.ChainRole, caller s
 		e.Explanation = fmt.Sprintf("hop %d of %d of role-chain: %v", index, total, err)
 	case isTransient(err):
 		e.Kind = KindTransient
+		if code == "" {
+			said = fmt.Sprintf("STS did not answer: %v", err)
+		}
 		e.Explanation = fmt.Sprintf("%s\nHop %d of %d of role-chain kept failing after every retry; re-run the job.", said, index, total)
 	default:
 		e.Kind = KindOther

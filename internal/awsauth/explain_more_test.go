@@ -149,3 +149,32 @@ func TestDefaultExpiryWindow(t *testing.T) {
 		t.Errorf("%d credentials issued, want 2: the second Retrieve is within the default minute of expiry", got)
 	}
 }
+
+// TestChainHopExplanations: a failed hop of role-chain is explained by what
+// STS answered, or by the failure when STS did not answer, and names the
+// hop and its role.
+func TestChainHopExplanations(t *testing.T) {
+	t.Parallel()
+	hop := config.ChainRole{RoleARN: prodRole}
+	for _, tt := range []struct {
+		name string
+		err  error
+		kind Kind
+		want string
+	}{
+		{"validation_error", &smithy.GenericAPIError{Code: "ValidationError", Message: "1 validation error"}, KindValidation, "STS answered ValidationError: 1 validation error\nHop 1 of 2 of role-chain (" + prodRole + ") was refused."},
+		{"validation_exception", &smithy.GenericAPIError{Code: "ValidationException", Message: "bad"}, KindValidation, "STS answered ValidationException: bad\nHop 1 of 2 of role-chain (" + prodRole + ") was refused."},
+		{"no_answer", errors.New("tls: certificate signed by unknown authority"), KindOther, "hop 1 of 2 of role-chain: tls: certificate signed by unknown authority"},
+		{"gave_up", &awsretry.MaxAttemptsError{Attempt: 3, Err: errors.New("dial tcp: connection refused")}, KindTransient, "STS did not answer: exceeded maximum number of attempts, 3, dial tcp: connection refused\nHop 1 of 2 of role-chain kept failing after every retry; re-run the job."},
+		{"throttled", &awsretry.MaxAttemptsError{Attempt: 3, Err: &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}}, KindTransient, "STS answered Throttling: Rate exceeded\nHop 1 of 2 of role-chain kept failing after every retry; re-run the job."},
+		{"other_answer", &smithy.GenericAPIError{Code: "RegionDisabledException", Message: "STS is not activated"}, KindOther, "STS answered RegionDisabledException: STS is not activated\nHop 1 of 2 of role-chain (" + prodRole + ") failed."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := explainChainHop(tt.err, 1, 2, hop, deployRole)
+			if e.Kind != tt.kind || e.Explanation != tt.want {
+				t.Errorf("explainChainHop = %v, %q; want %v, %q", e.Kind, e.Explanation, tt.kind, tt.want)
+			}
+		})
+	}
+}

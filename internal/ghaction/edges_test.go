@@ -173,3 +173,37 @@ func TestSummaryCellEdges(t *testing.T) {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}
 }
+
+// TestLineEscapesEachControlExactly: each control character, short input
+// included, becomes the one escape that names it; the letters and marks
+// around the C1 range stay as they are.
+func TestLineEscapesEachControlExactly(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"\x01":          `\x01`,
+		"a\xffb":        `a\xffb`,
+		"\u0080":        `\u0080`,
+		"\u0085 next":   `\u0085 next`,
+		"\u009f":        `\u009f`,
+		"\u007f\u00a0é": `\x7f` + "\u00a0é",
+		"x\u2028y":      `x\u2028y`,
+	} {
+		if got := Line(in); got != want {
+			t.Errorf("Line(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLinkDestinationKeepsURLCharacters: letters at both ends of each
+// range, digits and the URL's own punctuation stay; the rest is encoded.
+func TestLinkDestinationKeepsURLCharacters(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://x.invalid/AZaz09-._~":  "<https://x.invalid/AZaz09-._~>",
+		"https://x.invalid/@`[{ |}>\\^": "<https://x.invalid/@%60[%7B%20%7C%7D%3E%5C%5E>",
+	} {
+		if got := linkDestination(in); got != want {
+			t.Errorf("linkDestination(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -129,6 +129,7 @@ func (r *Runner) Mask(secret string) {
 	// position, and a shorter secret that begins a longer one must not
 	// leave the longer one's tail in clear.
 	slices.SortStableFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+	// The capacity is only a hint: any other gives the same pairs.
 	pairs := make([]string, 0, 2*len(r.secrets))
 	for _, s := range r.secrets {
 		pairs = append(pairs, s, redacted)

@@ -18,6 +18,8 @@ func ParseOutputs(data []byte) (map[string]string, error) {
 		}
 		eq := strings.Index(line, "=")
 		heredoc := strings.Index(line, "<<")
+		// "<<" and "=" never start at the same index, so heredoc < eq
+		// and heredoc <= eq read alike.
 		if heredoc >= 0 && (eq < 0 || heredoc < eq) {
 			name, delim := line[:heredoc], line[heredoc+2:]
 			if name == "" || delim == "" {

@@ -138,6 +138,8 @@ func neutraliseLines(s string) string {
 // characters count as blanks too, to err on the safe side.
 func commandStart(line string) int {
 	i := 0
+	// At len(line) the decoder gives RuneError, which is no blank: the
+	// loop would stop there even without its condition.
 	for i < len(line) {
 		r, size := utf8.DecodeRuneInString(line[i:])
 		if !unicode.IsSpace(r) && !unicode.Is(unicode.Zs, r) && !unicode.Is(unicode.Cf, r) {
