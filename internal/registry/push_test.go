@@ -365,11 +365,16 @@ func TestPushExpiredPassword(t *testing.T) {
 	dockerHost := testenv.DockerHost(t)
 	var clock sandboxtest.Clock
 	sb := startSandbox(t, testWorld(t), sandbox.Options{Now: clock.Now})
-	// The first registry request waits; meanwhile 13 hours pass.
-	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "manifest-get", LatencyMillis: 1500, Times: 1})
+	// The first registry request waits; meanwhile 13 hours pass: once ECR
+	// has issued the password (not before, or the web identity token and
+	// the password would be issued already expired, or fresh).
+	sb.InjectFault(sandbox.Fault{Service: "registry", Operation: "manifest-get", LatencyMillis: 3000, Times: 1})
 	image := buildImage(t, dockerHost, 10<<10)
 	go func() {
-		time.Sleep(700 * time.Millisecond)
+		for give := time.Now().Add(time.Minute); sb.Calls("ecr", "GetAuthorizationToken") == 0 && time.Now().Before(give); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond) // the answer is on its way
 		clock.Advance(13 * time.Hour)
 	}()
 	var out sandboxtest.SyncBuffer
