@@ -133,7 +133,14 @@ func Classify(err error) Class {
 		error
 		HTTPStatusCode() int
 	}](err); ok && se.HTTPStatusCode() > 0 {
-		// A response came: the status says it all.
+		// A success whose body was cut off on its way (the SDK could not
+		// read what it had to decode) is a lost connection, not an answer.
+		if _, cut := errors.AsType[*smithy.DeserializationError](err); cut && se.HTTPStatusCode() < 300 {
+			if c := connectionClass(err); c != Permanent {
+				return c
+			}
+		}
+		// Otherwise a response came: the status says it all.
 		return statusClass(se.HTTPStatusCode(), false)
 	}
 	return connectionClass(err)
@@ -164,7 +171,7 @@ func connectionClass(err error) Class {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return NotSent
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
 		return ConnectionLost
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {

@@ -78,6 +78,18 @@ func TestClassify(t *testing.T) {
 		{"sdk_request_send_failed", &smithy.OperationError{ServiceID: "ECS", OperationName: "DescribeServices", Err: &awshttp.ResponseError{
 			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{}}, Err: &smithyhttp.RequestSendError{Err: headerTimeout}},
 		}}, retry.ConnectionLost},
+		// ECS answered 200 and the connection closed before the body
+		// was read: the SDK reports the status and a failed decoding.
+		{"sdk_body_cut_off_after_200", &smithy.OperationError{ServiceID: "ECS", OperationName: "DescribeServices", Err: &awshttp.ResponseError{
+			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusOK}}, Err: &smithy.DeserializationError{
+				Err: &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed},
+			}},
+		}}, retry.ConnectionLost},
+		{"sdk_malformed_200", &smithy.OperationError{ServiceID: "ECS", OperationName: "DescribeServices", Err: &awshttp.ResponseError{
+			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: http.StatusOK}}, Err: &smithy.DeserializationError{
+				Err: errors.New("invalid character 'x' looking for beginning of value"),
+			}},
+		}}, retry.Permanent},
 		{"canceled", fmt.Errorf("call: %w", context.Canceled), retry.Canceled},
 		{"sdk_canceled", &aws.RequestCanceledError{Err: context.Canceled}, retry.Canceled},
 		{"budget_spent", fmt.Errorf("x: %w", &retry.BudgetError{Retries: 3}), retry.BudgetSpent},
