@@ -33,7 +33,9 @@ type archiveInfo struct {
 	holdsIndex bool
 }
 
-// maxArchiveMetadataBytes bounds each small file scanArchive keeps.
+// maxArchiveMetadataBytes bounds each small file scanArchive keeps: a file
+// of this size is kept, a larger one is skipped (its image is then one whose
+// config digest and platform are not known before it is read).
 const maxArchiveMetadataBytes = 1 << 20
 
 // scanArchive reads a docker save archive's small files (tar skips over
@@ -54,7 +56,7 @@ func scanArchive(file string) archiveInfo {
 			break
 		}
 		name := path.Clean(h.Name)
-		if h.Typeflag == tar.TypeReg && h.Size < maxArchiveMetadataBytes && (strings.HasSuffix(name, ".json") || strings.HasPrefix(name, "blobs/")) {
+		if h.Typeflag == tar.TypeReg && h.Size <= maxArchiveMetadataBytes && (strings.HasSuffix(name, ".json") || strings.HasPrefix(name, "blobs/")) {
 			if data, err := io.ReadAll(tr); err == nil {
 				files[name] = data
 			}
