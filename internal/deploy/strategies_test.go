@@ -76,15 +76,18 @@ func TestStrategiesPrintEveryStageOnce(t *testing.T) {
 		edit func(*sandbox.ServiceSpec)
 		want []string // lines the log must have
 	}{
-		{"blue_green", func(svc *sandbox.ServiceSpec) { svc.Strategy = "BLUE_GREEN"; svc.BakeTimeInMinutes = minutes(2) },
-			[]string{"production traffic 100% new, 0% old", "bake time 2m0s, "}},
-		{"canary", canary, []string{"production traffic 10% new, 90% old", "production traffic 100% new, 0% old", "bake time 2m0s, "}},
+		// Bake times of 4 s (a minute is a second here) outlast a few looks
+		// of the watch on a loaded machine, so that it sees each one.
+		{"blue_green", func(svc *sandbox.ServiceSpec) { svc.Strategy = "BLUE_GREEN"; svc.BakeTimeInMinutes = minutes(4) },
+			[]string{"production traffic 100% new, 0% old", "bake time 4m0s, "}},
+		{"canary", func(svc *sandbox.ServiceSpec) { canary(svc); svc.BakeTimeInMinutes = minutes(4) },
+			[]string{"production traffic 10% new, 90% old", "production traffic 100% new, 0% old", "bake time 4m0s, "}},
 		{"linear", func(svc *sandbox.ServiceSpec) {
 			step := 50.0
 			svc.Strategy = "LINEAR"
-			svc.BakeTimeInMinutes = minutes(1)
+			svc.BakeTimeInMinutes = minutes(4)
 			svc.LinearConfiguration = &sandbox.LinearConfiguration{StepPercent: &step, StepBakeTimeInMinutes: minutes(4)}
-		}, []string{"production traffic 50% new, 50% old", "production traffic 100% new, 0% old", "bake time 1m0s, "}},
+		}, []string{"production traffic 50% new, 50% old", "production traffic 100% new, 0% old", "bake time 4m0s, "}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
