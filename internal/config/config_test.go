@@ -440,14 +440,17 @@ func TestPartitions(t *testing.T) {
 	}
 }
 
+// deployingInputs are the inputs of a plain deploy, beside which a table
+// test sets the inputs it checks.
+var deployingInputs = map[string]string{
+	"INPUT_ROLE-TO-ASSUME":       "arn:aws:iam::111122223333:role/gha-deploy",
+	"INPUT_AWS-REGION":           "us-east-1",
+	"INPUT_SERVICE":              "api-service",
+	"INPUT_FORCE-NEW-DEPLOYMENT": "true",
+}
+
 func TestTestURLInputs(t *testing.T) {
 	t.Parallel()
-	deploying := map[string]string{
-		"INPUT_ROLE-TO-ASSUME":       "arn:aws:iam::111122223333:role/gha-deploy",
-		"INPUT_AWS-REGION":           "us-east-1",
-		"INPUT_SERVICE":              "api-service",
-		"INPUT_FORCE-NEW-DEPLOYMENT": "true",
-	}
 	tests := []struct {
 		name   string
 		inputs map[string]string
@@ -470,7 +473,7 @@ func TestTestURLInputs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := FromInputs(inputsOf(tt.inputs, deploying), run)
+			got, err := FromInputs(inputsOf(tt.inputs, deployingInputs), run)
 			if tt.input == "" {
 				if err != nil {
 					t.Fatalf("FromInputs: %v", err)

@@ -8,12 +8,6 @@ import (
 
 func TestRunTaskInputs(t *testing.T) {
 	t.Parallel()
-	deploying := map[string]string{
-		"INPUT_ROLE-TO-ASSUME":       "arn:aws:iam::111122223333:role/gha-deploy",
-		"INPUT_AWS-REGION":           "us-east-1",
-		"INPUT_SERVICE":              "api-service",
-		"INPUT_FORCE-NEW-DEPLOYMENT": "true",
-	}
 	tests := []struct {
 		name   string
 		inputs map[string]string
@@ -43,7 +37,7 @@ func TestRunTaskInputs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := FromInputs(inputsOf(tt.inputs, deploying), run)
+			_, err := FromInputs(inputsOf(tt.inputs, deployingInputs), run)
 			if tt.input == "" {
 				if err != nil {
 					t.Fatalf("FromInputs: %v", err)
