@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Mutation testing of the packages whose mistakes cost users most: it runs
-# go-gremlins/gremlins over each, which changes the code one mutant at a
-# time (a condition negated, a boundary moved, an operator swapped) and
-# runs the package's tests against it. A mutant the tests fail is killed;
-# one they pass lived: a behaviour no test holds.
+# Mutation testing of the packages whose mistakes cost users most:
+# go-gremlins/gremlins finds each package's mutants (a condition negated, a
+# boundary moved, an operator swapped), and internal/tools/mutants tests
+# each one against the tests that run its line. A mutant the tests fail is
+# killed; one they pass lived: a behaviour no test holds.
+#
+# gremlins itself would run the package's whole suite for every mutant:
+# half a minute for the registry and deploy packages, whose tests push
+# through a Docker engine and roll services out, and so hours a package.
+# Its dry run gives the mutants untested; the runner measures which tests
+# reach each line (one coverage run per test) and runs only those, as a test
+# that never runs a line cannot see it change. Where Go's coverage profile
+# has no block (a case clause's expression, a package-level initialiser),
+# gremlins would call the mutant NOT COVERED and never test it; the runner
+# runs every test.
 #
 # For each package it prints the efficacy (killed / (killed + lived)) and
 # the mutator coverage ((killed + lived) / every mutant: a mutant on code no
-# test runs is "not covered"), then every mutant that lived, with its line.
-# Not in CI: a full run takes hours. Settings (environment):
+# test runs is "not covered"), then every mutant that lived or that no test
+# runs, with its line. Not in CI: a full run takes about two hours.
+# Settings (environment):
 #   MUTATE_TOTAL     the time budget of the whole run, a Go duration of
-#                    hours, minutes and seconds (default 8h); each package
+#                    hours, minutes and seconds (default 4h); each package
 #                    gets a share in proportion to what it costs
 #   MUTATE_PACKAGES  the packages, under internal/ (default: config oidc
 #                    awsauth ghaction registry deploy iamglob sandbox/iam,
@@ -29,7 +40,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 GREMLINS_VERSION=v0.6.0
-total=${MUTATE_TOTAL:-8h}
+total=${MUTATE_TOTAL:-4h}
 workers=${MUTATE_WORKERS:-2}
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-parallel=${MUTATE_PARALLEL:-8}"
 out=${MUTATE_OUT:-$(mktemp -d)}
@@ -80,73 +91,39 @@ for p in "${packages[@]}"; do weights=$((weights + $(weight "$p"))); done
 diff_args=()
 if [ -n "${MUTATE_DIFF:-}" ]; then diff_args=(--diff "$MUTATE_DIFF"); fi
 
-# Go's coverage profile has no block for a case clause's expression nor
-# for a package-level variable's initialiser, so gremlins calls a mutant
-# there NOT COVERED however many tests run it, and never tests it. After
-# gremlins, internal/tools/uncovered tests each of those with the mutated
-# file overlaid (go test -overlay), within what is left of the package's
-# budget; the figures count its verdicts with gremlins' own.
-uncovered_bin="$out/uncovered"
-go build -o "$uncovered_bin" ./internal/tools/uncovered || exit 1
+mutants_bin="$out/mutants"
+go build -o "$mutants_bin" ./internal/tools/mutants || exit 1
 
 summary="$out/summary.txt"
 printf '%-12s %7s %6s %12s %9s %10s %9s %9s\n' package killed lived "not covered" "timed out" "not viable" efficacy coverage >"$summary"
 for p in "${packages[@]}"; do
   share=$((budget * $(weight "$p") / weights))
   deadline=$(($(date +%s) + share))
-  report="$out/${p//\//-}.txt"
-  retested="$out/${p//\//-}-uncovered.txt"
-  echo "== internal/$p (budget ${share}s, reports $report and $retested)"
-  # The timeout of each mutant's test run is the package's own test time
-  # times the coefficient; building the mutant takes longer than a cached
-  # test run, which a small coefficient would count as a time-out.
+  report="$out/${p//\//-}-gremlins.txt"
+  verdicts="$out/${p//\//-}.txt"
+  echo "== internal/$p (budget ${share}s, reports $report and $verdicts)"
   exclude_args=()
   if [ -n "$(excluded "$p")" ]; then exclude_args=(--exclude-files "$(excluded "$p")"); fi
-  # gremlins runs in a process group of its own, so that when the budget
-  # is spent the test runs it started go with it.
-  setsid gremlins unleash "./internal/$p" --workers "$workers" --timeout-coefficient 20 "${diff_args[@]}" "${exclude_args[@]}" >"$report" 2>&1 &
-  gremlins_pid=$!
-  # gremlins goes first, so that the test runs stopped with it are not
-  # taken for mutants that lived; then what it started.
-  # The watchdog stops its own sleep when stopped, so that nothing holds
-  # the script's output open after it.
-  (
-    sleep "$share" &
-    sleep_pid=$!
-    trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
-    wait "$sleep_pid" && kill -KILL "$gremlins_pid" 2>/dev/null && kill -TERM -- "-$gremlins_pid" 2>/dev/null
-  ) &
-  watchdog_pid=$!
-  wait "$gremlins_pid"
+  if ! gremlins unleash "./internal/$p" --dry-run "${diff_args[@]}" "${exclude_args[@]}" >"$report" 2>&1; then
+    echo "gremlins could not list the mutants of internal/$p; see $report"
+    exit 1
+  fi
+  # Each mutant's tests time out after the coefficient times what the same
+  # tests took unmutated.
+  "$mutants_bin" -dir "internal/$p" -timeout-coefficient 20 -workers "$workers" -parallel "${MUTATE_PARALLEL:-8}" -deadline "$deadline" <"$report" >"$verdicts" 2>"$verdicts.log"
   status=$?
-  kill "$watchdog_pid" 2>/dev/null
-  wait "$watchdog_pid" 2>/dev/null
   note=""
-  if ! grep -q '^Killed:' "$report"; then
-    note="  (budget of ${share}s spent in gremlins, exit $status: only the mutants tested by then; see $report)"
-  fi
-  "$uncovered_bin" -dir "internal/$p" -timeout-coefficient 20 -parallel "${MUTATE_PARALLEL:-8}" -deadline "$deadline" <"$report" >"$retested" 2>"$retested.log"
-  uncovered_status=$?
-  if [ "$uncovered_status" != 0 ] || grep -q 'deadline reached' "$retested.log"; then
-    note="$note  (not every NOT COVERED mutant retested, exit $uncovered_status; see $retested.log)"
-  fi
-  # Each mutant is printed as it is decided, by gremlins and then by the
-  # retest; a NOT COVERED one the retest decided counts once, by its verdict.
-  count() { cat "$report" "$retested" | grep -cE "^ *$1 "; }
-  killed=$(count KILLED) lived=$(count LIVED) timedout=$(count 'TIMED OUT') notviable=$(count 'NOT VIABLE')
-  uncovered=$(($(grep -cE '^ *NOT COVERED ' "$report") - $(grep -c . "$retested")))
+  if [ "$status" != 0 ]; then note="  (the runner failed, exit $status; see $verdicts.log)"; fi
+  count() { grep -cE "^ *$1 " "$verdicts"; }
+  killed=$(count KILLED) lived=$(count LIVED) timedout=$(count 'TIMED OUT') notviable=$(count 'NOT VIABLE') uncovered=$(count 'NOT COVERED')
+  untested=$(($(grep -cE '^ *(RUNNABLE|NOT COVERED) ' "$report") - $(grep -c . "$verdicts")))
+  if [ "$untested" -gt 0 ]; then note="$note  ($untested mutants not tested: the budget of ${share}s ran out)"; fi
   efficacy=$(awk -v k="$killed" -v l="$lived" 'BEGIN { if (k + l) printf "%.2f%%", 100 * k / (k + l); else print "-" }')
   coverage=$(awk -v k="$killed" -v l="$lived" -v u="$uncovered" 'BEGIN { if (k + l + u) printf "%.2f%%", 100 * (k + l) / (k + l + u); else print "-" }')
   printf '%-12s %7s %6s %12s %9s %10s %9s %9s%s\n' "$p" "$killed" "$lived" "$uncovered" "$timedout" "$notviable" "$efficacy" "$coverage" "$note" >>"$summary"
-  # Every mutant that lived, then every one not tested (neither gremlins
-  # nor the retest reached it), with the line it changed.
-  {
-    grep -hE '^ *LIVED ' "$report" "$retested"
-    decided=$(sed -E 's/^ *(KILLED|LIVED|TIMED OUT|NOT VIABLE) //' "$retested")
-    grep -E '^ *NOT COVERED ' "$report" | while read -r line; do
-      grep -qxF -- "${line#NOT COVERED }" <<<"$decided" || echo "$line"
-    done
-  } | sed -E 's/^ *(LIVED|NOT COVERED) ([A-Z_]+) at (.*)$/\1|\2|\3/' | while IFS='|' read -r status kind where; do
+  # Every mutant that lived or that no test runs, with the line it changed.
+  grep -E '^ *(LIVED|NOT COVERED) ' "$verdicts" |
+    sed -E 's/^ *(LIVED|NOT COVERED) ([A-Z_]+) at (.*)$/\1|\2|\3/' | while IFS='|' read -r status kind where; do
     file=${where%%:*} rest=${where#*:} line=${rest%%:*}
     printf '  %-11s %-22s %s/%s  %s\n' "$status" "$kind" "internal/$p" "$where" "$(sed -n "${line}p" "internal/$p/$file" | sed -E 's/^[[:space:]]+//')"
   done >>"$summary"

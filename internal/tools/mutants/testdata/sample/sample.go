@@ -1,4 +1,4 @@
-// Package sample is what the uncovered command's tests mutate: a switch
+// Package sample is what the mutants command's tests mutate: a switch
 // whose case expressions Go's coverage profile has no block for.
 package sample
 
@@ -23,4 +23,9 @@ func Spin() int {
 		i++
 	}
 	return i
+}
+
+// Unused is run by no test: its mutants are not covered.
+func Unused(n int) bool {
+	return n > 0
 }

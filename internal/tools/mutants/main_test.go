@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseReport(t *testing.T) {
+	t.Parallel()
+	report := `Starting...
+    RUNNABLE CONDITIONALS_NEGATION at config.go:84:18
+ NOT COVERED CONDITIONALS_NEGATION at validate.go:85:22
+       LIVED ARITHMETIC_BASE at text.go:75:16
+ NOT COVERED ARITHMETIC_BASE at sub/ghaction.go:367:92
+Killed: 0, Lived: 1, Not covered: 2
+`
+	got, err := ParseReport(strings.NewReader(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Mutant{
+		{Kind: "CONDITIONALS_NEGATION", File: "config.go", Line: 84, Column: 18},
+		{Kind: "CONDITIONALS_NEGATION", File: "validate.go", Line: 85, Column: 22},
+		{Kind: "ARITHMETIC_BASE", File: "sub/ghaction.go", Line: 367, Column: 92},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseReport (-want +got):\n%s", diff)
+	}
+}
+
+func TestMutate(t *testing.T) {
+	t.Parallel()
+	src := "package p\n\nfunc f(a, b int) bool {\n\tswitch {\n\tcase a <= b:\n\t\ta--\n\t}\n\treturn a-b != -1\n}\n"
+	tests := []struct {
+		name, kind   string
+		line, column int
+		want         string // the changed line; empty when an error is wanted
+	}{
+		{"boundary", "CONDITIONALS_BOUNDARY", 5, 9, "\tcase a < b:"},
+		{"negation", "CONDITIONALS_NEGATION", 5, 9, "\tcase a > b:"},
+		{"decrement", "INCREMENT_DECREMENT", 6, 4, "\t\ta++"},
+		{"arithmetic", "ARITHMETIC_BASE", 8, 10, "\treturn a+b != -1"},
+		{"inequality", "CONDITIONALS_NEGATION", 8, 13, "\treturn a-b == -1"},
+		{"negative", "INVERT_NEGATIVES", 8, 16, "\treturn a-b != +1"},
+		{"kind that does not apply", "CONDITIONALS_BOUNDARY", 8, 13, ""},
+		{"no token starts there", "CONDITIONALS_NEGATION", 5, 10, ""},
+		{"unknown kind", "SOMETHING_ELSE", 5, 9, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Mutate([]byte(src), tt.kind, tt.line, tt.column)
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("Mutate = %q, want an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(src, "\n")
+			lines[tt.line-1] = tt.want
+			if diff := cmp.Diff(strings.Join(lines, "\n"), string(got)); diff != "" {
+				t.Errorf("Mutate (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestTestsFor measures which tests of testdata/sample run which lines,
+// and selects for each mutant the tests that reach it.
+func TestTestsFor(t *testing.T) {
+	t.Parallel()
+	cov, err := tester{work: t.TempDir(), parallel: 2}.measureCoverage(context.Background(), "testdata/sample", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		line, column int
+		want         selection
+	}{
+		{"a case clause's expression has no block: every test", 8, 9, selection{}},
+		{"a package-level initialiser has no block: every test", 17, 20, selection{}},
+		{"Sign's last return: the test of Sign", 13, 9, selection{tests: []string{"TestSign"}}},
+		{"Spin's loop: the test of Spin", 23, 4, selection{tests: []string{"TestSpin"}}},
+		{"Unused: no test", 30, 11, selection{notCovered: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := cov.testsFor("sample.go", tt.line, tt.column)
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(selection{})); diff != "" {
+				t.Errorf("testsFor(%d:%d) (-want +got):\n%s", tt.line, tt.column, diff)
+			}
+		})
+	}
+	for _, r := range cov.tests {
+		if r.took <= 0 {
+			t.Errorf("%s took %v, want the time of its run", r.name, r.took)
+		}
+	}
+}
+
+// TestRun tests the mutants of testdata/sample, two at once, and gets each
+// of the five verdicts.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	report := `    RUNNABLE CONDITIONALS_NEGATION at sample.go:8:9
+    RUNNABLE CONDITIONALS_BOUNDARY at sample.go:8:9
+ NOT COVERED CONDITIONALS_NEGATION at sample.go:10:9
+ NOT COVERED ARITHMETIC_BASE at sample.go:17:20
+    RUNNABLE INCREMENT_DECREMENT at sample.go:23:4
+ NOT COVERED CONDITIONALS_BOUNDARY at sample.go:30:11
+`
+	var stdout, stderr bytes.Buffer
+	o := options{coefficient: 20, parallel: 2, workers: 2, least: 2 * time.Second}
+	if err := run("testdata/sample", o, strings.NewReader(report), &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	want := []string{
+		"      KILLED CONDITIONALS_NEGATION at sample.go:10:9",
+		"      KILLED CONDITIONALS_NEGATION at sample.go:8:9",
+		"       LIVED CONDITIONALS_BOUNDARY at sample.go:8:9",
+		"  NOT VIABLE ARITHMETIC_BASE at sample.go:17:20",
+		" NOT COVERED CONDITIONALS_BOUNDARY at sample.go:30:11",
+		"   TIMED OUT INCREMENT_DECREMENT at sample.go:23:4",
+	}
+	got := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	// Two workers decide in either order.
+	slices.Sort(want)
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("run's verdicts (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunStopsAtTheDeadline tests nothing once the deadline has passed.
+func TestRunStopsAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	report := "    RUNNABLE CONDITIONALS_NEGATION at sample.go:8:9\n"
+	o := options{coefficient: 20, parallel: 2, workers: 1, least: time.Second, deadline: time.Now().Add(-time.Second)}
+	// Its error, if any, is the coverage's build stopped by the deadline.
+	_ = run("testdata/sample", o, strings.NewReader(report), &stdout, &stderr)
+	if stdout.Len() != 0 {
+		t.Errorf("run after its deadline printed %q", stdout.String())
+	}
+}

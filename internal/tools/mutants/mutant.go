@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"go/scanner"
+	"go/token"
+	"io"
+	"regexp"
+	"strconv"
+)
+
+// Mutant is one mutant of a gremlins report: the mutator's kind and the
+// position of the token it changes, relative to the package gremlins ran on.
+type Mutant struct {
+	Kind   string
+	File   string
+	Line   int
+	Column int
+}
+
+func (m Mutant) String() string {
+	return fmt.Sprintf("%s at %s:%d:%d", m.Kind, m.File, m.Line, m.Column)
+}
+
+// mutantLine is a mutant of a gremlins report that gremlins did not test:
+// RUNNABLE in a dry run, NOT COVERED in a dry run or a run.
+var mutantLine = regexp.MustCompile(`^\s*(?:RUNNABLE|NOT COVERED) (\S+) at (\S+):(\d+):(\d+)\s*$`)
+
+// ParseReport returns the mutants of a gremlins report that gremlins did
+// not test (all of them, for a dry run's report), in its order.
+func ParseReport(r io.Reader) ([]Mutant, error) {
+	var ms []Mutant
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		m := mutantLine.FindStringSubmatch(s.Text())
+		if m == nil {
+			continue
+		}
+		line, _ := strconv.Atoi(m[3])
+		col, _ := strconv.Atoi(m[4])
+		ms = append(ms, Mutant{Kind: m[1], File: m[2], Line: line, Column: col})
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("reading the gremlins report: %w", err)
+	}
+	return ms, nil
+}
+
+// mutations is gremlins' table (internal/engine/mappings.go, v0.6.0) of
+// what each mutator turns a token into.
+var mutations = map[string]map[token.Token]token.Token{
+	"ARITHMETIC_BASE":       {token.ADD: token.SUB, token.MUL: token.QUO, token.QUO: token.MUL, token.REM: token.MUL, token.SUB: token.ADD},
+	"CONDITIONALS_BOUNDARY": {token.GEQ: token.GTR, token.GTR: token.GEQ, token.LEQ: token.LSS, token.LSS: token.LEQ},
+	"CONDITIONALS_NEGATION": {token.EQL: token.NEQ, token.GEQ: token.LSS, token.GTR: token.LEQ, token.LEQ: token.GTR, token.LSS: token.GEQ, token.NEQ: token.EQL},
+	"INCREMENT_DECREMENT":   {token.DEC: token.INC, token.INC: token.DEC},
+	"INVERT_ASSIGNMENTS":    {token.ADD_ASSIGN: token.SUB_ASSIGN, token.MUL_ASSIGN: token.QUO_ASSIGN, token.QUO_ASSIGN: token.MUL_ASSIGN, token.REM_ASSIGN: token.REM_ASSIGN, token.SUB_ASSIGN: token.ADD_ASSIGN},
+	"INVERT_BITWISE":        {token.AND: token.OR, token.OR: token.AND, token.XOR: token.AND, token.AND_NOT: token.AND, token.SHL: token.SHR, token.SHR: token.SHL},
+	"INVERT_LOGICAL":        {token.LAND: token.LOR, token.LOR: token.LAND},
+	"INVERT_LOOPCTRL":       {token.BREAK: token.CONTINUE, token.CONTINUE: token.BREAK},
+	"INVERT_NEGATIVES":      {token.SUB: token.ADD},
+}
+
+// Mutate returns src with the token at line:column changed as the mutator
+// kind changes it. It fails if no token starts there or the kind does not
+// apply to it, so that a report and a source that disagree are not tested.
+func Mutate(src []byte, kind string, line, column int) ([]byte, error) {
+	table, ok := mutations[kind]
+	if !ok {
+		return nil, fmt.Errorf("unknown mutator %s", kind)
+	}
+	fset := token.NewFileSet()
+	file := fset.AddFile("", fset.Base(), len(src))
+	var s scanner.Scanner
+	s.Init(file, src, nil, 0)
+	for {
+		pos, tok, _ := s.Scan()
+		if tok == token.EOF {
+			return nil, fmt.Errorf("no token at %d:%d", line, column)
+		}
+		p := fset.Position(pos)
+		if p.Line != line || p.Column != column {
+			continue
+		}
+		to, ok := table[tok]
+		if !ok {
+			return nil, fmt.Errorf("%s does not apply to %q at %d:%d", kind, tok, line, column)
+		}
+		off := p.Offset
+		out := make([]byte, 0, len(src)+1)
+		out = append(out, src[:off]...)
+		out = append(out, to.String()...)
+		return append(out, src[off+len(tok.String()):]...), nil
+	}
+}
