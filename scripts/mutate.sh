@@ -13,7 +13,9 @@
 # that never runs a line cannot see it change. Where Go's coverage profile
 # has no block (a case clause's expression, a package-level initialiser),
 # gremlins would call the mutant NOT COVERED and never test it; the runner
-# runs every test.
+# runs the tests of the function around it, or every test outside any.
+# The deploy package's mutants are tried against the cli's whole-flow tests
+# too, after its own: see also() below.
 #
 # For each package it prints the efficacy (killed / (killed + lived)) and
 # the mutator coverage ((killed + lived) / every mutant: a mutant on code no
@@ -64,6 +66,16 @@ weight() {
   esac
 }
 
+# also names, per package, the test packages whose tests try its mutants
+# after its own: the cli's tests run the whole flow, and are the deploy
+# package's only tests of what the flow around a rollout does (the one-off
+# task, keep-revisions, the platform check, the task-definition file).
+also() {
+  case $1 in
+  deploy) echo internal/cli ;;
+  esac
+}
+
 # excluded names, per package, the files not mutated (relative to the
 # package): test helpers, and, in the sandbox's IAM, everything but the
 # policy evaluator.
@@ -110,7 +122,7 @@ for p in "${packages[@]}"; do
   fi
   # Each mutant's tests time out after the coefficient times what the same
   # tests took unmutated.
-  "$mutants_bin" -dir "internal/$p" -timeout-coefficient 20 -workers "$workers" -parallel "${MUTATE_PARALLEL:-8}" -deadline "$deadline" <"$report" >"$verdicts" 2>"$verdicts.log"
+  "$mutants_bin" -dir "internal/$p" -also "$(also "$p")" -timeout-coefficient 20 -workers "$workers" -parallel "${MUTATE_PARALLEL:-8}" -deadline "$deadline" <"$report" >"$verdicts" 2>"$verdicts.log"
   status=$?
   note=""
   if [ "$status" != 0 ]; then note="  (the runner failed, exit $status; see $verdicts.log)"; fi

@@ -89,16 +89,16 @@ func (t tester) build(ctx context.Context, dir, file, mutated string) (string, e
 	return bin, nil
 }
 
-// run runs the named tests of a test binary (every test when tests is nil)
+// run runs the selected tests of a test binary
 // in its package's directory, as go test does, in a process group of its
 // own so that a time-out stops what the tests started. It reports whether
 // the tests passed and whether the time ran out.
-func (t tester) run(bin, dir string, tests []string, timeout time.Duration) (passed, timedOut bool, err error) {
+func (t tester) run(bin, dir string, sel selection, timeout time.Duration) (passed, timedOut bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	args := []string{"-test.failfast", "-test.parallel", strconv.Itoa(t.parallel), "-test.timeout", (timeout + 5*time.Second).String()}
-	if tests != nil {
-		args = append(args, "-test.run", "^("+strings.Join(tests, "|")+")$")
+	if !sel.all {
+		args = append(args, "-test.run", "^("+strings.Join(sel.tests, "|")+")$")
 	}
 	cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // G204: the test binary just built
 	cmd.Dir = dir
@@ -115,46 +115,59 @@ func (t tester) run(bin, dir string, tests []string, timeout time.Duration) (pas
 	return err == nil, false, nil
 }
 
-// judge decides one mutant of the package in dir, whose tests' coverage
-// is cov.
-func (t tester) judge(ctx context.Context, dir string, cov *coverage, m Mutant, coefficient int, least time.Duration) (string, error) {
-	sel := cov.testsFor(m.File, m.Line, m.Column)
-	if sel.notCovered {
-		return NotCovered, nil
-	}
-	file := filepath.Join(dir, filepath.FromSlash(m.File))
-	src, err := os.ReadFile(file)
+// judge decides one mutant, whose file's path is relative to the module's
+// root, against the tests of each package in covs in turn (the mutated
+// package's own first), as far as one kills it.
+func (t tester) judge(ctx context.Context, m Mutant, covs []*coverage, coefficient int, least time.Duration) (string, error) {
+	src, err := os.ReadFile(m.File)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", file, err)
+		return "", fmt.Errorf("reading %s: %w", m.File, err)
+	}
+	where, err := siteOf(m.File, filepath.Base(m.File), position{m.Line, m.Column})
+	if err != nil {
+		return "", err
 	}
 	mutated, err := Mutate(src, m.Kind, m.Line, m.Column)
 	if err != nil {
-		return "", fmt.Errorf("mutating %s: %w", file, err)
+		return "", fmt.Errorf("mutating %s: %w", m.File, err)
 	}
-	path := filepath.Join(t.work, filepath.Base(file))
+	path := filepath.Join(t.work, filepath.Base(m.File))
 	if err := os.WriteFile(path, mutated, 0o600); err != nil { //nolint:gosec // G703: the work directory made by this run
 		return "", fmt.Errorf("writing the mutant: %w", err)
 	}
-	bin, err := t.build(ctx, filepath.Dir(file), file, path)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
+	covered := false
+	for i, cov := range covs {
+		sel := cov.testsFor(where, i == 0)
+		if sel.notCovered {
+			continue
 		}
-		return NotViable, nil
+		covered = true
+		bin, err := t.build(ctx, cov.dir, m.File, path)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			return NotViable, nil
+		}
+		for _, part := range cov.byCost(sel) {
+			// A run of a few milliseconds times the coefficient would
+			// leave no room for the process's start; the least time does.
+			timeout := max(time.Duration(coefficient)*cov.expected(part, t.parallel), least)
+			passed, timedOut, err := t.run(bin, cov.dir, part, timeout)
+			switch {
+			case err != nil:
+				return "", err
+			case timedOut:
+				return TimedOut, nil
+			case !passed:
+				return Killed, nil
+			}
+		}
 	}
-	// A run of a few milliseconds times the coefficient would leave no
-	// room for the process's start; the least time does.
-	timeout := max(time.Duration(coefficient)*cov.expected(sel, t.parallel), least)
-	passed, timedOut, err := t.run(bin, filepath.Dir(file), sel.tests, timeout)
-	switch {
-	case err != nil:
-		return "", err
-	case timedOut:
-		return TimedOut, nil
-	case passed:
-		return Lived, nil
+	if !covered {
+		return NotCovered, nil
 	}
-	return Killed, nil
+	return Lived, nil
 }
 
 func main() {
@@ -163,12 +176,16 @@ func main() {
 	parallel := flag.Int("parallel", 8, "tests run at once within a test run (-test.parallel)")
 	workers := flag.Int("workers", 2, "mutants tested at once")
 	deadline := flag.Int64("deadline", 0, "stop at this Unix time (0: test every mutant)")
+	also := flag.String("also", "", "comma-separated package directories whose tests also try the mutants, after the mutated package's own (e.g. internal/cli)")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "mutants: -dir is required: the package directory gremlins ran on, e.g. internal/config")
 		os.Exit(2)
 	}
 	o := options{coefficient: *coefficient, parallel: *parallel, workers: *workers, least: minTimeout}
+	if *also != "" {
+		o.also = strings.Split(*also, ",")
+	}
 	if *deadline > 0 {
 		o.deadline = time.Unix(*deadline, 0)
 	}
@@ -183,6 +200,7 @@ type options struct {
 	coefficient, parallel, workers int
 	deadline                       time.Time // zero: none
 	least                          time.Duration
+	also                           []string // test packages tried after the mutated package's own
 }
 
 func run(dir string, o options, report io.Reader, stdout, stderr io.Writer) error {
@@ -203,25 +221,32 @@ func run(dir string, o options, report io.Reader, stdout, stderr io.Writer) erro
 	defer func() { _ = os.RemoveAll(work) }()
 	workers := max(o.workers, 1)
 	// The coverage of each package a mutant is in (a report of a directory
-	// can reach into the packages below it), measured when first needed.
+	// can reach into the packages below it), by its own tests and then the
+	// others', measured when first needed.
 	var covMu sync.Mutex
-	covs := map[string]*coverage{}
-	coverageOf := func(pkg string) (*coverage, error) {
+	covs := map[string][]*coverage{}
+	measured := 0
+	coverageOf := func(pkg string) ([]*coverage, error) {
 		covMu.Lock()
 		defer covMu.Unlock()
 		if c, ok := covs[pkg]; ok {
 			return c, nil
 		}
-		cw := filepath.Join(work, "coverage", strconv.Itoa(len(covs)))
-		if err := os.MkdirAll(cw, 0o700); err != nil {
-			return nil, fmt.Errorf("making a work directory: %w", err)
+		var all []*coverage
+		for _, tests := range append([]string{pkg}, o.also...) {
+			measured++
+			cw := filepath.Join(work, "coverage", strconv.Itoa(measured))
+			if err := os.MkdirAll(cw, 0o700); err != nil {
+				return nil, fmt.Errorf("making a work directory: %w", err)
+			}
+			c, err := tester{work: cw, parallel: o.parallel}.measureCoverage(ctx, tests, pkg, workers, stderr)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, c)
 		}
-		c, err := tester{work: cw, parallel: o.parallel}.measureCoverage(ctx, pkg, workers)
-		if err != nil {
-			return nil, err
-		}
-		covs[pkg] = c
-		return c, nil
+		covs[pkg] = all
+		return all, nil
 	}
 
 	var (
@@ -246,17 +271,14 @@ func run(dir string, o options, report io.Reader, stdout, stderr io.Writer) erro
 				fail(fmt.Errorf("making a work directory: %w", err))
 			}
 			for m := range next {
-				pkg := filepath.Dir(filepath.Join(dir, filepath.FromSlash(m.File)))
-				cov, err := coverageOf(pkg)
+				rel := m
+				rel.File = filepath.Join(dir, filepath.FromSlash(m.File))
+				covs, err := coverageOf(filepath.Dir(rel.File))
 				if err != nil {
 					fail(err)
 					continue
 				}
-				// The package's tests run where it is, so the mutant's file
-				// is given relative to its own package.
-				rel := m
-				rel.File = filepath.Base(m.File)
-				v, err := t.judge(ctx, pkg, cov, rel, o.coefficient, o.least)
+				v, err := t.judge(ctx, rel, covs, o.coefficient, o.least)
 				if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 					continue // reported where the mutants are handed out
 				}

@@ -74,43 +74,61 @@ func TestMutate(t *testing.T) {
 	}
 }
 
-// TestTestsFor measures which tests of testdata/sample run which lines,
-// and selects for each mutant the tests that reach it.
+// TestTestsFor measures which tests of testdata/sample, and of another
+// package's, run which lines, and selects for each mutant the tests that
+// reach it.
 func TestTestsFor(t *testing.T) {
 	t.Parallel()
-	cov, err := tester{work: t.TempDir(), parallel: 2}.measureCoverage(context.Background(), "testdata/sample", 2)
+	var stderr bytes.Buffer
+	own, err := tester{work: t.TempDir(), parallel: 2}.measureCoverage(context.Background(), "testdata/sample", "testdata/sample", 2, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := tester{work: t.TempDir(), parallel: 2}.measureCoverage(context.Background(), "testdata/sampleuser", "testdata/sample", 2, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name         string
 		line, column int
-		want         selection
+		own, other   selection
 	}{
-		{"a case clause's expression has no block: every test", 8, 9, selection{}},
-		{"a package-level initialiser has no block: every test", 17, 20, selection{}},
-		{"Sign's last return: the test of Sign", 13, 9, selection{tests: []string{"TestSign"}}},
-		{"Spin's loop: the test of Spin", 23, 4, selection{tests: []string{"TestSpin"}}},
-		{"Unused: no test", 30, 11, selection{notCovered: true}},
+		{"a case clause's expression has no block: the tests of its function", 8, 9, selection{tests: []string{"TestSign"}}, selection{notCovered: true}},
+		{"a package-level initialiser: every test of its package", 17, 20, selection{all: true}, selection{notCovered: true}},
+		{"Sign's last return: the test of Sign", 13, 9, selection{tests: []string{"TestSign"}}, selection{notCovered: true}},
+		{"Spin's loop: the test of Spin", 23, 4, selection{tests: []string{"TestSpin"}}, selection{notCovered: true}},
+		{"Unused: only the other package's test", 30, 11, selection{notCovered: true}, selection{tests: []string{"TestUnused"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := cov.testsFor("sample.go", tt.line, tt.column)
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(selection{})); diff != "" {
-				t.Errorf("testsFor(%d:%d) (-want +got):\n%s", tt.line, tt.column, diff)
+			where, err := siteOf("testdata/sample/sample.go", "sample.go", position{tt.line, tt.column})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				cov  *coverage
+				want selection
+			}{{own, tt.own}, {other, tt.other}} {
+				got := c.cov.testsFor(where, c.cov == own)
+				if diff := cmp.Diff(c.want, got, cmp.AllowUnexported(selection{})); diff != "" {
+					t.Errorf("testsFor(%d:%d) by the tests of %s (-want +got):\n%s", tt.line, tt.column, c.cov.dir, diff)
+				}
 			}
 		})
 	}
-	for _, r := range cov.tests {
+	for _, r := range append(own.tests, other.tests...) {
 		if r.took <= 0 {
 			t.Errorf("%s took %v, want the time of its run", r.name, r.took)
 		}
 	}
+	if stderr.Len() != 0 {
+		t.Errorf("measuring the coverage warned: %s", stderr.String())
+	}
 }
 
-// TestRun tests the mutants of testdata/sample, two at once, and gets each
-// of the five verdicts.
+// TestRun tests the mutants of testdata/sample, two at once, with the
+// tests of testdata/sampleuser too, and gets each of the five verdicts.
 func TestRun(t *testing.T) {
 	t.Parallel()
 	report := `    RUNNABLE CONDITIONALS_NEGATION at sample.go:8:9
@@ -119,26 +137,48 @@ func TestRun(t *testing.T) {
  NOT COVERED ARITHMETIC_BASE at sample.go:17:20
     RUNNABLE INCREMENT_DECREMENT at sample.go:23:4
  NOT COVERED CONDITIONALS_BOUNDARY at sample.go:30:11
+ NOT COVERED CONDITIONALS_NEGATION at sample.go:30:11
 `
-	var stdout, stderr bytes.Buffer
-	o := options{coefficient: 20, parallel: 2, workers: 2, least: 2 * time.Second}
-	if err := run("testdata/sample", o, strings.NewReader(report), &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
+	tests := []struct {
+		name string
+		also []string
+		want []string
+	}{
+		{"own tests", nil, []string{
+			"      KILLED CONDITIONALS_NEGATION at sample.go:10:9",
+			"      KILLED CONDITIONALS_NEGATION at sample.go:8:9",
+			"       LIVED CONDITIONALS_BOUNDARY at sample.go:8:9",
+			"  NOT VIABLE ARITHMETIC_BASE at sample.go:17:20",
+			" NOT COVERED CONDITIONALS_BOUNDARY at sample.go:30:11",
+			" NOT COVERED CONDITIONALS_NEGATION at sample.go:30:11",
+			"   TIMED OUT INCREMENT_DECREMENT at sample.go:23:4",
+		}},
+		{"and another package's", []string{"testdata/sampleuser"}, []string{
+			"      KILLED CONDITIONALS_NEGATION at sample.go:10:9",
+			"      KILLED CONDITIONALS_NEGATION at sample.go:8:9",
+			"       LIVED CONDITIONALS_BOUNDARY at sample.go:8:9",
+			"  NOT VIABLE ARITHMETIC_BASE at sample.go:17:20",
+			"      KILLED CONDITIONALS_BOUNDARY at sample.go:30:11",
+			"      KILLED CONDITIONALS_NEGATION at sample.go:30:11",
+			"   TIMED OUT INCREMENT_DECREMENT at sample.go:23:4",
+		}},
 	}
-	want := []string{
-		"      KILLED CONDITIONALS_NEGATION at sample.go:10:9",
-		"      KILLED CONDITIONALS_NEGATION at sample.go:8:9",
-		"       LIVED CONDITIONALS_BOUNDARY at sample.go:8:9",
-		"  NOT VIABLE ARITHMETIC_BASE at sample.go:17:20",
-		" NOT COVERED CONDITIONALS_BOUNDARY at sample.go:30:11",
-		"   TIMED OUT INCREMENT_DECREMENT at sample.go:23:4",
-	}
-	got := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	// Two workers decide in either order.
-	slices.Sort(want)
-	slices.Sort(got)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("run's verdicts (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			o := options{coefficient: 20, parallel: 2, workers: 2, least: 2 * time.Second, also: tt.also}
+			if err := run("testdata/sample", o, strings.NewReader(report), &stdout, &stderr); err != nil {
+				t.Fatalf("run: %v\n%s", err, stderr.String())
+			}
+			got := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+			// Two workers decide in either order.
+			slices.Sort(tt.want)
+			slices.Sort(got)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("run's verdicts (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -152,5 +192,32 @@ func TestRunStopsAtTheDeadline(t *testing.T) {
 	_ = run("testdata/sample", o, strings.NewReader(report), &stdout, &stderr)
 	if stdout.Len() != 0 {
 		t.Errorf("run after its deadline printed %q", stdout.String())
+	}
+}
+
+// TestByCost runs the quick tests of a selection first and the slow ones
+// after, and a selection of one kind whole.
+func TestByCost(t *testing.T) {
+	t.Parallel()
+	c := &coverage{tests: []testRun{{"TestQuick", time.Second}, {"TestMatrix", time.Minute}, {"TestAlsoQuick", quickTest}}}
+	tests := []struct {
+		name string
+		sel  selection
+		want []selection
+	}{
+		{"every test", selection{all: true}, []selection{{tests: []string{"TestQuick", "TestAlsoQuick"}}, {tests: []string{"TestMatrix"}}}},
+		{"quick ones only", selection{tests: []string{"TestQuick"}}, []selection{{tests: []string{"TestQuick"}}}},
+		{"the slow one only", selection{tests: []string{"TestMatrix"}}, []selection{{tests: []string{"TestMatrix"}}}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, c.byCost(tt.sel), cmp.AllowUnexported(selection{})); diff != "" {
+			t.Errorf("%s: byCost (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if got := c.expected(selection{all: true}, 2); got != time.Minute {
+		t.Errorf("expected(every test, 2 at once) = %v, want the longest, a minute", got)
+	}
+	if got := c.expected(selection{tests: []string{"TestQuick", "TestAlsoQuick"}}, 1); got != time.Second+quickTest {
+		t.Errorf("expected(the quick ones, 1 at once) = %v, want their sum", got)
 	}
 }

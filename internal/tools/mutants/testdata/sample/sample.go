@@ -25,7 +25,7 @@ func Spin() int {
 	return i
 }
 
-// Unused is run by no test: its mutants are not covered.
+// Unused is run by no test of this package, only by sampleuser's.
 func Unused(n int) bool {
 	return n > 0
 }
