@@ -58,7 +58,8 @@ type codeDeployWatch struct {
 	targetID string
 	// events are the lifecycle events' statuses printed so far, status the
 	// deployment's, traffic the last traffic split printed, replacement
-	// the replacement task set's ID.
+	// the replacement task set's ID: the ECS task set whose external ID
+	// is the CodeDeploy deployment's, as DescribeServices documents it.
 	events      map[string]cdtypes.LifecycleEventStatus
 	status      cdtypes.DeploymentStatus
 	traffic     string
@@ -259,9 +260,6 @@ func (s *serviceState) printCodeDeployEvents() bool {
 	}
 	var parts []string
 	for _, ts := range w.target.TaskSetsInfo {
-		if ts.TaskSetLabel == cdtypes.TargetLabelGreen {
-			w.replacement = aws.ToString(ts.Identifer)
-		}
 		parts = append(parts, fmt.Sprintf("%s %s%% (%d/%d running)", strings.ToLower(string(ts.TaskSetLabel)), strings.TrimSuffix(percent(ts.TrafficWeight), "%"), ts.RunningCount, ts.DesiredCount))
 	}
 	if split := strings.Join(parts, ", "); split != "" && split != w.traffic {

@@ -371,11 +371,9 @@ func (p *Plan) Deploy(ctx context.Context, image Image) ([]ServiceResult, error)
 	return p.deploy(ctx)
 }
 
-// check refuses to deploy a plan with problems, or an image it cannot pin.
+// check refuses an image the plan cannot pin: Deploy has refused a plan
+// with problems already.
 func (p *Plan) check(image Image) error {
-	if p.prepareErr != nil {
-		return p.prepareErr
-	}
 	if !p.req.ForceNewDeployment {
 		if !digestPattern.MatchString(image.Digest) {
 			return fmt.Errorf("deploy: image digest %q is not sha256:<64 hex digits>", image.Digest)
@@ -396,7 +394,7 @@ func (p *Plan) deploy(ctx context.Context) ([]ServiceResult, error) {
 	// Services sharing a base task definition share the new revision: one
 	// RegisterTaskDefinition each, not one per service.
 	revisions := newRevisionSet(p)
-	if p.req.OneOff != nil && len(p.services) > 0 {
+	if p.req.OneOff != nil {
 		if err := p.runOneOff(ctx, revisions); err != nil {
 			p.log.errorf(err)
 			return p.notStarted(), err

@@ -442,7 +442,8 @@ func TestCodeDeployRolledBackFails(t *testing.T) {
 		"CodeDeploy deployment " + r.DeploymentID + " failed at lifecycle event Install (ECS_UPDATE_ERROR)",
 		"failed to start",
 		"CodeDeploy rolls the service back to arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:1 with deployment d-",
-		"Lifecycle events:\n  BeforeInstall: Succeeded\n  Install: Failed",
+		"Lifecycle events:\n  BeforeInstall: Succeeded\n  Install: Failed (UnknownError: ",
+		" tasks of the replacement task set failed to start.)\n",
 		"AllowTraffic: Skipped",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -450,6 +451,17 @@ func TestCodeDeployRolledBackFails(t *testing.T) {
 		}
 	}
 	out := logs.String()
+	for _, want := range []string{"CodeDeploy lifecycle event BeforeInstall: Succeeded\n", "CodeDeploy lifecycle event Install: Failed (UnknownError: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	// The replacement task set is the one whose external ID is the
+	// CodeDeploy deployment's: asking ECS for the tasks it started finds
+	// the stopped ones at once, without a second look by service.
+	if n := e.sb.Calls("ecs", "ListTasks"); n != 1 {
+		t.Errorf("the stopped tasks took %d ListTasks calls, want 1: by the replacement task set", n)
+	}
 	if r.Outcome != deploy.OutcomeFailed || strings.Contains(out, "succeeded in") {
 		t.Errorf("result %+v; a rolled-back deployment must fail", r)
 	}

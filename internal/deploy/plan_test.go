@@ -1,0 +1,122 @@
+package deploy_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/deploy"
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/sandbox"
+)
+
+// errorLines are the lines of a log that start an error annotation.
+func errorLines(log string) []string {
+	var out []string
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.HasPrefix(line, "error: ") || strings.HasPrefix(line, "::error") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// TestZeroWaitTimeoutIsTheDefault: a request that leaves the wait timeout
+// unset (0) waits the default half hour, not no time at all.
+func TestZeroWaitTimeoutIsTheDefault(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, fastWorld(t))
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	runner, logs := newRunner(t)
+	req := e.request(digest)
+	req.WaitTimeout = 0
+	results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+	if err != nil || results[0].Outcome != deploy.OutcomeSucceeded {
+		t.Fatalf("Run with no wait timeout: %v, %+v; want the default's time to succeed in", err, results)
+	}
+	if lines := errorLines(logs.String()); len(lines) != 0 {
+		t.Errorf("a successful deploy printed error annotations: %q", lines)
+	}
+}
+
+// TestFailureAnnotatedOnce: a service's failure reaches the log as one
+// error annotation, whether the watch explained it or the run's end did.
+func TestFailureAnnotatedOnce(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, fastWorld(t))
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "task-crash", Image: digest})
+	runner, logs := newRunner(t)
+	if _, err := deploy.Run(context.Background(), e.ecs, e.request(digest), runner); err == nil {
+		t.Fatal("Run succeeded after a crash loop; want a failure")
+	}
+	if lines := errorLines(logs.String()); len(lines) != 1 || !strings.Contains(lines[0], "api-service") {
+		t.Errorf("error annotations %q, want one, naming the service", lines)
+	}
+
+	// Not waiting, an UpdateService the service refuses is annotated at the
+	// run's end, once.
+	e2 := startSandbox(t, fastWorld(t))
+	runner2, logs2 := newRunner(t)
+	req := e2.request(e2.pushRandomImage(t, "sha-4f2c8e1"))
+	req.Wait = false
+	e2.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "UpdateService", Code: "InvalidParameterException", Message: "refused on purpose", Times: 1})
+	if _, err := deploy.Run(context.Background(), e2.ecs, req, runner2); err == nil {
+		t.Fatal("Run succeeded after UpdateService was refused; want a failure")
+	}
+	if lines := errorLines(logs2.String()); len(lines) != 1 || !strings.Contains(lines[0], "refused on purpose") {
+		t.Errorf("error annotations %q, want one, quoting ECS", lines)
+	}
+}
+
+// TestPrepareAndDeployRefuse: a plan that cannot find its containers, and
+// an image from another repository than the one prepared, are refused
+// before anything changes.
+func TestPrepareAndDeployRefuse(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, fastWorld(t))
+	runner, _ := newRunner(t)
+	req := e.request("")
+	req.Image.RepositoryURI = ""
+	if _, err := deploy.Prepare(context.Background(), e.ecs, req, runner); err == nil || !strings.Contains(err.Error(), "no container name and no repository") {
+		t.Errorf("Prepare without container names or a repository: %v, want it refused", err)
+	}
+	req.ContainerNames = []string{"web"}
+	if _, err := deploy.Prepare(context.Background(), e.ecs, req, runner); err != nil {
+		t.Errorf("Prepare naming the container: %v, want it accepted", err)
+	}
+
+	digest := e.pushRandomImage(t, "sha-4f2c8e1")
+	plan, err := deploy.Prepare(context.Background(), e.ecs, e.request(digest), runner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := deploy.Image{RepositoryURI: e.repoURI + "-other", Digest: digest}
+	results, err := plan.Deploy(context.Background(), other)
+	if err == nil || !strings.Contains(err.Error(), "is not the prepared one") {
+		t.Errorf("Deploy of another repository's image: %v, want it refused", err)
+	}
+	if len(results) != 1 || results[0].Outcome == deploy.OutcomeSucceeded || e.sb.Calls("ecs", "RegisterTaskDefinition") != 0 {
+		t.Errorf("results %+v after %d registrations; want nothing started", results, e.sb.Calls("ecs", "RegisterTaskDefinition"))
+	}
+}
+
+// TestKeepRevisionsZeroKeepsEverything: without keep-revisions nothing is
+// listed or deregistered.
+func TestKeepRevisionsZeroKeepsEverything(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, fastWorld(t))
+	runner, _ := newRunner(t)
+	req := e.request(e.pushRandomImage(t, "sha-4f2c8e1"))
+	req.WaitTimeout = time.Minute
+	plan, err := deploy.Prepare(context.Background(), e.ecs, req, runner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Deploy(context.Background(), req.Image); err != nil {
+		t.Fatal(err)
+	}
+	if h := plan.Housekeeping(); h != nil || e.sb.Calls("ecs", "ListTaskDefinitions") != 0 || e.sb.Calls("ecs", "DeregisterTaskDefinition") != 0 {
+		t.Errorf("housekeeping %+v, %d ListTaskDefinitions, %d DeregisterTaskDefinition; want none", h, e.sb.Calls("ecs", "ListTaskDefinitions"), e.sb.Calls("ecs", "DeregisterTaskDefinition"))
+	}
+}
