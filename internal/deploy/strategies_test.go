@@ -405,6 +405,9 @@ func TestCodeDeploySucceeds(t *testing.T) {
 	if r.Outcome != deploy.OutcomeSucceeded || !regexp.MustCompile(`^d-[A-Z0-9]{9}$`).MatchString(r.DeploymentID) {
 		t.Fatalf("result %+v, want succeeded with a CodeDeploy deployment ID", r)
 	}
+	if want := "CodeDeploy Succeeded, task sets green 100% (2/2 running)"; r.Rollout != want {
+		t.Errorf("rollout %q, want %q: where the deployment stands, in one line", r.Rollout, want)
+	}
 	out := logs.String()
 	want := []string{"BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"}
 	if got := codeDeployEvents(out, "Succeeded"); !equalStrings(got, want) {
@@ -438,6 +441,9 @@ func TestCodeDeployRolledBackFails(t *testing.T) {
 		t.Fatal("Run succeeded, want a failure")
 	}
 	r := results[0]
+	if want := "CodeDeploy Failed, Install Failed, task sets blue 100% (2/2 running)"; r.Rollout != want {
+		t.Errorf("rollout %q, want %q", r.Rollout, want)
+	}
 	for _, want := range []string{
 		"CodeDeploy deployment " + r.DeploymentID + " failed at lifecycle event Install (ECS_UPDATE_ERROR)",
 		"failed to start",
