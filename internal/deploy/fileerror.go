@@ -43,14 +43,14 @@ func (e *FileError) Annotation() ghaction.Annotation {
 type problemAt struct {
 	err    error
 	path   string
-	offset int64 // used when path is empty and offset >= 0
+	offset int64 // used when path is empty
 }
 
 func (p *problemAt) Error() string { return p.err.Error() }
 func (p *problemAt) Unwrap() error { return p.err }
 
 // atPath marks err as a problem with the member at path.
-func atPath(path string, err error) error { return &problemAt{err: err, path: path, offset: -1} }
+func atPath(path string, err error) error { return &problemAt{err: err, path: path} }
 
 // locate turns a parse error into a FileError, at the line and column of
 // the member or the byte it names.
