@@ -58,30 +58,46 @@ func TestServerErrorOnAChangeLooksThenRetries(t *testing.T) {
 // goes on with it: no second revision, no second deployment.
 func TestLostAnswerOfAChangeIsFoundNotRepeated(t *testing.T) {
 	t.Parallel()
-	for _, op := range []string{"RegisterTaskDefinition", "UpdateService"} {
-		t.Run(op, func(t *testing.T) {
+	const session = "arn:aws:sts::111122223333:assumed-role/gha-deploy/deploy-test"
+	tests := []struct {
+		name, op, caller string
+		// calls is how often op is called, revision the revision deployed.
+		calls, revision int
+	}{
+		{"RegisterTaskDefinition", "RegisterTaskDefinition", session, 1, 2},
+		{"UpdateService", "UpdateService", session, 1, 2},
+		// Without the caller known, the revision is recognised by its time
+		// and containers alone.
+		{"RegisterTaskDefinition by an unknown caller", "RegisterTaskDefinition", "", 1, 2},
+		// A revision another session registered is not this run's: the
+		// run registers its own.
+		{"RegisterTaskDefinition seen as another session's", "RegisterTaskDefinition", "arn:aws:sts::111122223333:assumed-role/gha-deploy/someone-else", 2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := startSandbox(t, fastWorld(t))
 			digest := e.pushRandomImage(t, "sha-4f2c8e1")
-			e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: op, AnswerLost: true, Code: "ServerException", Status: 500, Times: 1})
+			e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: tt.op, AnswerLost: true, Code: "ServerException", Status: 500, Times: 1})
 			runner, logs := newRunner(t)
 			req := e.request(digest)
-			req.Caller = "arn:aws:sts::111122223333:assumed-role/gha-deploy/deploy-test"
+			req.Caller = tt.caller
 			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
 			if err != nil {
-				t.Fatalf("Run after a lost %s answer: %v", op, err)
+				t.Fatalf("Run after a lost %s answer: %v", tt.op, err)
 			}
-			if r := results[0]; r.Outcome != deploy.OutcomeSucceeded || !strings.HasSuffix(r.TaskDefinitionARN, ":2") {
-				t.Errorf("result = %+v, want revision 2 deployed", r)
+			wantARN := fmt.Sprintf(":%d", tt.revision)
+			if r := results[0]; r.Outcome != deploy.OutcomeSucceeded || !strings.HasSuffix(r.TaskDefinitionARN, wantARN) {
+				t.Errorf("result = %+v, want revision %d deployed", r, tt.revision)
 			}
-			if rev := e.latestRevision(t, "web-api"); rev != 2 {
-				t.Errorf("latest revision = %d, want 2: the lost registration was registered again", rev)
+			if rev := e.latestRevision(t, "web-api"); int(rev) != tt.revision {
+				t.Errorf("latest revision = %d, want %d", rev, tt.revision)
 			}
-			if got := e.sb.Calls("ecs", op); got != 1 {
-				t.Errorf("%s was called %d times, want 1: a change that was made is not made again", op, got)
+			if got := e.sb.Calls("ecs", tt.op); got != tt.calls {
+				t.Errorf("%s was called %d times, want %d: a change this run made is not made again", tt.op, got, tt.calls)
 			}
-			if want := op + " answered ServerException, but"; !strings.Contains(logs.String(), want) {
-				t.Errorf("log lacks %q:\n%s", want, logs)
+			if want := tt.op + " answered ServerException, but"; (tt.calls == 1) != strings.Contains(logs.String(), want) {
+				t.Errorf("log has %q: %v, want %v:\n%s", want, !(tt.calls == 1), tt.calls == 1, logs)
 			}
 		})
 	}
