@@ -61,26 +61,33 @@ func TestLostAnswerOfAChangeIsFoundNotRepeated(t *testing.T) {
 	const session = "arn:aws:sts::111122223333:assumed-role/gha-deploy/deploy-test"
 	tests := []struct {
 		name, op, caller string
+		force            bool
 		// calls is how often op is called, revision the revision deployed.
 		calls, revision int
 	}{
-		{"RegisterTaskDefinition", "RegisterTaskDefinition", session, 1, 2},
-		{"UpdateService", "UpdateService", session, 1, 2},
+		{"RegisterTaskDefinition", "RegisterTaskDefinition", session, false, 1, 2},
+		{"UpdateService", "UpdateService", session, false, 1, 2},
 		// Without the caller known, the revision is recognised by its time
 		// and containers alone.
-		{"RegisterTaskDefinition by an unknown caller", "RegisterTaskDefinition", "", 1, 2},
+		{"RegisterTaskDefinition by an unknown caller", "RegisterTaskDefinition", "", false, 1, 2},
 		// A revision another session registered is not this run's: the
 		// run registers its own.
-		{"RegisterTaskDefinition seen as another session's", "RegisterTaskDefinition", "arn:aws:sts::111122223333:assumed-role/gha-deploy/someone-else", 2, 3},
+		{"RegisterTaskDefinition seen as another session's", "RegisterTaskDefinition", "arn:aws:sts::111122223333:assumed-role/gha-deploy/someone-else", false, 2, 3},
+		// Forcing a new deployment of the same revision, the update shows
+		// as a primary deployment other than the one before.
+		{"UpdateService forcing a new deployment", "UpdateService", session, true, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := startSandbox(t, fastWorld(t))
-			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			req := e.request(e.pushRandomImage(t, "sha-4f2c8e1"))
+			if tt.force {
+				req = e.forceRequest([]string{"bootstrap"})
+				e.pushRandomImage(t, "bootstrap")
+			}
 			e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: tt.op, AnswerLost: true, Code: "ServerException", Status: 500, Times: 1})
 			runner, logs := newRunner(t)
-			req := e.request(digest)
 			req.Caller = tt.caller
 			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
 			if err != nil {
