@@ -475,3 +475,67 @@ func TestCodeDeployRolledBackFails(t *testing.T) {
 		t.Errorf("the failure does not show the replacement's stopped tasks:\n%s", out)
 	}
 }
+
+// TestCodeDeployRefusedOrCutOff: a CreateDeployment that CodeDeploy refuses
+// fails the service as not started, with what to change; one the run's
+// cancellation cut off before CodeDeploy answered leaves it unknown.
+func TestCodeDeployRefusedOrCutOff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault sandbox.Fault
+		// want is what the failure says, outcome the service's outcome.
+		want    []string
+		outcome deploy.Outcome
+	}{
+		{name: "application that does not exist", fault: sandbox.Fault{Service: "codedeploy", Operation: "CreateDeployment", Code: "ApplicationDoesNotExistException", Times: 1},
+			want:    []string{"ApplicationDoesNotExistException", "set codedeploy-application to the application of the service (the console names it AppECS-prod-cluster-checkout-service)"},
+			outcome: deploy.OutcomeNotStarted},
+		{name: "deployment group that does not exist", fault: sandbox.Fault{Service: "codedeploy", Operation: "CreateDeployment", Code: "DeploymentGroupDoesNotExistException", Times: 1},
+			want:    []string{"DeploymentGroupDoesNotExistException", "set codedeploy-deployment-group to the service's deployment group (the console names it DgpECS-prod-cluster-checkout-service)"},
+			outcome: deploy.OutcomeNotStarted},
+		{name: "another deployment in progress", fault: sandbox.Fault{Service: "codedeploy", Operation: "CreateDeployment", Code: "DeploymentLimitExceededException", Times: 1},
+			want:    []string{"DeploymentLimitExceededException", "another deployment of the group is in progress"},
+			outcome: deploy.OutcomeNotStarted},
+		{name: "access denied", fault: sandbox.Fault{Service: "codedeploy", Operation: "CreateDeployment", Code: "AccessDeniedException", Times: 1},
+			want:    []string{"AccessDeniedException", "allow codedeploy:CreateDeployment on the deployment group"},
+			outcome: deploy.OutcomeNotStarted},
+		{name: "cut off by the run's cancellation", fault: sandbox.Fault{Service: "codedeploy", Operation: "CreateDeployment", BlackHole: true, Times: 1},
+			want:    []string{"the run was interrupted before CodeDeploy answered; whether it started a deployment is unknown"},
+			outcome: deploy.OutcomeUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := startSandbox(t, codeDeployWorld(t))
+			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			e.sb.InjectFault(tt.fault)
+			runner, _ := newRunner(t)
+			req := e.request(digest, "checkout-service")
+			req.CodeDeploy = codedeploy.NewFromConfig(e.cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.fault.BlackHole {
+				go func() {
+					// Cancel once CreateDeployment has been sent.
+					for e.sb.Calls("codedeploy", "CreateDeployment") == 0 {
+						time.Sleep(10 * time.Millisecond)
+					}
+					cancel()
+				}()
+			}
+			results, err := deploy.Run(ctx, e.ecs, req, runner)
+			if err == nil {
+				t.Fatal("Run succeeded, want a failure")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			if r := results[0]; r.Outcome != tt.outcome {
+				t.Errorf("outcome %q, want %q", r.Outcome, tt.outcome)
+			}
+		})
+	}
+}
