@@ -261,7 +261,7 @@ func explainSource(err error, src *registrySource) error {
 		case te.StatusCode == http.StatusUnauthorized:
 			return fmt.Errorf("read %s: the registry refused %s (401): log in to it first (docker/login-action writes the Docker config the action reads; in a container action, set DOCKER_CONFIG to a directory under the workspace or /github/home): %w", src, src.how, err)
 		case te.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("read %s: the registry denied %s access (403): it may not read that repository (for ECR: allow ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on it, and, across accounts, in its repository policy): %w", src, src.how, err)
+			return fmt.Errorf("read %s: the registry denied the read with %s (403): it may not read that repository (for ECR: allow ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on it, and, across accounts, in its repository policy): %w", src, src.how, err)
 		case isManifestUnknown(err):
 			return fmt.Errorf("read %s: the registry has no such image (404): check the name and the tag or digest: %w", src, err)
 		}

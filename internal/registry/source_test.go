@@ -39,7 +39,8 @@ func sourceWorld(tb testing.TB, blobMounting bool) *sandbox.World {
 	if blobMounting {
 		acct.ECRAccountSettings = sandbox.ECRAccountSettings{"BLOB_MOUNTING": "ENABLED"}
 	}
-	w.Accounts[otherAccount] = &sandbox.Account{Repositories: map[string]*sandbox.Repository{"shared": {}}}
+	// The role may read shared, and not private.
+	w.Accounts[otherAccount] = &sandbox.Account{Repositories: map[string]*sandbox.Repository{"shared": {}, "private": {}}}
 	role := acct.Roles["gha-deploy"]
 	role.Permissions.Statement = append(role.Permissions.Statement, sandbox.Statement{
 		Effect:   "Allow",
@@ -295,6 +296,19 @@ func TestPushFromAnotherAccount(t *testing.T) {
 		t.Errorf("the log lacks %q:\n%s", want, log)
 	}
 	assertNoSecrets(t, sb, log)
+	// A repository the role may not read is refused with what to allow;
+	// a tag the repository lacks, with what to check.
+	for _, tt := range []struct{ image, want string }{
+		{"private:release-3", "the registry denied the read with an ECR login for account " + otherAccount + " in us-east-1 (403): it may not read that repository (for ECR: allow ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on it"},
+		{"shared:no-such-tag", "the registry has no such image (404): check the name and the tag or digest"},
+	} {
+		image := "docker://" + otherAccount + ".dkr.ecr.us-east-1.amazonaws.com/" + tt.image
+		_, log, err := pushFrom(t, sb, image, "promoted", []string{"release-4"}, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Push of %s = %v, want %q\n%s", tt.image, err, tt.want, log)
+		}
+		assertNoSecrets(t, sb, log)
+	}
 }
 
 // movingRegistry is a registry in front of the test registry that moves a
