@@ -120,3 +120,55 @@ func TestKeepRevisionsZeroKeepsEverything(t *testing.T) {
 		t.Errorf("housekeeping %+v, %d ListTaskDefinitions, %d DeregisterTaskDefinition; want none", h, e.sb.Calls("ecs", "ListTaskDefinitions"), e.sb.Calls("ecs", "DeregisterTaskDefinition"))
 	}
 }
+
+// TestPrepareFindsWhatCannotBeDeployed: a service the run cannot deploy
+// as asked is refused by Prepare, before anything changes, saying why.
+func TestPrepareFindsWhatCannotBeDeployed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		world func(*sandbox.World)
+		edit  func(*deploy.Request)
+		want  string
+	}{
+		{name: "no service", edit: func(r *deploy.Request) { r.Services = nil }, want: "deploy: no service named"},
+		{name: "a service named twice", edit: func(r *deploy.Request) { r.Services = []string{"api-service", "worker-service", "api-service"} },
+			want: `deploy: service "api-service" is named twice`},
+		{name: "no cluster: the default, which this account lacks", world: allowEverywhere, edit: func(r *deploy.Request) { r.Cluster = "" },
+			want: `cluster "default" not found in this account and region; check the cluster input and aws-region`},
+		{name: "an inactive service", world: func(w *sandbox.World) { w.Accounts[account].Clusters[cluster].Services["api-service"].Status = "INACTIVE" },
+			want: `service "api-service" in cluster "prod-cluster" is INACTIVE, not ACTIVE`},
+		{name: "CodeDeploy forced", edit: func(r *deploy.Request) {
+			r.Services, r.ForceNewDeployment = []string{"checkout-service"}, true
+		}, want: "which cannot force a new deployment of the same revision: drop force-new-deployment"},
+		{name: "CodeDeploy without a client", edit: func(r *deploy.Request) { r.Services = []string{"checkout-service"} },
+			want: "and the run has no CodeDeploy client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := fastWorld(t)
+			if tt.world != nil {
+				tt.world(w)
+			}
+			e := startSandbox(t, w)
+			runner, _ := newRunner(t)
+			req := e.request(e.pushRandomImage(t, "sha-4f2c8e1"))
+			if tt.edit != nil {
+				tt.edit(&req)
+			}
+			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run = %v, want %q", err, tt.want)
+			}
+			for _, r := range results {
+				if r.Outcome == deploy.OutcomeSucceeded || r.DeploymentID != "" {
+					t.Errorf("service %s: %q, deployment %q; want nothing started", r.Service, r.Outcome, r.DeploymentID)
+				}
+			}
+			if n := e.sb.Calls("ecs", "RegisterTaskDefinition") + e.sb.Calls("ecs", "UpdateService"); n != 0 {
+				t.Errorf("%d changes were made; want none", n)
+			}
+		})
+	}
+}
