@@ -242,11 +242,11 @@ func TestJudgeOneOff(t *testing.T) {
 		{name: "another essential container never ran", target: "web",
 			task:     []types.Container{{Name: aws.String("web"), ExitCode: code(0)}, {Name: aws.String("worker")}},
 			exitCode: code(0), container: "web",
-			wantErr:  []string{"container worker never ran;"}},
+			wantErr: []string{"container worker never ran;"}},
 		{name: "no container counted yet: the first", target: "",
 			task:     []types.Container{{Name: aws.String("sidecar")}, {Name: aws.String("web"), ExitCode: code(0)}},
 			exitCode: nil, container: "sidecar",
-			wantErr:  []string{"container sidecar never ran;"}},
+			wantErr: []string{"container sidecar never ran;"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

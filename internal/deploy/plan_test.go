@@ -136,7 +136,9 @@ func TestPrepareFindsWhatCannotBeDeployed(t *testing.T) {
 			want: `deploy: service "api-service" is named twice`},
 		{name: "no cluster: the default, which this account lacks", world: allowEverywhere, edit: func(r *deploy.Request) { r.Cluster = "" },
 			want: `cluster "default" not found in this account and region; check the cluster input and aws-region`},
-		{name: "an inactive service", world: func(w *sandbox.World) { w.Accounts[account].Clusters[cluster].Services["api-service"].Status = "INACTIVE" },
+		{name: "an inactive service", world: func(w *sandbox.World) {
+			w.Accounts[account].Clusters[cluster].Services["api-service"].Status = "INACTIVE"
+		},
 			want: `service "api-service" in cluster "prod-cluster" is INACTIVE, not ACTIVE`},
 		{name: "CodeDeploy forced", edit: func(r *deploy.Request) {
 			r.Services, r.ForceNewDeployment = []string{"checkout-service"}, true
