@@ -641,3 +641,26 @@ func TestPushSkipsLayersTheRegistryHas(t *testing.T) {
 		t.Errorf("registry tag derived = %q, want %s", got, second.Digest)
 	}
 }
+
+// TestLoginFailureNamesTheRegistry: a GetAuthorizationToken that fails
+// says for which registry: the one the repository URI names, or the role's.
+func TestLoginFailureNamesTheRegistry(t *testing.T) {
+	t.Parallel()
+	dockerHost := testenv.DockerHost(t)
+	image := buildImage(t, dockerHost, 10<<10)
+	for _, byURI := range []bool{false, true} {
+		sb := startSandbox(t, testWorld(t), sandbox.Options{})
+		sb.InjectFault(sandbox.Fault{Service: "ecr", Operation: "GetAuthorizationToken", Code: "InvalidParameterException", Message: "refused on purpose", Times: 1})
+		repository, want := "app", "log in to ECR (GetAuthorizationToken) for the role's registry: "
+		if byURI {
+			repository, want = sb.RegistryHost(testAccount)+"/app", "log in to ECR (GetAuthorizationToken) for "+sb.RegistryHost(testAccount)+": "
+		}
+		var out sandboxtest.SyncBuffer
+		_, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+			Image: image, Repository: repository, Tags: []string{"t1"}, Getenv: getenvOf(map[string]string{"DOCKER_HOST": dockerHost}),
+		}, &out)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "refused on purpose") {
+			t.Errorf("Push to %s with the login refused = %v, want %q and ECR's message", repository, err, want)
+		}
+	}
+}
