@@ -36,6 +36,11 @@
 #   MUTATE_DIFF      mutate only the code changed since this commit or
 #                    branch (e.g. main), for a quick look at one change
 #   MUTATE_OUT       where the reports go (default a temporary directory)
+#   MUTATE_RESUME    the reports of an earlier run (its MUTATE_OUT), e.g.
+#                    one its budget cut short: its KILLED, TIMED OUT and
+#                    NOT VIABLE verdicts on files unchanged since its commit
+#                    are kept, not tested again (tests are taken to have
+#                    only grown since); every other mutant is tested
 # The registry and deploy tests need a Docker engine and a registry: the
 # script starts them as scripts/test.sh does, and stops what it started.
 set -uo pipefail
@@ -103,6 +108,25 @@ for p in "${packages[@]}"; do weights=$((weights + $(weight "$p"))); done
 diff_args=()
 if [ -n "${MUTATE_DIFF:-}" ]; then diff_args=(--diff "$MUTATE_DIFF"); fi
 
+git rev-parse HEAD >"$out/commit"
+if [ -n "${MUTATE_RESUME:-}" ] && [ ! -s "$MUTATE_RESUME/commit" ]; then
+  echo "MUTATE_RESUME=$MUTATE_RESUME holds no earlier run's reports (no commit file)"
+  exit 2
+fi
+
+# decided prints the verdicts of package $1 in the earlier run that still
+# hold: the mutated file has not changed since that run's commit.
+decided() {
+  local earlier="$MUTATE_RESUME/${1//\//-}.txt" commit file
+  commit=$(cat "$MUTATE_RESUME/commit")
+  [ -f "$earlier" ] || return 0
+  grep -E '^ *(KILLED|TIMED OUT|NOT VIABLE) ' "$earlier" | while read -r line; do
+    file=${line##* at }
+    file=${file%%:*}
+    if git diff --quiet "$commit" -- "internal/$1/$file" 2>/dev/null; then echo "$line"; fi
+  done
+}
+
 mutants_bin="$out/mutants"
 go build -o "$mutants_bin" ./internal/tools/mutants || exit 1
 
@@ -122,7 +146,13 @@ for p in "${packages[@]}"; do
   fi
   # Each mutant's tests time out after the coefficient times what the same
   # tests took unmutated.
-  "$mutants_bin" -dir "internal/$p" -also "$(also "$p")" -timeout-coefficient 20 -workers "$workers" -parallel "${MUTATE_PARALLEL:-8}" -deadline "$deadline" <"$report" >"$verdicts" 2>"$verdicts.log"
+  decided_args=()
+  if [ -n "${MUTATE_RESUME:-}" ]; then
+    decided "$p" >"$verdicts.decided"
+    decided_args=(-decided "$verdicts.decided")
+    echo "   $(grep -c . "$verdicts.decided") verdicts kept from $MUTATE_RESUME"
+  fi
+  "$mutants_bin" -dir "internal/$p" "${decided_args[@]}" -also "$(also "$p")" -timeout-coefficient 20 -workers "$workers" -parallel "${MUTATE_PARALLEL:-8}" -deadline "$deadline" <"$report" >"$verdicts" 2>"$verdicts.log"
   status=$?
   note=""
   if [ "$status" != 0 ]; then note="  (the runner failed, exit $status; see $verdicts.log)"; fi

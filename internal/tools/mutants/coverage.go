@@ -175,31 +175,51 @@ func (c *coverage) testsFor(s site, own bool) selection {
 }
 
 // quickTest is how long a test may take and still be among those run
-// first: a mutant most tests kill is usually killed by a quick one, and the
-// slow ones (the cli's fault matrix) run only for the mutants that lived.
+// before the slow ones (the cli's fault matrix), which run only for the
+// mutants that lived through the rest.
 const quickTest = 20 * time.Second
 
-// byCost splits a selection into the quick tests and then the slow ones;
-// either may be left out when it has none.
+// byCost splits a selection into the runs that try it, cheapest first:
+// the quickest test alone (most mutants that die are killed by any test
+// that runs their line, so one quick test usually settles it), then the
+// other quick ones together, then the slow ones. A run is left out when
+// it would have no test.
 func (c *coverage) byCost(sel selection) []selection {
-	var quick, slow []string
+	var quick, slow []testRun
 	for _, r := range c.tests {
 		if !sel.all && !slices.Contains(sel.tests, r.name) {
 			continue
 		}
 		if r.took <= quickTest {
-			quick = append(quick, r.name)
+			quick = append(quick, r)
 		} else {
-			slow = append(slow, r.name)
+			slow = append(slow, r)
 		}
 	}
-	switch {
-	case len(slow) == 0:
-		return []selection{sel}
-	case len(quick) == 0:
-		return []selection{{tests: slow}}
+	names := func(rs []testRun) []string {
+		out := make([]string, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, r.name)
+		}
+		return out
 	}
-	return []selection{{tests: quick}, {tests: slow}}
+	var runs []selection
+	if len(quick) > 0 {
+		first := 0
+		for i, r := range quick {
+			if r.took < quick[first].took {
+				first = i
+			}
+		}
+		runs = append(runs, selection{tests: []string{quick[first].name}})
+		if rest := slices.Delete(slices.Clone(quick), first, first+1); len(rest) > 0 {
+			runs = append(runs, selection{tests: names(rest)})
+		}
+	}
+	if len(slow) > 0 {
+		runs = append(runs, selection{tests: names(slow)})
+	}
+	return runs
 }
 
 // expected is how long the selected tests should take together, run

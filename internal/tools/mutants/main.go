@@ -81,8 +81,10 @@ func (t tester) build(ctx context.Context, dir, file, mutated string) (string, e
 		return "", fmt.Errorf("writing the overlay: %w", err)
 	}
 	// Vet found nothing in the unmutated package, and a mutant is not a
-	// change to review: building without it saves a second a mutant.
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-vet=off", "-o", bin, "-overlay", ov, "./"+filepath.ToSlash(dir)) //nolint:gosec // G204: the developer's own package and work directory
+	// change to review: building without it saves a second a mutant, and
+	// linking without the symbol table and DWARF another (stack traces
+	// still name their functions).
+	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-vet=off", "-ldflags=-s -w", "-o", bin, "-overlay", ov, "./"+filepath.ToSlash(dir)) //nolint:gosec // G204: the developer's own package and work directory
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the tests of %s: %w\n%s", dir, err, out)
 	}
@@ -176,6 +178,7 @@ func main() {
 	parallel := flag.Int("parallel", 8, "tests run at once within a test run (-test.parallel)")
 	workers := flag.Int("workers", 2, "mutants tested at once")
 	deadline := flag.Int64("deadline", 0, "stop at this Unix time (0: test every mutant)")
+	decided := flag.String("decided", "", "a file of verdicts already reached (KILLED, TIMED OUT or NOT VIABLE lines of an earlier run on the same code): those mutants are printed as they are, not tested again")
 	also := flag.String("also", "", "comma-separated package directories whose tests also try the mutants, after the mutated package's own (e.g. internal/cli)")
 	flag.Parse()
 	if *dir == "" {
@@ -185,6 +188,14 @@ func main() {
 	o := options{coefficient: *coefficient, parallel: *parallel, workers: *workers, least: minTimeout}
 	if *also != "" {
 		o.also = strings.Split(*also, ",")
+	}
+	if *decided != "" {
+		data, err := os.ReadFile(*decided)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mutants:", err)
+			os.Exit(1)
+		}
+		o.decided = ParseDecided(string(data))
 	}
 	if *deadline > 0 {
 		o.deadline = time.Unix(*deadline, 0)
@@ -201,6 +212,8 @@ type options struct {
 	deadline                       time.Time // zero: none
 	least                          time.Duration
 	also                           []string // test packages tried after the mutated package's own
+	// decided are verdicts reached before, by mutant, not tested again.
+	decided map[Mutant]string
 }
 
 func run(dir string, o options, report io.Reader, stdout, stderr io.Writer) error {
@@ -293,6 +306,12 @@ func run(dir string, o options, report io.Reader, stdout, stderr io.Writer) erro
 		}()
 	}
 	for _, m := range mutants {
+		if v, ok := o.decided[m]; ok {
+			outMu.Lock()
+			fmt.Fprintf(stdout, "%12s %s\n", v, m)
+			outMu.Unlock()
+			continue
+		}
 		outMu.Lock()
 		failed := firstErr != nil
 		outMu.Unlock()

@@ -195,18 +195,19 @@ func TestRunStopsAtTheDeadline(t *testing.T) {
 	}
 }
 
-// TestByCost runs the quick tests of a selection first and the slow ones
-// after, and a selection of one kind whole.
+// TestByCost runs the quickest test of a selection alone first, then the
+// other quick ones, then the slow ones.
 func TestByCost(t *testing.T) {
 	t.Parallel()
-	c := &coverage{tests: []testRun{{"TestQuick", time.Second}, {"TestMatrix", time.Minute}, {"TestAlsoQuick", quickTest}}}
+	c := &coverage{tests: []testRun{{"TestQuick", 2 * time.Second}, {"TestMatrix", time.Minute}, {"TestAlsoQuick", quickTest}, {"TestQuickest", time.Second}}}
 	tests := []struct {
 		name string
 		sel  selection
 		want []selection
 	}{
-		{"every test", selection{all: true}, []selection{{tests: []string{"TestQuick", "TestAlsoQuick"}}, {tests: []string{"TestMatrix"}}}},
-		{"quick ones only", selection{tests: []string{"TestQuick"}}, []selection{{tests: []string{"TestQuick"}}}},
+		{"every test", selection{all: true}, []selection{{tests: []string{"TestQuickest"}}, {tests: []string{"TestQuick", "TestAlsoQuick"}}, {tests: []string{"TestMatrix"}}}},
+		{"quick ones only", selection{tests: []string{"TestQuick", "TestAlsoQuick"}}, []selection{{tests: []string{"TestQuick"}}, {tests: []string{"TestAlsoQuick"}}}},
+		{"one quick one", selection{tests: []string{"TestAlsoQuick"}}, []selection{{tests: []string{"TestAlsoQuick"}}}},
 		{"the slow one only", selection{tests: []string{"TestMatrix"}}, []selection{{tests: []string{"TestMatrix"}}}},
 	}
 	for _, tt := range tests {
@@ -217,7 +218,49 @@ func TestByCost(t *testing.T) {
 	if got := c.expected(selection{all: true}, 2); got != time.Minute {
 		t.Errorf("expected(every test, 2 at once) = %v, want the longest, a minute", got)
 	}
-	if got := c.expected(selection{tests: []string{"TestQuick", "TestAlsoQuick"}}, 1); got != time.Second+quickTest {
+	if got := c.expected(selection{tests: []string{"TestQuick", "TestAlsoQuick"}}, 1); got != 2*time.Second+quickTest {
 		t.Errorf("expected(the quick ones, 1 at once) = %v, want their sum", got)
+	}
+}
+
+// TestDecidedAreNotTestedAgain: a verdict that holds while the code is
+// unchanged is printed as it was reached, and its mutant not tested; a
+// LIVED or NOT COVERED one is tested again.
+func TestDecidedAreNotTestedAgain(t *testing.T) {
+	t.Parallel()
+	decided := ParseDecided(`      KILLED CONDITIONALS_BOUNDARY at sample.go:8:9
+       LIVED CONDITIONALS_NEGATION at sample.go:8:9
+ NOT COVERED CONDITIONALS_NEGATION at sample.go:10:9
+  NOT VIABLE ARITHMETIC_BASE at sample.go:17:20
+   TIMED OUT INCREMENT_DECREMENT at sample.go:23:4
+`)
+	want := map[Mutant]string{
+		{Kind: "CONDITIONALS_BOUNDARY", File: "sample.go", Line: 8, Column: 9}: "KILLED",
+		{Kind: "ARITHMETIC_BASE", File: "sample.go", Line: 17, Column: 20}:     "NOT VIABLE",
+		{Kind: "INCREMENT_DECREMENT", File: "sample.go", Line: 23, Column: 4}:  "TIMED OUT",
+	}
+	if diff := cmp.Diff(want, decided); diff != "" {
+		t.Fatalf("ParseDecided (-want +got):\n%s", diff)
+	}
+	report := `    RUNNABLE CONDITIONALS_NEGATION at sample.go:8:9
+    RUNNABLE CONDITIONALS_BOUNDARY at sample.go:8:9
+    RUNNABLE INCREMENT_DECREMENT at sample.go:23:4
+`
+	var stdout, stderr bytes.Buffer
+	// The boundary mutant lives, and the loop's hangs: printed as decided,
+	// they show that neither was tested again.
+	o := options{coefficient: 20, parallel: 2, workers: 1, least: 2 * time.Second, decided: decided}
+	if err := run("testdata/sample", o, strings.NewReader(report), &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	got := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	wantLines := []string{
+		"      KILLED CONDITIONALS_BOUNDARY at sample.go:8:9",
+		"      KILLED CONDITIONALS_NEGATION at sample.go:8:9",
+		"   TIMED OUT INCREMENT_DECREMENT at sample.go:23:4",
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff(wantLines, got); diff != "" {
+		t.Errorf("run's verdicts (-want +got):\n%s", diff)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Mutant is one mutant of a gremlins report: the mutator's kind and the
@@ -45,6 +46,28 @@ func ParseReport(r io.Reader) ([]Mutant, error) {
 		return nil, fmt.Errorf("reading the gremlins report: %w", err)
 	}
 	return ms, nil
+}
+
+// decidedLine is a verdict that holds for as long as the mutated code is
+// unchanged and the tests only grow: the tests failed, hung, or the mutant
+// did not compile.
+var decidedLine = regexp.MustCompile(`^\s*(KILLED|TIMED OUT|NOT VIABLE) (\S+) at (\S+):(\d+):(\d+)\s*$`)
+
+// ParseDecided returns the verdicts of a verdicts file that hold for as
+// long as the mutated code is unchanged, by mutant. A LIVED or NOT COVERED
+// verdict is not among them: a test added since may kill the mutant.
+func ParseDecided(verdicts string) map[Mutant]string {
+	out := map[Mutant]string{}
+	for line := range strings.SplitSeq(verdicts, "\n") {
+		m := decidedLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		l, _ := strconv.Atoi(m[4])
+		c, _ := strconv.Atoi(m[5])
+		out[Mutant{Kind: m[2], File: m[3], Line: l, Column: c}] = m[1]
+	}
+	return out
 }
 
 // mutations is gremlins' table (internal/engine/mappings.go, v0.6.0) of
