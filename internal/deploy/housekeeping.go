@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -165,7 +164,8 @@ func denial(call policy.Call, err error) error {
 	return err
 }
 
-// activeRevisions lists a family's ACTIVE revisions, newest first.
+// activeRevisions lists a family's ACTIVE revisions, newest first: ECS
+// sorts them by family and then revision, descending as asked.
 func (p *Plan) activeRevisions(ctx context.Context, family string) ([]string, error) {
 	var arns []string
 	pages := ecs.NewListTaskDefinitionsPaginator(p.client, &ecs.ListTaskDefinitionsInput{
@@ -184,7 +184,6 @@ func (p *Plan) activeRevisions(ctx context.Context, family string) ([]string, er
 			}
 		}
 	}
-	sort.SliceStable(arns, func(i, j int) bool { return revisionNumber(arns[i]) > revisionNumber(arns[j]) })
 	return arns, nil
 }
 
