@@ -23,10 +23,22 @@ import (
 // headers is generous; a stall after that is the push's stall watchdog's
 // to catch.
 const (
-	engineDialTimeout           = 10 * time.Second
 	engineTLSHandshakeTimeout   = 10 * time.Second
 	engineResponseHeaderTimeout = 3 * time.Minute
 )
+
+// engineTransport is the engine client's transport, bounded as above.
+func engineTransport() *http.Transport {
+	// The client replaces the dialer to reach the host (unix socket or
+	// TCP), with its own 10 s dial timeout. Setting one here keeps
+	// net/http from configuring HTTP/2, which would give the transport a
+	// TLS config and so make the client speak HTTPS to a plain engine.
+	return &http.Transport{
+		DialContext:           (&net.Dialer{}).DialContext,
+		TLSHandshakeTimeout:   engineTLSHandshakeTimeout,
+		ResponseHeaderTimeout: engineResponseHeaderTimeout,
+	}
+}
 
 // EngineClient connects to the Docker engine the environment names, as the
 // engine client's FromEnv does but reading getenv rather than the process
@@ -44,15 +56,7 @@ const (
 // and the tests connect with this one function, so they read DOCKER_HOST
 // by the same rule.
 func EngineClient(getenv func(string) string) (*client.Client, error) {
-	// The client replaces the dialer to reach the host (unix socket or TCP).
-	// Setting one here also keeps net/http from configuring HTTP/2, which
-	// would give the transport a TLS config and so make the client speak
-	// HTTPS to a plain engine.
-	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: engineDialTimeout}).DialContext,
-		TLSHandshakeTimeout:   engineTLSHandshakeTimeout,
-		ResponseHeaderTimeout: engineResponseHeaderTimeout,
-	}
+	tr := engineTransport()
 	host := getenv(client.EnvOverrideHost)
 	if host == "" {
 		host = client.DefaultDockerHost
