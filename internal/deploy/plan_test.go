@@ -174,3 +174,31 @@ func TestPrepareFindsWhatCannotBeDeployed(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchStopsOnAnErrorThatDoesNotPass: an error of the watch's own
+// reads that no retry mends fails the watch at once, naming the deployment
+// and quoting ECS.
+func TestWatchStopsOnAnErrorThatDoesNotPass(t *testing.T) {
+	t.Parallel()
+	e := startSandbox(t, fastWorld(t))
+	runner, logs := newRunner(t)
+	req := e.request(e.pushRandomImage(t, "sha-4f2c8e1"))
+	plan, err := deploy.Prepare(context.Background(), e.ecs, req, runner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Prepare has read the service: the next DescribeServices is the
+	// watch's.
+	e.sb.InjectFault(sandbox.Fault{Service: "ecs", Operation: "DescribeServices", Code: "InvalidParameterException", Message: "refused on purpose", Times: 1})
+	results, err := plan.Deploy(context.Background(), req.Image)
+	if err == nil || !strings.Contains(err.Error(), `service "api-service": watch deployment `+results[0].DeploymentID+": describe services: ") ||
+		!strings.Contains(err.Error(), "refused on purpose") {
+		t.Errorf("Deploy = %v, want the watch's failure quoting ECS", err)
+	}
+	if r := results[0]; r.Outcome != deploy.OutcomeFailed || r.DeploymentID == "" {
+		t.Errorf("result %+v, want the started deployment failed", r)
+	}
+	if strings.Count(logs.String(), "refused on purpose") != 1 {
+		t.Errorf("log tells ECS's message %d times, want once:\n%s", strings.Count(logs.String(), "refused on purpose"), logs.String())
+	}
+}
