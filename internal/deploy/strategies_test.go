@@ -323,10 +323,28 @@ func TestPauseHookWithoutCheckWaits(t *testing.T) {
 // goes on.
 func TestRollbackOnCancel(t *testing.T) {
 	t.Parallel()
-	for _, rollback := range []bool{true, false} {
-		t.Run(map[bool]string{true: "rollback", false: "go_on"}[rollback], func(t *testing.T) {
+	tests := []struct {
+		name     string
+		rollback bool
+		fault    sandbox.Fault // on StopServiceDeployment
+		// says is what the report says of the stop; empty: nothing.
+		says string
+	}{
+		{name: "rollback", rollback: true, says: "As rollback-on-cancel asks, the run stopped it with a rollback (StopServiceDeployment)"},
+		{name: "go_on"},
+		{name: "rollback_too_late", rollback: true, fault: sandbox.Fault{Code: "ConflictException", Message: "no longer stoppable on purpose"},
+			says: "rollback-on-cancel found it no longer stoppable (operation error ECS: StopServiceDeployment"},
+		{name: "rollback_denied", rollback: true, fault: sandbox.Fault{Code: "AccessDeniedException", Message: "denied on purpose"},
+			says: "rollback-on-cancel could not stop it (operation error ECS: StopServiceDeployment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := startSandbox(t, stagedWorld(t, pauseAt("POST_SCALE_UP")))
+			if tt.fault.Code != "" {
+				tt.fault.Service, tt.fault.Operation, tt.fault.Times = "ecs", "StopServiceDeployment", 1
+				e.sb.InjectFault(tt.fault)
+			}
 			digest := e.pushRandomImage(t, "sha-4f2c8e1")
 			runner, logs := newRunner(t)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -338,24 +356,79 @@ func TestRollbackOnCancel(t *testing.T) {
 				cancel()
 			}()
 			req := e.request(digest)
-			req.RollbackOnCancel = rollback
+			req.RollbackOnCancel = tt.rollback
 			results, err := deploy.Run(ctx, e.ecs, req, runner)
 			if !errors.Is(err, context.Canceled) || results[0].Outcome != deploy.OutcomeInterrupted {
 				t.Fatalf("Run = %v, %+v; want interrupted", err, results[0])
 			}
 			sd := describeServiceDeployment(t, e, results[0].ServiceDeploymentARN)
 			out := logs.String()
-			if rollback {
-				if !strings.Contains(out, "As rollback-on-cancel asks, the run stopped it with a rollback") {
-					t.Errorf("log does not say the deployment was stopped:\n%s", out)
-				}
-				if sd.Status != types.ServiceDeploymentStatusRollbackRequested && sd.Status != types.ServiceDeploymentStatusRollbackInProgress && sd.Status != types.ServiceDeploymentStatusRollbackSuccessful {
-					t.Errorf("service deployment %s after the interrupt, want a rollback", sd.Status)
+			if tt.says == "" {
+				if sd.Status != types.ServiceDeploymentStatusInProgress || strings.Contains(out, "rollback-on-cancel") {
+					t.Errorf("service deployment %s after the interrupt, want IN_PROGRESS and nothing said of rollback-on-cancel", sd.Status)
 				}
 				return
 			}
-			if sd.Status != types.ServiceDeploymentStatusInProgress || strings.Contains(out, "rollback-on-cancel") {
-				t.Errorf("service deployment %s after the interrupt, want IN_PROGRESS and nothing said of rollback-on-cancel", sd.Status)
+			if !strings.Contains(out, tt.says) {
+				t.Errorf("log lacks %q:\n%s", tt.says, out)
+			}
+			if tt.fault.Code == "AccessDeniedException" && !strings.Contains(out, "Allow ecs:StopServiceDeployment on the service deployment for the run's role.") {
+				t.Errorf("log does not say which permission the stop needs:\n%s", out)
+			}
+			stopped := sd.Status == types.ServiceDeploymentStatusRollbackRequested || sd.Status == types.ServiceDeploymentStatusRollbackInProgress || sd.Status == types.ServiceDeploymentStatusRollbackSuccessful
+			if stopped != (tt.fault.Code == "") {
+				t.Errorf("service deployment %s after the interrupt; rolled back: %v, want %v", sd.Status, stopped, tt.fault.Code == "")
+			}
+		})
+	}
+}
+
+// TestRollbackOnCancelOfCodeDeploy: an interrupted CodeDeploy deployment
+// is stopped with a rollback when rollback-on-cancel asks, and the report
+// says what became of the stop.
+func TestRollbackOnCancelOfCodeDeploy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault string // StopDeployment's error code, if any
+		says  string
+	}{
+		{"stopped", "", "As rollback-on-cancel asks, the run stopped it with a rollback (CodeDeploy StopDeployment): CodeDeploy returns the service to its previous task set."},
+		{"already ended", "DeploymentAlreadyCompletedException", "rollback-on-cancel found it already ended ("},
+		{"denied", "AccessDeniedException", "rollback-on-cancel could not stop it ("},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := codeDeployWorld(t)
+			// Slow enough to be interrupted before it ends.
+			w.ECS = &sandbox.ECSSettings{TaskStartSeconds: 5, StageSeconds: 5, MinuteSeconds: 10}
+			e := startSandbox(t, w)
+			if tt.fault != "" {
+				e.sb.InjectFault(sandbox.Fault{Service: "codedeploy", Operation: "StopDeployment", Code: tt.fault, Times: 1})
+			}
+			digest := e.pushRandomImage(t, "sha-4f2c8e1")
+			runner, logs := newRunner(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for !strings.Contains(logs.String(), "Started CodeDeploy deployment") && ctx.Err() == nil {
+					time.Sleep(50 * time.Millisecond)
+				}
+				cancel()
+			}()
+			req := e.request(digest, "checkout-service")
+			req.CodeDeploy = codedeploy.NewFromConfig(e.cfg)
+			req.RollbackOnCancel = true
+			results, err := deploy.Run(ctx, e.ecs, req, runner)
+			if !errors.Is(err, context.Canceled) || results[0].Outcome != deploy.OutcomeInterrupted {
+				t.Fatalf("Run = %v, %+v; want interrupted", err, results[0])
+			}
+			if out := logs.String(); !strings.Contains(out, tt.says) || !strings.Contains(out, "aws deploy get-deployment --deployment-id "+results[0].DeploymentID) {
+				t.Errorf("log lacks %q and how to follow the deployment:\n%s", tt.says, out)
+			}
+			if tt.fault == "AccessDeniedException" && !strings.Contains(logs.String(), "Allow codedeploy:StopDeployment") {
+				t.Errorf("log does not say which permission the stop needs:\n%s", logs.String())
 			}
 		})
 	}
