@@ -664,3 +664,19 @@ func TestLoginFailureNamesTheRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestPushFromAnEngineNobodyRuns: an engine that cannot be reached is
+// named with how to reach one, not taken for a missing image.
+func TestPushFromAnEngineNobodyRuns(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t, testWorld(t), sandbox.Options{})
+	socket := "unix://" + filepath.Join(t.TempDir(), "docker.sock")
+	var out sandboxtest.SyncBuffer
+	_, err := pushVia(sb, sandboxtest.WebIdentityConfig(sb.Env(), testRoleARN, ""), registry.PushRequest{
+		Image: "web:v1", Repository: "app", Tags: []string{"t1"}, Getenv: getenvOf(map[string]string{"DOCKER_HOST": socket}),
+	}, &out)
+	want := `reach the Docker engine at ` + socket + ` to find image "web:v1" (set DOCKER_HOST, or mount /var/run/docker.sock): `
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Push from an engine nobody runs = %v, want %q", err, want)
+	}
+}
