@@ -612,3 +612,64 @@ func TestCodeDeployRefusedOrCutOff(t *testing.T) {
 		})
 	}
 }
+
+// TestPauseHookActionRefused: when ECS refuses the run's continue or stop
+// at a PAUSE hook, the run says so and how the deployment stays; a hook
+// someone else acted on first is no failure of the run's.
+func TestPauseHookActionRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status int // the test URL's answer
+		fault  sandbox.Fault
+		says   string
+		// failed is set when the run fails for it; otherwise it is
+		// interrupted once it said so.
+		failed bool
+	}{
+		{name: "continue denied", status: http.StatusOK, fault: sandbox.Fault{Operation: "ContinueServiceDeployment", Code: "AccessDeniedException"}, failed: true,
+			says: "passed, but continuing deployment "},
+		{name: "stop denied", status: http.StatusServiceUnavailable, fault: sandbox.Fault{Operation: "StopServiceDeployment", Code: "AccessDeniedException"}, failed: true,
+			says: "failed (no 3 answers 2xx in a row within "},
+		{name: "continued by someone else first", status: http.StatusOK, fault: sandbox.Fault{Operation: "ContinueServiceDeployment", Code: "ConflictException"},
+			says: "Check passed, but the hook is no longer waiting (someone acted on it first): "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := startSandbox(t, stagedWorld(t, pauseAt("POST_TEST_TRAFFIC_SHIFT")))
+			tt.fault.Service, tt.fault.Times = "ecs", 1
+			e.sb.InjectFault(tt.fault)
+			url, _ := testListener(t, tt.status)
+			runner, logs := newRunner(t)
+			req := e.request(e.pushRandomImage(t, "sha-4f2c8e1"))
+			req.PauseCheck = pauseCheck(url)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if !tt.failed {
+				go func() {
+					for !strings.Contains(logs.String(), tt.says) && ctx.Err() == nil {
+						time.Sleep(50 * time.Millisecond)
+					}
+					cancel()
+				}()
+			}
+			results, err := deploy.Run(ctx, e.ecs, req, runner)
+			if !tt.failed {
+				if !errors.Is(err, context.Canceled) || !strings.Contains(logs.String(), tt.says) {
+					t.Fatalf("Run = %v, want it interrupted once the log said %q:\n%s", err, tt.says, logs.String())
+				}
+				return
+			}
+			if err == nil || results[0].Outcome != deploy.OutcomeFailed {
+				t.Fatalf("Run = %v, %+v; want a failure", err, results[0])
+			}
+			action := map[string]string{"ContinueServiceDeployment": "continues it", "StopServiceDeployment": "acts"}[tt.fault.Operation]
+			for _, want := range []string{tt.says, "it stays paused at POST_TEST_TRAFFIC_SHIFT until someone " + action, "Allow ecs:" + tt.fault.Operation + " on the service deployment for the run's role."} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
+	}
+}
