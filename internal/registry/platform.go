@@ -80,10 +80,14 @@ func isAttestation(d v1.Descriptor) bool {
 }
 
 // platformName is how the log names a platform: os/architecture[/variant],
-// or "unknown" for an image whose config names none.
+// "unknown" for an image whose config names none, and "unknown" for the
+// part it leaves out.
 func platformName(p v1.Platform) string {
-	if p.OS == "" && p.Architecture == "" {
-		return "unknown"
+	if p.OS == "" {
+		if p.Architecture == "" {
+			return "unknown"
+		}
+		p.OS = "unknown"
 	}
 	return p.String()
 }

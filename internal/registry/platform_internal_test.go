@@ -1,0 +1,98 @@
+package registry
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/oidc-ecs-deploy/oidc-ecs-deploy/internal/retry"
+)
+
+// imageOf is a small random image whose config declares platform.
+func imageOf(tb testing.TB, platform v1.Platform) v1.Image {
+	tb.Helper()
+	img, err := random.Image(64, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Variant = platform.OS, platform.Architecture, platform.Variant
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+// TestIndexPlatforms: the platforms of an index are its images', in order:
+// as each descriptor names it, or as the image's config declares it when
+// the descriptor names none or half of one; nested indexes are read, and
+// attestations and entries that are no image are left out.
+func TestIndexPlatforms(t *testing.T) {
+	t.Parallel()
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	nested := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{
+		Add: imageOf(t, v1.Platform{OS: "linux", Architecture: "s390x"}), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}},
+	})
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: imageOf(t, amd64), Descriptor: v1.Descriptor{Platform: &amd64}},
+		// An attestation by its annotation, and one by its platform.
+		mutate.IndexAddendum{Add: imageOf(t, v1.Platform{}), Descriptor: v1.Descriptor{
+			Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}, Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"},
+		}},
+		mutate.IndexAddendum{Add: imageOf(t, v1.Platform{}), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}},
+		// No platform named: the config's.
+		mutate.IndexAddendum{Add: imageOf(t, v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"})},
+		// Half a platform named: the config's.
+		mutate.IndexAddendum{Add: imageOf(t, v1.Platform{OS: "windows", Architecture: "amd64"}), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "windows"}}},
+		mutate.IndexAddendum{Add: imageOf(t, v1.Platform{OS: "linux", Architecture: "ppc64le"}), Descriptor: v1.Descriptor{Platform: &v1.Platform{Architecture: "ppc64le"}}},
+		mutate.IndexAddendum{Add: nested},
+		// Not an image: an SBOM beside them.
+		mutate.IndexAddendum{Add: static.NewLayer([]byte("{}"), types.MediaType("application/vnd.example.sbom+json"))},
+	)
+	p := &pusher{retry: retry.New(retry.Options{})}
+	got, err := p.indexPlatforms(context.Background(), idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []v1.Platform{
+		amd64,
+		{OS: "linux", Architecture: "arm", Variant: "v7"},
+		{OS: "windows", Architecture: "amd64"},
+		{OS: "linux", Architecture: "ppc64le"},
+		{OS: "linux", Architecture: "s390x"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("indexPlatforms (-want +got):\n%s", diff)
+	}
+}
+
+// TestPlatformName: an image whose config names no platform is "unknown",
+// and so is the half of one it leaves out.
+func TestPlatformName(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		p    v1.Platform
+		want string
+	}{
+		{v1.Platform{}, "unknown"},
+		{v1.Platform{OS: "linux"}, "linux"},
+		{v1.Platform{Architecture: "arm64"}, "unknown/arm64"},
+		{v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, "linux/arm/v7"},
+	} {
+		if got := platformName(tt.p); got != tt.want {
+			t.Errorf("platformName(%+v) = %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}
