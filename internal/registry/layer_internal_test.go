@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestSpoolLayer: a layer the stream holds plain is compressed, named by
@@ -94,8 +96,10 @@ func TestUncompressedOfABrokenSpool(t *testing.T) {
 	}
 }
 
-// TestLayerProgressAtTheEnd: a layer read to its end is not reported as a
-// step of progress (the push reports it done), however long it took.
+// TestLayerProgressAtTheEnd: each interval's line tells the rate since the
+// last and the time left at it (unknown when nothing came); a layer read
+// to its end is not reported as a step of progress (the push reports it
+// done), however long it took.
 func TestLayerProgressAtTheEnd(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1000, 0)
@@ -105,9 +109,19 @@ func TestLayerProgressAtTheEnd(t *testing.T) {
 	p.restart()
 	now = now.Add(2 * time.Second)
 	p.read(40)
+	// Nothing more in the next interval: no rate to tell the time left by.
 	now = now.Add(2 * time.Second)
-	p.read(60)
-	if len(lines) != 1 || !strings.Contains(lines[0], "40 B of 100 B (40%)") {
-		t.Errorf("progress lines %q, want the one at 40%% alone", lines)
+	p.read(0)
+	now = now.Add(2 * time.Second)
+	p.read(30)
+	now = now.Add(2 * time.Second)
+	p.read(30)
+	want := []string{
+		"layer 1/1: 40 B of 100 B (40%), 20 B/s, 3s left",
+		"layer 1/1: 40 B of 100 B (40%), 0 B/s, time left unknown",
+		"layer 1/1: 70 B of 100 B (70%), 15 B/s, 2s left",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("progress lines (-want +got):\n%s", diff)
 	}
 }
