@@ -96,7 +96,8 @@ func TestUncompressedOfABrokenSpool(t *testing.T) {
 	}
 }
 
-// TestLayerProgressAtTheEnd: each interval's line tells the rate since the
+// TestLayerProgressAtTheEnd: each interval's line (every interval, on
+// the dot) tells the rate since the
 // last and the time left at it (unknown when nothing came); a layer read
 // to its end is not reported as a step of progress (the push reports it
 // done), however long it took.
@@ -104,7 +105,7 @@ func TestLayerProgressAtTheEnd(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1000, 0)
 	var lines []string
-	p := &layerProgress{label: "layer 1/1", size: 100, every: time.Second, now: func() time.Time { return now },
+	p := &layerProgress{label: "layer 1/1", size: 100, every: 2 * time.Second, now: func() time.Time { return now },
 		logf: func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }}
 	p.restart()
 	now = now.Add(2 * time.Second)
