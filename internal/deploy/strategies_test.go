@@ -673,3 +673,39 @@ func TestPauseHookActionRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestCodeDeployWatchReadErrors: a CodeDeploy deployment whose targets are
+// not there yet is watched on; one the run cannot read fails the watch,
+// saying which read.
+func TestCodeDeployWatchReadErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		op, code string
+		want     string // empty: the deployment succeeds all the same
+	}{
+		{"ListDeploymentTargets", "DeploymentNotStartedException", ""},
+		{"GetDeployment", "InvalidDeploymentIdException", "get CodeDeploy deployment d-"},
+		{"ListDeploymentTargets", "InvalidDeploymentIdException", "list the targets of CodeDeploy deployment d-"},
+		{"BatchGetDeploymentTargets", "InvalidDeploymentIdException", "read the target of CodeDeploy deployment d-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op+" "+tt.code, func(t *testing.T) {
+			t.Parallel()
+			e := startSandbox(t, codeDeployWorld(t))
+			e.sb.InjectFault(sandbox.Fault{Service: "codedeploy", Operation: tt.op, Code: tt.code, Message: "refused on purpose", Times: 1})
+			runner, logs := newRunner(t)
+			req := e.request(e.pushRandomImage(t, "sha-4f2c8e1"), "checkout-service")
+			req.CodeDeploy = codedeploy.NewFromConfig(e.cfg)
+			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+			if tt.want == "" {
+				if err != nil || results[0].Outcome != deploy.OutcomeSucceeded {
+					t.Fatalf("Run = %v, %+v; want the deployment watched to its success\n%s", err, results[0], logs.String())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "refused on purpose") {
+				t.Errorf("Run = %v, want %q and CodeDeploy's message", err, tt.want)
+			}
+		})
+	}
+}
