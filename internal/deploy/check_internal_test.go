@@ -135,4 +135,3 @@ type fixedClock struct{ now time.Time }
 
 func (c fixedClock) Now() time.Time                         { return c.now }
 func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
