@@ -25,7 +25,7 @@ type archiveInfo struct {
 	// before compressing anything.
 	configDigest string
 	// platform is that image's platform, as its config declares it; nil
-	// when it cannot tell.
+	// when, and only when, configDigest is "".
 	platform *v1.Platform
 	// holdsIndex reports an image index: the archive is an OCI layout
 	// (index.json) whose one entry is an index, as docker save writes a
@@ -64,11 +64,12 @@ func scanArchive(file string) archiveInfo {
 	}
 	var manifests []saveManifest
 	if json.Unmarshal(files["manifest.json"], &manifests) == nil && len(manifests) > 0 {
+		// The config digest is told with the platform or not at all: an
+		// image already in the registry is then known with its platform.
 		if cfg, ok := files[path.Clean(manifests[0].Config)]; ok {
-			if h, _, err := v1.SHA256(bytes.NewReader(cfg)); err == nil {
-				info.configDigest = h.String()
-			}
 			if cf, err := v1.ParseConfigFile(bytes.NewReader(cfg)); err == nil {
+				h, _, _ := v1.SHA256(bytes.NewReader(cfg)) // of bytes in memory: cannot fail
+				info.configDigest = h.String()
 				info.platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}
 			}
 		}

@@ -121,7 +121,7 @@ func TestDockerArchiveKnownImage(t *testing.T) {
 		{"config_not_an_image_config", []tarEntry{
 			{"manifest.json", saveManifestOf(t, "config.json")},
 			{"config.json", []byte("not json")},
-		}, "sha256:" + sha256Hex([]byte("not json")), nil},
+		}, "", nil},
 		{"config_missing", []tarEntry{
 			{"manifest.json", saveManifestOf(t, "blobs/sha256/"+otherHex)},
 		}, "", nil},

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -93,6 +95,50 @@ func TestPlatformName(t *testing.T) {
 	} {
 		if got := platformName(tt.p); got != tt.want {
 			t.Errorf("platformName(%+v) = %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}
+
+// brokenIndex is an index whose entries cannot be read: as a registry that
+// lists what it then fails to serve.
+type brokenIndex struct {
+	index
+	err error
+}
+
+// index is v1.ImageIndex under a name that leaves its methods free to
+// override.
+type index = v1.ImageIndex
+
+func (b brokenIndex) ImageIndex(v1.Hash) (v1.ImageIndex, error) { return nil, b.err }
+func (b brokenIndex) Image(v1.Hash) (v1.Image, error)           { return nil, b.err }
+
+// brokenConfig is an image whose config cannot be read.
+type brokenConfig struct{ v1.Image }
+
+func (brokenConfig) ConfigFile() (*v1.ConfigFile, error) { return nil, errors.New("config gone") }
+
+// TestIndexPlatformsOfWhatCannotBeRead: an entry that cannot be read is an
+// error naming it, nested or not.
+func TestIndexPlatformsOfWhatCannotBeRead(t *testing.T) {
+	t.Parallel()
+	unnamed := imageOf(t, v1.Platform{OS: "linux", Architecture: "amd64"})
+	nested := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: unnamed})
+	gone := errors.New("gone")
+	p := &pusher{retry: retry.New(retry.Options{})}
+	for _, tt := range []struct {
+		name string
+		idx  v1.ImageIndex
+		want string
+	}{
+		{"a nested index", brokenIndex{mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: nested}), gone}, "read index sha256:"},
+		{"an image of a nested index", mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: brokenIndex{nested, gone}}), "read image sha256:"},
+		{"an image", brokenIndex{mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: unnamed}), gone}, "read image sha256:"},
+		{"an image's config", mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: brokenConfig{unnamed}}), "read the config of image sha256:"},
+	} {
+		_, err := p.indexPlatforms(context.Background(), tt.idx)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: indexPlatforms = %v, want %q", tt.name, err, tt.want)
 		}
 	}
 }

@@ -65,8 +65,6 @@ type layerReader struct {
 
 func (r *layerReader) Read(b []byte) (int, error) {
 	n, err := r.ReadCloser.Read(b)
-	if n > 0 {
-		r.p.read(n)
-	}
+	r.p.read(n)
 	return n, err
 }

@@ -157,17 +157,8 @@ func (p *pusher) pushStream(ctx context.Context, s *session, src *tarSource, tag
 	if same != nil {
 		p.logf("image already in %s as %s: no layer to push", t.uri(), same.Digest)
 		manifest, digest = same, same.Digest
-		if src.platform != nil {
-			platform = *src.platform
-		} else {
-			img, err := same.Image()
-			if err != nil {
-				return nil, explain(fmt.Errorf("read %s: %w", same.Digest, err), t)
-			}
-			if platform, err = p.platformOf(ctx, img); err != nil {
-				return nil, explain(err, t)
-			}
-		}
+		// A config digest is known with its platform (tarSource).
+		platform = *src.platform
 	} else {
 		img, err := p.uploadStream(ctx, s, src)
 		if err != nil {

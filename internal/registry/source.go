@@ -137,7 +137,8 @@ type tarSource struct {
 	open         func(ctx context.Context) (io.ReadCloser, error)
 	configDigest string
 	// platform is the image's platform when it is known before the image
-	// is read (from the engine's inspection, or the archive's config).
+	// is read (from the engine's inspection, or the archive's config); it
+	// is known whenever configDigest is.
 	platform *v1.Platform
 	tmpDir   string
 	closeFn  func() error
