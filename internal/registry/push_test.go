@@ -274,6 +274,8 @@ func TestPushFaults(t *testing.T) {
 		{"5xx_mid_upload", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 503, Code: "UNAVAILABLE", Times: 1}}},
 		{"500_on_commit", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 500, Times: 2}}},
 		{"persistent_503_fails", []sandbox.Fault{{Service: "registry", Operation: "blob-upload", Status: 503, Code: "UNAVAILABLE"}}},
+		// The first look at the registry fails: it is looked at afresh.
+		{"ping_503", []sandbox.Fault{{Service: "registry", Operation: "ping", Status: 503, Code: "UNAVAILABLE", Times: 1}}},
 		{"429", []sandbox.Fault{
 			{Service: "registry", Operation: "blob-head", Code: "TOOMANYREQUESTS", Times: 2},
 			{Service: "registry", Operation: "manifest-put", Code: "TOOMANYREQUESTS", Times: 1},

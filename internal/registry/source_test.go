@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -365,5 +366,23 @@ func TestPushFromATagThatMoves(t *testing.T) {
 	}
 	if got := backendDigest(t, sb, "copies", "v1"); got != "" {
 		t.Errorf("tag v1 = %s: a push from a tag that moved moved a tag", got)
+	}
+}
+
+// TestPushFromARegistryNobodyRuns: a docker:// source whose registry does
+// not answer is looked at a few times, saying so, then fails at that first
+// look, naming the registry.
+func TestPushFromARegistryNobodyRuns(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t, sourceWorld(t, false), sandbox.Options{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	_ = l.Close()
+	_, log, err := pushFrom(t, sb, "docker://"+host+"/acme/web:v1", "copies", []string{"v1"}, nil)
+	if want := "read docker://" + host + "/acme/web:v1: Get \"https://" + host + "/v2/\""; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(log, "reach the registry "+host) {
+		t.Errorf("Push from a registry nobody runs = %v, want %q\n%s", err, want, log)
 	}
 }
