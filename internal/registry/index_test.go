@@ -107,10 +107,10 @@ func TestPushIndex(t *testing.T) {
 			t.Parallel()
 			var out sandboxtest.SyncBuffer
 			var seen []registry.PushedImage
-			push := func() *registry.PushResult {
+			push := func(tags ...string) *registry.PushResult {
 				t.Helper()
 				res, err := pushVia(sb, cfg, registry.PushRequest{
-					Image: tc.image, Repository: tc.repo, Tags: []string{"v1", "release"},
+					Image: tc.image, Repository: tc.repo, Tags: tags,
 					BeforeTags: func(ctx context.Context, img registry.PushedImage) error {
 						seen = append(seen, img)
 						if got := backendDigest(t, sb, tc.repo, "v1"); len(seen) == 1 && got != "" {
@@ -124,7 +124,7 @@ func TestPushIndex(t *testing.T) {
 				}
 				return res
 			}
-			res := push()
+			res := push("v1", "release")
 			if res.Digest != want.String() || !res.Index {
 				t.Errorf("pushed %s (index %v), want the index %s", res.Digest, res.Index, want)
 			}
@@ -137,7 +137,7 @@ func TestPushIndex(t *testing.T) {
 			if diff := cmp.Diff([]registry.PushedImage{wantSeen}, seen[:1]); diff != "" {
 				t.Errorf("BeforeTags saw (-want +got):\n%s", diff)
 			}
-			for _, line := range []string{"linux/amd64 layer", "linux/arm64 layer", "linux/amd64 manifest", "linux/arm64 manifest"} {
+			for _, line := range []string{"linux/amd64 layer", "linux/arm64 layer", "linux/amd64 manifest", "linux/arm64 manifest", "index " + want.String() + ": linux/amd64, linux/arm64"} {
 				if !strings.Contains(out.String(), line) {
 					t.Errorf("the log lacks %q:\n%s", line, out.String())
 				}
@@ -184,9 +184,26 @@ func TestPushIndex(t *testing.T) {
 			// Again: the index is there, nothing is uploaded.
 			before := sb.RegistryUploads(testAccount, tc.repo)
 			out = sandboxtest.SyncBuffer{}
-			again := push()
+			again := push("v1", "release")
 			if after := sb.RegistryUploads(testAccount, tc.repo); after != before || again.LayersPushed != 0 || again.BytesPushed != 0 {
 				t.Errorf("a re-push uploaded %d layers, %d bytes (the registry counted %+v, then %+v); want nothing", again.LayersPushed, again.BytesPushed, before, after)
+			}
+			for _, line := range []string{"index " + want.String() + " is in " + host + "/" + tc.repo + " already: nothing to upload", "tag v1 already points at " + want.String()} {
+				if !strings.Contains(out.String(), line) {
+					t.Errorf("the re-push's log lacks %q:\n%s", line, out.String())
+				}
+			}
+			// Under a new tag, the index is found by its digest, and only
+			// tagged.
+			out = sandboxtest.SyncBuffer{}
+			push("v2")
+			for _, line := range []string{"index " + want.String() + " is in " + host + "/" + tc.repo + " already: nothing to upload", "tag v2 -> " + want.String()} {
+				if !strings.Contains(out.String(), line) {
+					t.Errorf("the push under a new tag logs no %q:\n%s", line, out.String())
+				}
+			}
+			if after := sb.RegistryUploads(testAccount, tc.repo); after != before || backendDigest(t, sb, tc.repo, "v2") != want.String() {
+				t.Errorf("the push under a new tag uploaded (the registry counted %+v, then %+v) or left v2 at %s", before, after, backendDigest(t, sb, tc.repo, "v2"))
 			}
 		})
 	}

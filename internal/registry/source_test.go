@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -247,6 +248,9 @@ func TestPushFromARegistryWithADockerConfigCredential(t *testing.T) {
 	if res.Digest != want || backendDigest(t, sb, "copies", "v1") != want || !res.Index {
 		t.Errorf("copied %s (index %v), want the index %s", res.Digest, res.Index, want)
 	}
+	if line := image + " is an index " + want + " (read with the credential " + filepath.Join(config, "config.json") + " holds for " + ghcr.Host + ")"; !strings.Contains(log, line) {
+		t.Errorf("the log lacks %q:\n%s", line, log)
+	}
 	if got := sb.RegistryUploads(testAccount, "copies"); got.Blobs != 6 {
 		t.Errorf("the registry counted %+v; want the 2 images' 4 layers and 2 configs uploaded", got)
 	}
@@ -293,7 +297,7 @@ func TestPushFromAnotherAccount(t *testing.T) {
 	if res.Digest != digest || backendDigest(t, sb, "promoted", "release-3") != digest {
 		t.Errorf("copied %s, want %s", res.Digest, digest)
 	}
-	if want := "an ECR login for account " + otherAccount; !strings.Contains(log, want) {
+	if want := image + " is an image " + digest + " (read with an ECR login for account " + otherAccount; !strings.Contains(log, want) {
 		t.Errorf("the log lacks %q:\n%s", want, log)
 	}
 	assertNoSecrets(t, sb, log)
