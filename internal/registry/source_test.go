@@ -107,7 +107,9 @@ func TestPushFromTheTargetRepository(t *testing.T) { //nolint:tparallel // the c
 		{"by_tag", "docker://" + host + "/app:build-7", "app", []string{"abc123", "prod"}, digest, []string{"linux/amd64", "linux/arm64"}},
 		{"by_digest", "docker://" + host + "/app@" + digest, "app", []string{"def456"}, digest, []string{"linux/amd64", "linux/arm64"}},
 		{"immutable_tag_already_on_it", "docker://" + host + "/frozen:v1", "frozen", []string{"v1", "v2"}, frozen, []string{"linux/amd64"}},
-		{"repository_named_by_uri", "docker://" + host + "/frozen:v1", host + "/frozen", []string{"v1", "v3"}, frozen, []string{"linux/amd64"}},
+		// v2 is on it already, which the IMMUTABLE repository says by
+		// refusing the tag.
+		{"repository_named_by_uri", "docker://" + host + "/frozen:v1", host + "/frozen", []string{"v1", "v2", "v3"}, frozen, []string{"linux/amd64"}},
 	}
 	for _, tc := range tests {
 		// In order: each case counts the uploads to a repository another
@@ -127,6 +129,9 @@ func TestPushFromTheTargetRepository(t *testing.T) { //nolint:tparallel // the c
 			}
 			if res.Source != host+"/"+repo+"@"+tc.digest || res.Image != host+"/"+repo+"@"+tc.digest {
 				t.Errorf("source %s, image %s; want both %s", res.Source, res.Image, host+"/"+repo+"@"+tc.digest)
+			}
+			if tc.name == "repository_named_by_uri" && !strings.Contains(log, "tag v2 already points at "+tc.digest) {
+				t.Errorf("the log does not say v2 is on the image already:\n%s", log)
 			}
 			if strings.Join(res.Platforms, ",") != strings.Join(tc.platforms, ",") {
 				t.Errorf("platforms %v, want %v", res.Platforms, tc.platforms)

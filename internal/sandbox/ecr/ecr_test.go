@@ -165,13 +165,13 @@ func testFront(t *testing.T, sb *sandbox.Sandbox, client *ecr.Client, clock *san
 	if err := remote.Write(ref, img, auth, viaSandbox); err != nil {
 		t.Fatalf("push through the front: %v", err)
 	}
-	// The same image again on the immutable tag is accepted...
-	if err := remote.Write(ref, img, auth, viaSandbox); err != nil {
-		t.Fatalf("re-push of the same image to an immutable tag: %v", err)
-	}
-	// ...another is refused with ECR's TAG_INVALID.
+	// Another image on the immutable tag is refused with ECR's
+	// TAG_INVALID, and so is the same manifest put again (remote.Put sends
+	// it without looking first), as ECR refuses it.
 	other, _ := random.Image(4096, 1)
 	err = remote.Write(ref, other, auth, viaSandbox)
+	assertRegistryError(t, err, http.StatusBadRequest, "TAG_INVALID", "The image tag 'v1' already exists in the 'web-api' repository and cannot be overwritten because the repository is immutable.")
+	err = remote.Put(ref, img, auth, viaSandbox)
 	assertRegistryError(t, err, http.StatusBadRequest, "TAG_INVALID", "The image tag 'v1' already exists in the 'web-api' repository and cannot be overwritten because the repository is immutable.")
 
 	// What ECR's API reports.

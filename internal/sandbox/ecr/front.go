@@ -339,8 +339,9 @@ func (f *front) repoLock(name string) *sync.Mutex {
 // isDigest reports whether a manifest reference is a digest, not a tag.
 func isDigest(ref string) bool { return strings.Contains(ref, ":") }
 
-// putManifest enforces IMMUTABLE tags: a tag that exists may only be put
-// again with the very same manifest.
+// putManifest enforces IMMUTABLE tags: a tag that exists is not put again,
+// not even with the very manifest it names, as ECR refuses that too (its
+// users ask for the opposite: aws/containers-roadmap#2179).
 func (f *front) putManifest(w http.ResponseWriter, r *http.Request, route registryRoute, repo *Repository) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxManifestBytes+1))
 	if err != nil {
@@ -361,7 +362,7 @@ func (f *front) putManifest(w http.ResponseWriter, r *http.Request, route regist
 			writeRegistryError(w, http.StatusInternalServerError, "UNKNOWN", "reading the registry backend: "+err.Error())
 			return
 		}
-		if existing != nil && existing.digest != digest {
+		if existing != nil {
 			writeRegistryError(w, http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf(
 				"The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the repository is immutable.",
 				route.ref, route.name))
