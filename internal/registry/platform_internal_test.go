@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -140,5 +141,77 @@ func TestIndexPlatformsOfWhatCannotBeRead(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: indexPlatforms = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestUploadIndexRefusesWhatItCannotRead: an index entry that cannot be
+// read, or is neither an image nor an index, stops the upload before
+// anything of it is sent, naming it.
+func TestUploadIndexRefusesWhatItCannotRead(t *testing.T) {
+	t.Parallel()
+	repo, err := name.NewRepository("registry.example.invalid/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pusher{remote: &remoteRepo{repo: repo}, retry: retry.New(retry.Options{})}
+	img := imageOf(t, v1.Platform{OS: "linux", Architecture: "amd64"})
+	nested := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
+	gone := errors.New("gone")
+	for _, tt := range []struct {
+		name string
+		idx  v1.ImageIndex
+		want string
+	}{
+		{"an image", brokenIndex{mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img}), gone}, "read the " + ShortDigest(digestOfImage(t, img)) + " image sha256:"},
+		{"an index", brokenIndex{mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: nested}), gone}, "read the index sha256:"},
+		{"an SBOM", mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: static.NewLayer([]byte("{}"), types.MediaType("application/vnd.example.sbom+json"))}),
+			`of media type "application/vnd.example.sbom+json", which is neither an image nor an index: push it with a registry client that copies artifacts`},
+	} {
+		err := p.uploadIndex(context.Background(), nil, tt.idx, "")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: uploadIndex = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func digestOfImage(tb testing.TB, img v1.Image) string {
+	tb.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d.String()
+}
+
+// TestLabels: an index's entries are named in the log by platform, as an
+// attestation, or by short digest, under their parent's name; an image
+// without a label is "the image".
+func TestLabels(t *testing.T) {
+	t.Parallel()
+	d := v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}}
+	short := ShortDigest(d.Digest.String())
+	withPlatform := d
+	withPlatform.Platform = &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
+	halfPlatform := d
+	halfPlatform.Platform = &v1.Platform{OS: "linux"}
+	attestation := d
+	attestation.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest"}
+	for _, tt := range []struct {
+		parent string
+		d      v1.Descriptor
+		want   string
+	}{
+		{"", withPlatform, "linux/arm64/v8"},
+		{"", halfPlatform, short},
+		{"", d, short},
+		{"", attestation, "attestation " + short},
+		{"linux/amd64", withPlatform, "linux/amd64 linux/arm64/v8"},
+	} {
+		if got := childLabel(tt.parent, tt.d); got != tt.want {
+			t.Errorf("childLabel(%q, %+v) = %q, want %q", tt.parent, tt.d.Platform, got, tt.want)
+		}
+	}
+	if orImage("") != "the image" || orImage("linux/arm64") != "the linux/arm64 image" {
+		t.Errorf(`orImage = %q, %q; want "the image", "the linux/arm64 image"`, orImage(""), orImage("linux/arm64"))
 	}
 }
