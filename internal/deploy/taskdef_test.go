@@ -152,6 +152,15 @@ func TestParseTaskDefinitionRejectsBadValues(t *testing.T) {
 		{"null_in_a_list", `{"family": "f", "containerDefinitions": [{"name": "a", "image": "b", "command": ["up", null]}]}`, "null where ECS wants a value (its lists and maps take no null): containerDefinitions[0].command[1];"},
 		{"null_map_value", `{"family": "f", "containerDefinitions": [{"name": "a", "image": "b", "dockerLabels": {"team": null}}]}`, "containerDefinitions[0].dockerLabels.team"},
 		{"unknown_key_on_one_line", "{\"family\": \"f\", \"a\\nb\": 1, \"containerDefinitions\": [{\"name\": \"a\", \"image\": \"b\"}]}", `unknown keys (not in RegisterTaskDefinition's input): a\nb`},
+		{"tags_beside_and_inside", `{"taskDefinition": {"family": "f", "tags": []}, "tags": []}`, "tags are given both beside and inside taskDefinition"},
+		{"not_an_object_but_a_string", `"f"`, "want a JSON object, got a string"},
+		{"not_an_object_but_true", `true`, "want a JSON object, got a boolean"},
+		{"not_an_object_but_null", `null`, "want a JSON object, got null"},
+		{"not_an_object_but_a_number", `12`, "want a JSON object, got a number"},
+		{"a_list_for_a_string", `{"family": ["f"], "containerDefinitions": [{"name": "a", "image": "b"}]}`, "family: want a string, got a list"},
+		{"an_object_for_a_list", `{"family": "f", "containerDefinitions": {"name": "a"}}`, "containerDefinitions: want a list, got an object"},
+		{"a_string_for_a_boolean", `{"family": "f", "containerDefinitions": [{"name": "a", "image": "b", "essential": "yes"}]}`, "containerDefinitions[0].essential: want true or false, got a string"},
+		{"a_fraction_for_a_whole_number", `{"family": "f", "containerDefinitions": [{"name": "a", "image": "b", "memory": 1.5}]}`, "containerDefinitions[0].memory: want a whole number, got 1.5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
