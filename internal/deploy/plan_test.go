@@ -136,6 +136,10 @@ func TestPrepareFindsWhatCannotBeDeployed(t *testing.T) {
 			want: `deploy: service "api-service" is named twice`},
 		{name: "no cluster: the default, which this account lacks", world: allowEverywhere, edit: func(r *deploy.Request) { r.Cluster = "" },
 			want: `cluster "default" not found in this account and region; check the cluster input and aws-region`},
+		{name: "a container the task definition lacks", edit: func(r *deploy.Request) { r.ContainerNames = []string{"nope"} },
+			want: `service "api-service": task definition web-api has no container named nope; its containers: web (`},
+		{name: "no container of the pushed repository", edit: func(r *deploy.Request) { r.Image.RepositoryURI = "111122223333.dkr.ecr.us-east-1.amazonaws.com/other" },
+			want: `service "api-service": task definition web-api has no container whose image is in 111122223333.dkr.ecr.us-east-1.amazonaws.com/other (name the containers with container-name)`},
 		{name: "an inactive service", world: func(w *sandbox.World) {
 			w.Accounts[account].Clusters[cluster].Services["api-service"].Status = "INACTIVE"
 		},
