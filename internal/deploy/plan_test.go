@@ -122,7 +122,8 @@ func TestKeepRevisionsZeroKeepsEverything(t *testing.T) {
 }
 
 // TestPrepareFindsWhatCannotBeDeployed: a service the run cannot deploy
-// as asked is refused by Prepare, before anything changes, saying why.
+// as asked is refused by Prepare, before anything changes, saying why, and
+// the plan then deploys nothing.
 func TestPrepareFindsWhatCannotBeDeployed(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -163,9 +164,14 @@ func TestPrepareFindsWhatCannotBeDeployed(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&req)
 			}
-			results, err := deploy.Run(context.Background(), e.ecs, req, runner)
+			// Prepare finds it, before an image would be pushed or a tag moved.
+			plan, err := deploy.Prepare(context.Background(), e.ecs, req, runner)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Run = %v, want %q", err, tt.want)
+				t.Errorf("Prepare = %v, want %q", err, tt.want)
+			}
+			results, err := plan.Deploy(context.Background(), req.Image)
+			if err == nil {
+				t.Error("Deploy of a plan that failed to prepare succeeded")
 			}
 			for _, r := range results {
 				if r.Outcome == deploy.OutcomeSucceeded || r.DeploymentID != "" {
