@@ -151,20 +151,11 @@ const (
 	defaultProgressInterval = 5 * time.Second
 )
 
-// Push pushes req's image to ECR with the credentials of awsCfg and reports
-// progress to progress, one line per layer as it starts and as it ends.
-func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.Writer) (*PushResult, error) {
-	if progress == nil {
-		progress = io.Discard
-	}
+// setDefaults fills in what the request leaves unset: notices go to
+// progress as "notice:" lines.
+func (req *PushRequest) setDefaults(progress io.Writer) {
 	if req.Getenv == nil {
 		req.Getenv = func(string) string { return "" }
-	}
-	if len(req.Tags) == 0 {
-		return nil, errors.New("push: no tag to push (the tags input defaults to the commit SHA, GITHUB_SHA)")
-	}
-	if req.Repository == "" {
-		return nil, errors.New("push: no repository given (an ECR repository name, e.g. my-api, or its URI)")
 	}
 	if req.Noticef == nil {
 		req.Noticef = func(format string, args ...any) { fmt.Fprintf(progress, "notice: "+format+"\n", args...) }
@@ -181,6 +172,21 @@ func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.W
 	if req.Now == nil {
 		req.Now = time.Now
 	}
+}
+
+// Push pushes req's image to ECR with the credentials of awsCfg and reports
+// progress to progress, one line per layer as it starts and as it ends.
+func Push(ctx context.Context, awsCfg aws.Config, req PushRequest, progress io.Writer) (*PushResult, error) {
+	if progress == nil {
+		progress = io.Discard
+	}
+	if len(req.Tags) == 0 {
+		return nil, errors.New("push: no tag to push (the tags input defaults to the commit SHA, GITHUB_SHA)")
+	}
+	if req.Repository == "" {
+		return nil, errors.New("push: no repository given (an ECR repository name, e.g. my-api, or its URI)")
+	}
+	req.setDefaults(progress)
 	api := ecr.NewFromConfig(awsCfg)
 
 	// The repository lookup, the login and finding the image are

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,5 +60,28 @@ func TestWatchdog(t *testing.T) {
 	resume()
 	if !stalled(ctx, 5*time.Second) {
 		t.Fatal("a push that stopped moving after a pause was not cancelled")
+	}
+}
+
+// TestPushRequestDefaults: what a request leaves unset: four uploads at
+// once, a stall after three minutes, a progress line every five seconds,
+// the wall clock, no environment, and notices as "notice:" lines of the
+// progress; what it sets stays.
+func TestPushRequestDefaults(t *testing.T) {
+	t.Parallel()
+	var progress strings.Builder
+	var req PushRequest
+	req.setDefaults(&progress)
+	if req.Concurrency != 4 || req.StallTimeout != 3*time.Minute || req.ProgressInterval != 5*time.Second || req.Now == nil || req.Getenv("HOME") != "" {
+		t.Errorf("defaults: %d at once, stall %v, progress %v, clock set %v", req.Concurrency, req.StallTimeout, req.ProgressInterval, req.Now != nil)
+	}
+	req.Noticef("allow %s", "ecr:BatchGetImage")
+	if progress.String() != "notice: allow ecr:BatchGetImage\n" {
+		t.Errorf("a notice printed %q", progress.String())
+	}
+	set := PushRequest{Concurrency: 1, StallTimeout: time.Second, ProgressInterval: time.Minute}
+	set.setDefaults(&progress)
+	if set.Concurrency != 1 || set.StallTimeout != time.Second || set.ProgressInterval != time.Minute {
+		t.Errorf("what the request set was changed: %d, %v, %v", set.Concurrency, set.StallTimeout, set.ProgressInterval)
 	}
 }
