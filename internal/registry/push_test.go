@@ -529,6 +529,13 @@ func TestPushWithoutOptionalPermissions(t *testing.T) {
 					t.Errorf("no warning names %s: %q", want, warnings)
 				}
 			}
+			// Each names the resource ECR's denial names: the repository's
+			// ARN, the policy's own word for it.
+			for _, w := range warnings {
+				if !strings.Contains(w, repoARN) {
+					t.Errorf("warning %q does not name %s", w, repoARN)
+				}
+			}
 		})
 	}
 }
