@@ -50,6 +50,9 @@ func TestTaskDefinitionFileEncodings(t *testing.T) {
 			wantErr: "the file is UTF-16 LE (PowerShell's default) but character 14 is half of a pair", line: 2, col: 12},
 		{name: "utf16_unpaired_surrogate_at_the_end", data: append(utf16Bytes("{\n\"family\": \"", le, []byte{0xFF, 0xFE}), 0x00, 0xD8),
 			wantErr: "the file is UTF-16 LE (PowerShell's default) but character 14 is half of a pair", line: 2, col: 12},
+		// Two characters, four bytes: the shortest text told by its zeros.
+		{name: "utf16le_of_four_bytes", data: utf16Bytes("{}", le, nil), wantErr: "no family"},
+		{name: "utf16be_of_four_bytes", data: utf16Bytes("{}", be, nil), wantErr: "no family"},
 		{name: "latin1", data: []byte("{\n  \"family\": \"caf\xe9\"}"), wantErr: "the file is not UTF-8: byte 0xE9 cannot be read (perhaps it is Windows-1252 or Latin-1); save it as UTF-8", line: 2, col: 17},
 		{name: "utf8_bom_then_latin1", data: append([]byte{0xEF, 0xBB, 0xBF}, "{\"family\": \"\xff\"}"...), wantErr: "the file begins as UTF-8 with a byte-order mark but is not valid UTF-8", line: 1, col: 13},
 	}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,12 @@ func TestTaskDefinitionFileErrorsHaveTheirPlace(t *testing.T) {
 			want: "more than one value",
 		},
 		{
+			name: "a byte that cannot be read, first",
+			json: "\xe9{}",
+			line: 1, col: 1,
+			want: "byte 0xE9 cannot be read",
+		},
+		{
 			name: "missing_key_has_no_place",
 			json: "{\n  \"containerDefinitions\": [{\"name\": \"web\", \"image\": \"x\"}]\n}\n",
 			want: "no family",
@@ -79,6 +86,25 @@ func TestTaskDefinitionFileErrorsHaveTheirPlace(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not name %q", err, tt.want)
 			}
+			prefix := fmt.Sprintf("task definition file %s, line %d: ", path, tt.line)
+			if tt.line == 0 {
+				prefix = "task definition file " + path + ": "
+			}
+			if !strings.HasPrefix(err.Error(), prefix) || !errors.Is(err, fe.Err) {
+				t.Errorf("error %q does not start %q, or does not unwrap to its problem", err, prefix)
+			}
 		})
+	}
+}
+
+// TestMemberOffsetOfNoMember: a path the file does not hold has no place.
+func TestMemberOffsetOfNoMember(t *testing.T) {
+	t.Parallel()
+	data := []byte(`{"taskDefinition": {"family": "web-api"}}`)
+	if got := memberOffset(data, "family"); got != 20 {
+		t.Errorf("memberOffset(family) = %d, want 20, inside taskDefinition", got)
+	}
+	if got := memberOffset(data, "containerDefinitions[0].image"); got != -1 {
+		t.Errorf("memberOffset of a member the file lacks = %d, want -1", got)
 	}
 }
