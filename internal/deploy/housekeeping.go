@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -202,10 +201,4 @@ func familyOf(arn string) string {
 func revisionOf(arn string) string {
 	_, rest, _ := strings.Cut(arn, ":task-definition/")
 	return rest
-}
-
-// revisionNumber is the revision of a task definition ARN; 0 when unknown.
-func revisionNumber(arn string) int {
-	n, _ := strconv.Atoi(arn[strings.LastIndex(arn, ":")+1:])
-	return n
 }
