@@ -182,10 +182,10 @@ func TestShortDigest(t *testing.T) {
 	t.Parallel()
 	hex64 := strings.Repeat("0123456789ab", 5) + "cdef"
 	for in, want := range map[string]string{
-		"sha256:" + hex64:  "0123456789ab",
-		hex64:              "0123456789ab",
-		"0123456789ab":     "0123456789ab",
-		"0123456789a":      "0123456789a",
+		"sha256:" + hex64:   "0123456789ab",
+		hex64:               "0123456789ab",
+		"0123456789ab":      "0123456789ab",
+		"0123456789a":       "0123456789a",
 		"sha256:0123456789": "0123456789",
 	} {
 		if got := ShortDigest(in); got != want {
