@@ -38,9 +38,10 @@
 #   MUTATE_OUT       where the reports go (default a temporary directory)
 #   MUTATE_RESUME    the reports of an earlier run (its MUTATE_OUT), e.g.
 #                    one its budget cut short: its KILLED, TIMED OUT and
-#                    NOT VIABLE verdicts on files unchanged since its commit
-#                    are kept, not tested again (tests are taken to have
-#                    only grown since); every other mutant is tested
+#                    NOT VIABLE verdicts on lines unchanged since its commit
+#                    are kept, moved to where those lines are now (tests are
+#                    taken to have only grown since); every other mutant,
+#                    and every one on a line changed since, is tested
 # The registry and deploy tests need a Docker engine and a registry: the
 # script starts them as scripts/test.sh does, and stops what it started.
 set -uo pipefail
@@ -114,22 +115,6 @@ if [ -n "${MUTATE_RESUME:-}" ] && [ ! -s "$MUTATE_RESUME/commit" ]; then
   exit 2
 fi
 
-# decided prints the verdicts of package $1 in the earlier run that still
-# hold: the mutated file has not changed since that run's commit.
-decided() {
-  local earlier="$MUTATE_RESUME/${1//\//-}.txt" commit file
-  commit=$(cat "$MUTATE_RESUME/commit")
-  [ -f "$earlier" ] || return 0
-  grep -E '^ *(KILLED|TIMED OUT|NOT VIABLE) ' "$earlier" | while read -r line; do
-    file=${line##* at }
-    file=${file%%:*}
-    if git diff --quiet "$commit" -- "internal/$1/$file" 2>/dev/null; then echo "$line"; fi
-  done
-}
-
-mutants_bin="$out/mutants"
-go build -o "$mutants_bin" ./internal/tools/mutants || exit 1
-
 summary="$out/summary.txt"
 printf '%-12s %7s %6s %12s %9s %10s %9s %9s\n' package killed lived "not covered" "timed out" "not viable" efficacy coverage >"$summary"
 for p in "${packages[@]}"; do
@@ -147,10 +132,8 @@ for p in "${packages[@]}"; do
   # Each mutant's tests time out after the coefficient times what the same
   # tests took unmutated.
   decided_args=()
-  if [ -n "${MUTATE_RESUME:-}" ]; then
-    decided "$p" >"$verdicts.decided"
-    decided_args=(-decided "$verdicts.decided")
-    echo "   $(grep -c . "$verdicts.decided") verdicts kept from $MUTATE_RESUME"
+  if [ -n "${MUTATE_RESUME:-}" ] && [ -f "$MUTATE_RESUME/${p//\//-}.txt" ]; then
+    decided_args=(-decided "$MUTATE_RESUME/${p//\//-}.txt" -decided-from "$(cat "$MUTATE_RESUME/commit")")
   fi
   "$mutants_bin" -dir "internal/$p" "${decided_args[@]}" -also "$(also "$p")" -timeout-coefficient 20 -workers "$workers" -parallel "${MUTATE_PARALLEL:-8}" -deadline "$deadline" <"$report" >"$verdicts" 2>"$verdicts.log"
   status=$?

@@ -178,7 +178,8 @@ func main() {
 	parallel := flag.Int("parallel", 8, "tests run at once within a test run (-test.parallel)")
 	workers := flag.Int("workers", 2, "mutants tested at once")
 	deadline := flag.Int64("deadline", 0, "stop at this Unix time (0: test every mutant)")
-	decided := flag.String("decided", "", "a file of verdicts already reached (KILLED, TIMED OUT or NOT VIABLE lines of an earlier run on the same code): those mutants are printed as they are, not tested again")
+	decided := flag.String("decided", "", "a file of verdicts already reached (KILLED, TIMED OUT or NOT VIABLE lines of an earlier run): those mutants are printed as they are, not tested again")
+	decidedFrom := flag.String("decided-from", "", "the commit the -decided verdicts were reached on: each is moved to the line its code is on now, and dropped when that line changed since (default: the code is the same)")
 	also := flag.String("also", "", "comma-separated package directories whose tests also try the mutants, after the mutated package's own (e.g. internal/cli)")
 	flag.Parse()
 	if *dir == "" {
@@ -196,6 +197,12 @@ func main() {
 			os.Exit(1)
 		}
 		o.decided = ParseDecided(string(data))
+		if *decidedFrom != "" {
+			if o.decided, err = carryDecided(context.Background(), o.decided, *decidedFrom, *dir); err != nil {
+				fmt.Fprintln(os.Stderr, "mutants:", err)
+				os.Exit(1)
+			}
+		}
 	}
 	if *deadline > 0 {
 		o.deadline = time.Unix(*deadline, 0)

@@ -264,3 +264,39 @@ func TestDecidedAreNotTestedAgain(t *testing.T) {
 		t.Errorf("run's verdicts (-want +got):\n%s", diff)
 	}
 }
+
+// TestMovedLine: a line keeps its verdict where the diff moved it, and
+// loses it where the diff changed it.
+func TestMovedLine(t *testing.T) {
+	t.Parallel()
+	diff := `diff --git a/x.go b/x.go
+@@ -3 +2,0 @@
+-removed line 3
+@@ -10,2 +9,3 @@
+-changed 10
+-changed 11
++new 9
++new 10
++new 11
+@@ -20,0 +22,2 @@
++added after 20
++added after 20
+`
+	hs := parseHunks(diff)
+	want := []hunk{{3, 1, 0}, {10, 2, 3}, {20, 0, 2}}
+	if d := cmp.Diff(want, hs, cmp.AllowUnexported(hunk{})); d != "" {
+		t.Fatalf("parseHunks (-want +got):\n%s", d)
+	}
+	for _, tt := range []struct {
+		old, now int
+		kept     bool
+	}{
+		{1, 1, true}, {2, 2, true}, {3, 0, false}, {4, 3, true}, {9, 8, true},
+		{10, 0, false}, {11, 0, false}, {12, 12, true}, {20, 20, true}, {21, 23, true},
+	} {
+		now, kept := movedLine(hs, tt.old)
+		if now != tt.now || kept != tt.kept {
+			t.Errorf("movedLine(%d) = %d, %v; want %d, %v", tt.old, now, kept, tt.now, tt.kept)
+		}
+	}
+}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"go/scanner"
 	"go/token"
 	"io"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -115,4 +118,77 @@ func Mutate(src []byte, kind string, line, column int) ([]byte, error) {
 		out = append(out, to.String()...)
 		return append(out, src[off+len(tok.String()):]...), nil
 	}
+}
+
+// hunk is one hunk of a `git diff -U0`: old lines from, count of them,
+// replaced by added lines.
+type hunk struct{ from, count, added int }
+
+var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@`)
+
+// parseHunks reads the hunk headers of a `git diff -U0` of one file.
+func parseHunks(diff string) []hunk {
+	var hs []hunk
+	for line := range strings.SplitSeq(diff, "\n") {
+		m := hunkHeader.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		count := func(s string) int {
+			if s == "" {
+				return 1
+			}
+			n, _ := strconv.Atoi(s)
+			return n
+		}
+		from, _ := strconv.Atoi(m[1])
+		hs = append(hs, hunk{from: from, count: count(m[2]), added: count(m[3])})
+	}
+	return hs
+}
+
+// movedLine is where line old of the file the hunks were taken from is
+// now; false when the diff changed or removed it.
+func movedLine(hs []hunk, old int) (int, bool) {
+	shift := 0
+	for _, h := range hs {
+		switch {
+		case h.count == 0: // added after line h.from
+			if old > h.from {
+				shift += h.added
+			}
+		case old >= h.from+h.count:
+			shift += h.added - h.count
+		case old >= h.from:
+			return 0, false
+		}
+	}
+	return old + shift, true
+}
+
+// carryDecided moves verdicts reached on the code of commit to the lines
+// that code is on now; a verdict on a line changed since is dropped, as
+// its mutant is not the same. dir is the package directory, relative to
+// the module's root (the working directory), that the mutants' files are
+// relative to.
+func carryDecided(ctx context.Context, decided map[Mutant]string, commit, dir string) (map[Mutant]string, error) {
+	diffs := map[string][]hunk{}
+	out := map[Mutant]string{}
+	for m, v := range decided {
+		hs, ok := diffs[m.File]
+		if !ok {
+			path := filepath.Join(dir, filepath.FromSlash(m.File))
+			diff, err := exec.CommandContext(ctx, "git", "diff", "-U0", "--no-color", "--no-ext-diff", commit, "--", path).Output() //nolint:gosec // G204: the developer's own commit and file
+			if err != nil {
+				return nil, fmt.Errorf("compare %s with %s: %w", path, commit, err)
+			}
+			hs = parseHunks(string(diff))
+			diffs[m.File] = hs
+		}
+		if line, ok := movedLine(hs, m.Line); ok {
+			m.Line = line
+			out[m] = v
+		}
+	}
+	return out, nil
 }
