@@ -115,6 +115,9 @@ if [ -n "${MUTATE_RESUME:-}" ] && [ ! -s "$MUTATE_RESUME/commit" ]; then
   exit 2
 fi
 
+mutants_bin="$out/mutants"
+go build -o "$mutants_bin" ./internal/tools/mutants || exit 1
+
 summary="$out/summary.txt"
 printf '%-12s %7s %6s %12s %9s %10s %9s %9s\n' package killed lived "not covered" "timed out" "not viable" efficacy coverage >"$summary"
 for p in "${packages[@]}"; do
