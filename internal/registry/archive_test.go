@@ -27,13 +27,30 @@ type tarEntry struct {
 // tarOf is a tar stream of the given files, in their order.
 func tarOf(tb testing.TB, entries ...tarEntry) []byte {
 	tb.Helper()
+	files := make([]tarFile, len(entries))
+	for i, e := range entries {
+		files[i] = tarFile{header: &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.content)), Typeflag: tar.TypeReg}, data: e.content}
+	}
+	return tarOfFiles(tb, files...)
+}
+
+// tarFile is one entry of a tar stream a test writes: its header, and the
+// content of a regular file.
+type tarFile struct {
+	header *tar.Header
+	data   []byte
+}
+
+// tarOfFiles is a tar stream of the given entries, in their order.
+func tarOfFiles(tb testing.TB, files ...tarFile) []byte {
+	tb.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.content)), Typeflag: tar.TypeReg}); err != nil {
+	for _, f := range files {
+		if err := tw.WriteHeader(f.header); err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := tw.Write(e.content); err != nil {
+		if _, err := tw.Write(f.data); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -22,14 +22,7 @@ import (
 // layerTar is a one-file tar: a layer as docker save holds it.
 func layerTar(tb testing.TB, content string) []byte {
 	tb.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	if err := tw.WriteHeader(&tar.Header{Name: "app/" + content, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-		tb.Fatal(err)
-	}
-	_, _ = tw.Write([]byte(content))
-	_ = tw.Close()
-	return b.Bytes()
+	return tarOf(tb, tarEntry{name: "app/" + content, content: []byte(content)})
 }
 
 func gzipOf(b []byte) []byte {
@@ -54,9 +47,8 @@ type saveEntry struct {
 
 func saveStream(tb testing.TB, entries ...saveEntry) []byte {
 	tb.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, e := range entries {
+	files := make([]tarFile, len(entries))
+	for i, e := range entries {
 		h := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}
 		if e.link != "" {
 			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e.link, 0
@@ -64,13 +56,9 @@ func saveStream(tb testing.TB, entries ...saveEntry) []byte {
 				h.Typeflag = tar.TypeSymlink
 			}
 		}
-		if err := tw.WriteHeader(h); err != nil {
-			tb.Fatal(err)
-		}
-		_, _ = tw.Write(e.data)
+		files[i] = tarFile{header: h, data: e.data}
 	}
-	_ = tw.Close()
-	return b.Bytes()
+	return tarOfFiles(tb, files...)
 }
 
 // TestReadSaveStream: a docker save stream's layers are spooled under a
